@@ -1,0 +1,2 @@
+"""Puppet: still portraits that move with you."""
+__version__ = "0.1.0"

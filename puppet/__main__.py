@@ -1,0 +1,3 @@
+from puppet.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""The ``puppet`` command."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from puppet import __version__
+from puppet.errors import PuppetError
+
+
+def _add_render_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--size", type=int, default=1280, metavar="N",
+                   help="longest side of the output in pixels (default 1280; never enlarged)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the generator runs (default auto: CUDA when it works)")
+    p.add_argument("--expression", type=float, default=1.0, metavar="GAIN",
+                   help="expression intensity, 0..2 (default 1)")
+    p.add_argument("--head", type=float, default=1.0, metavar="GAIN",
+                   help="head-motion intensity, 0..2 (default 1)")
+    p.add_argument("--smoothing", type=float, default=0.5, metavar="S",
+                   help="landmark smoothing, 0 (none) .. 1 (heavy) (default 0.5)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="puppet",
+        description="Bring still portraits to life: a portrait moves with a face on video.",
+        epilog="Run 'puppet COMMAND --help' for a command's options. With no command, "
+               "Puppet opens its window, or renders the demo where there is no display.")
+    parser.add_argument("--version", action="version", version=f"puppet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("render", help="render a portrait driven by a video to an MP4",
+                       description="Render PORTRAIT moving with the face in the driving video. "
+                                   "Output frame i follows driving frame i; frame 0 is the "
+                                   "portrait itself.")
+    p.add_argument("--portrait", required=True, metavar="IMAGE", help="the portrait image")
+    p.add_argument("--driving", required=True, metavar="VIDEO", help="a video of a face")
+    p.add_argument("--output", required=True, metavar="OUT.mp4", help="the H.264 MP4 to write")
+    _add_render_options(p)
+
+    p = sub.add_parser("demo", help="render the built-in portrait with a built-in performance",
+                       description="Needs no webcam and no data: renders the built-in portrait "
+                                   "driven by a built-in performance (talk, blink, smile, nod, "
+                                   "turn).")
+    p.add_argument("--output", default="demo.mp4", metavar="OUT.mp4",
+                   help="where to write the video (default demo.mp4)")
+    p.add_argument("--seconds", type=float, default=10.0,
+                   help="length of the performance (default 10)")
+    _add_render_options(p)
+
+    p = sub.add_parser("export-model", help="re-create the built-in generator's ONNX file",
+                       description="Exports the built-in warp generator from its source in "
+                                   "puppet/generators/warp/model.py.")
+    p.add_argument("--output", default=None, metavar="PATH",
+                   help="file or folder to write (default: the package's onnx_models/)")
+    return parser
+
+
+def _settings(args: argparse.Namespace):
+    from puppet.motion.retarget import RetargetSettings
+
+    try:
+        return RetargetSettings(expression=args.expression, head=args.head,
+                                smoothing=args.smoothing)
+    except ValueError as exc:
+        raise PuppetError(str(exc), "see 'puppet render --help'") from exc
+
+
+def _print_report(report, what: str) -> None:
+    missing = (f", no face in {report.frames_without_face} driving frames (held the last pose)"
+               if report.frames_without_face else "")
+    print(f"Wrote {report.output} ({report.frames} frames at {report.video_fps:g} fps{missing})",
+          file=sys.stderr)
+    print(f"{what}: {report.frames} frames in {report.seconds:.1f} s, {report.fps:.1f} fps, "
+          f"generator on {report.provider.label}", file=sys.stderr)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from puppet.engine import render_file
+    from puppet.progress import ProgressBar
+
+    settings = _settings(args)
+    bar = ProgressBar("Rendering")
+    try:
+        report = render_file(args.portrait, args.driving, args.output, size=args.size,
+                             device=args.device, settings=settings, progress=bar,
+                             on_provider=lambda info: print(f"Generator runs on {info.label}",
+                                                            file=sys.stderr))
+    finally:
+        bar.finish()
+    _print_report(report, "Rendered")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from puppet.demo import render_demo
+    from puppet.progress import ProgressBar
+
+    settings = _settings(args)
+    bar = ProgressBar("Rendering demo")
+    try:
+        report = render_demo(args.output, seconds=args.seconds, size=args.size,
+                             device=args.device, settings=settings, progress=bar,
+                             on_provider=lambda info: print(f"Generator runs on {info.label}",
+                                                            file=sys.stderr))
+    finally:
+        bar.finish()
+    _print_report(report, "Demo")
+    print(f"Open {Path(report.output).resolve()} to watch the demo.")
+    return 0
+
+
+def cmd_export_model(args: argparse.Namespace) -> int:
+    from puppet.generators.warp import model
+    from puppet.resources import resource_dir
+
+    target = args.output or resource_dir("onnx_models")
+    path = model.export(target)
+    print(f"Exported {model.NAME} v{model.VERSION} to {path}")
+    return 0
+
+
+def cmd_default(args: argparse.Namespace) -> int:
+    """No command: the window where there is a display, else the demo."""
+    headless = sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        or os.environ.get("QT_QPA_PLATFORM") == "offscreen")
+    gui = _gui_module()
+    if gui is None or headless:
+        why = "no display" if headless else "the window is not available in this build"
+        print(f"puppet: {why}; rendering the built-in demo instead "
+              "(see 'puppet --help' for the other commands).", file=sys.stderr)
+        demo_args = build_parser().parse_args(["demo"])
+        return cmd_demo(demo_args)
+    return gui.main([])
+
+
+def _gui_module():
+    try:
+        import puppet.gui.app as app  # noqa: F401
+    except ImportError:
+        return None
+    return app
+
+
+COMMANDS = {
+    "render": cmd_render,
+    "demo": cmd_demo,
+    "export-model": cmd_export_model,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = COMMANDS.get(args.command, cmd_default) if args.command else cmd_default
+    try:
+        return handler(args)
+    except PuppetError as exc:
+        print(f"puppet: error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("puppet: stopped.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line here, the details in a log file
+        log = _write_crash_log()
+        print(f"puppet: internal error: {type(exc).__name__}: {exc}. This is a bug; "
+              f"the details are in {log}.", file=sys.stderr)
+        return 1
+
+
+def _write_crash_log() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "puppet"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        log = base / "last-error.log"
+        log.write_text(traceback.format_exc())
+        return log
+    except OSError:
+        return Path("(no log: the cache folder is not writable)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,160 @@
+"""The built-in generator: the warp model of :mod:`.model`, run by onnxruntime.
+
+Per portrait (once): a square crop around the face, its tensor, and the control
+points: the face's own landmarks, a ring around the head (hair, ears, neck)
+that follows the head's rigid motion, and fixed anchors on the crop's edges and
+on the image's edges so that neither moves.  Per frame: the control points'
+targets from the :class:`Motion`, one model run.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from puppet.errors import PuppetError
+from puppet.generators.base import CropBox, register
+from puppet.generators.runtime import ProviderInfo, create_session
+from puppet.generators.warp import model as warp_model
+from puppet.motion.retarget import Motion
+from puppet.portrait import Portrait
+from puppet.resources import model_file
+from puppet.tracking import landmarks as lm
+
+MODEL_FILE = "puppet_warp.onnx"
+MAX_RES = 512  # the generator draws crops of at most this many pixels a side
+CROP_SCALE = 2.4  # crop side in face sizes
+CROP_LIFT = 0.1  # crop centre above the face's centre, in face sizes
+RING_SCALE = 1.35  # the head ring, in face-oval radii
+LIMIT = 0.97  # moving points stay inside this part of the crop
+
+
+@dataclass(frozen=True)
+class WarpPrepared:
+    box: CropBox
+    tensor: np.ndarray  # [1, 3, res, res] float32, BGR 0..1
+    src_points: np.ndarray  # [K, 2] float32, crop units
+    ring: np.ndarray  # [R, 3] portrait pixels: points beyond the face that follow the head
+    ring_amount: np.ndarray  # [R, 1] how much of the head motion each ring point takes
+    anchors: np.ndarray  # [A, 2] crop units: points that never move
+
+
+def crop_box(portrait: Portrait, max_res: int = MAX_RES) -> CropBox:
+    x0, y0, x1, y1 = portrait.face.bbox
+    face = max(x1 - x0, y1 - y0)
+    side = max(64, int(round(CROP_SCALE * face)))
+    cx = (x0 + x1) / 2.0
+    cy = (y0 + y1) / 2.0 - CROP_LIFT * face
+    return CropBox(x0=int(round(cx - side / 2.0)), y0=int(round(cy - side / 2.0)), side=side,
+                   res=min(max_res, side))
+
+
+def crop_image(image: np.ndarray, box: CropBox) -> np.ndarray:
+    """The box's pixels (edge pixels repeated past the image), resized to ``res``."""
+    h, w = image.shape[:2]
+    top, left = max(0, -box.y0), max(0, -box.x0)
+    bottom = max(0, box.y0 + box.side - h)
+    right = max(0, box.x0 + box.side - w)
+    sub = image[max(0, box.y0):min(h, box.y0 + box.side), max(0, box.x0):min(w, box.x0 + box.side)]
+    if top or left or bottom or right:
+        sub = cv2.copyMakeBorder(sub, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    if box.res != box.side:
+        sub = cv2.resize(sub, (box.res, box.res), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(sub)
+
+
+def _edge_points(n: int) -> np.ndarray:
+    t = np.linspace(-1.0, 1.0, n)
+    pts = [(x, -1.0) for x in t] + [(x, 1.0) for x in t]
+    pts += [(-1.0, y) for y in t[1:-1]] + [(1.0, y) for y in t[1:-1]]
+    return np.array(pts)
+
+
+def _image_edge_anchors(box: CropBox, image_size: tuple[int, int]) -> np.ndarray:
+    """Points on the image's own edges that lie inside the crop (they must not move)."""
+    w, h = image_size
+    corners_unit = box.to_unit(np.array([[0.0, 0.0], [w, h]]))
+    (ux0, uy0), (ux1, uy1) = corners_unit
+    t = np.linspace(-1.0, 1.0, 9)
+    pts = []
+    for edge_x in (ux0, ux1):
+        if -1.0 < edge_x < 1.0:
+            pts += [(edge_x, y) for y in t if uy0 <= y <= uy1]
+    for edge_y in (uy0, uy1):
+        if -1.0 < edge_y < 1.0:
+            pts += [(x, edge_y) for x in t if ux0 <= x <= ux1]
+    return np.array(pts).reshape(-1, 2)
+
+
+class WarpGenerator:
+    """The built-in landmark-driven warp, as an ONNX model on CPU or CUDA."""
+
+    name = "warp"
+
+    def __init__(self, device: str = "auto", model_path: str | None = None,
+                 threads: int | None = None):
+        path = model_path or model_file(MODEL_FILE)
+        self.session, self.info = create_session(path, device, threads=threads)
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if meta.get("puppet.name") != warp_model.NAME:
+            raise PuppetError(f"{path} is not Puppet's warp model",
+                              "re-create it with 'puppet export-model'")
+        if meta.get("puppet.version") != warp_model.VERSION:
+            raise PuppetError(
+                f"{path} is version {meta.get('puppet.version')} of the warp model, "
+                f"this Puppet needs version {warp_model.VERSION}",
+                "re-create it with 'puppet export-model'")
+        self.contract = json.loads(meta.get("puppet.contract", "{}"))
+
+    @property
+    def provider(self) -> ProviderInfo:
+        return self.info
+
+    def prepare(self, portrait: Portrait) -> WarpPrepared:
+        box = crop_box(portrait)
+        crop = crop_image(portrait.image, box)
+        tensor = np.ascontiguousarray(crop.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+        pts = portrait.face.landmarks.astype(np.float64)
+        control = np.clip(box.to_unit(pts[lm.CONTROL, :2]), -LIMIT, LIMIT)
+
+        # a ring around the head: hair and ears follow the head, the neck half as much
+        oval = pts[lm.FACE_OVAL]
+        centre = pts[lm.FACE_OVAL].mean(axis=0)
+        ring = centre + RING_SCALE * (oval - centre)
+        ring[:, 2] = oval[:, 2]  # as deep as the face's edge: both turn together
+        ring_unit = box.to_unit(ring[:, :2])
+        inside = np.all(np.abs(ring_unit) < 0.9, axis=1)
+        ring, ring_unit = ring[inside], ring_unit[inside]
+        nose_y = pts[lm.NOSE_TIP, 1]
+        chin_y = pts[lm.CHIN_BOTTOM, 1]
+        below = np.clip((ring[:, 1] - nose_y) / max(chin_y - nose_y, 1.0), 0.0, 1.0)
+        amount = 1.0 - 0.6 * below
+
+        anchors = np.concatenate([_edge_points(9),
+                                  _image_edge_anchors(box, portrait.size)], axis=0)
+        src = np.concatenate([control, ring_unit, anchors], axis=0).astype(np.float32)
+        return WarpPrepared(box=box, tensor=tensor, src_points=src, ring=ring,
+                            ring_amount=amount[:, None], anchors=anchors.astype(np.float32))
+
+    def targets(self, prepared: WarpPrepared, motion: Motion) -> np.ndarray:
+        """Where each control point goes for this motion (crop units, K x 2)."""
+        box = prepared.box
+        control = box.to_unit(motion.landmarks[lm.CONTROL, :2])
+        full = motion.move_head_points(prepared.ring)[:, :2]
+        ring = prepared.ring[:, :2] + prepared.ring_amount * (full - prepared.ring[:, :2])
+        moving = np.clip(np.concatenate([control, box.to_unit(ring)], axis=0), -LIMIT, LIMIT)
+        return np.concatenate([moving, prepared.anchors], axis=0).astype(np.float32)
+
+    def render(self, prepared: WarpPrepared, motion: Motion) -> np.ndarray:
+        dst = self.targets(prepared, motion)
+        (frame,) = self.session.run(None, {"portrait": prepared.tensor,
+                                           "src_points": prepared.src_points,
+                                           "dst_points": dst})
+        return frame
+
+
+@register("warp")
+def _create(device: str = "auto", **kwargs) -> WarpGenerator:
+    return WarpGenerator(device=device, **kwargs)

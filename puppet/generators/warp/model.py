@@ -1,0 +1,207 @@
+"""The built-in generator's ONNX model: a landmark-driven dense warp of a portrait crop.
+
+The warp is a moving-least-squares (MLS) deformation with affine local fits
+(Schaefer, McPhail and Warren, SIGGRAPH 2006), computed backwards: for each
+output position ``v`` it finds where in the portrait to sample.  Control point
+``i`` should appear at ``dst[i]`` and shows the portrait at ``src[i]``; with
+``d_i = src_i - dst_i`` the sampling offset at ``v`` is
+
+    w_i   = 1 / (|v - dst_i|^2 + eps)            (normalised to sum 1)
+    p*    = sum w_i dst_i,   d* = sum w_i d_i
+    A     = sum w_i (dst_i - p*)(dst_i - p*)^T + reg I
+    D     = sum w_i (dst_i - p*)(d_i - d*)^T
+    off(v) = (v - p*)^T A^-1 D + d*
+
+which is exactly zero when no point moves, so the neutral frame is the portrait
+itself.  ``off`` is evaluated on a coarse grid of ``GRID`` x ``GRID`` nodes,
+upsampled bilinearly to the crop's size and added to the identity sampling grid;
+one GridSample then draws the output.  Everything is in the crop's normalised
+coordinates: x and y in [-1, 1], the crop's outer edges at -1 and 1.
+
+:func:`reference` is the same computation in NumPy (float64), for tests.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from puppet.generators import onnx_graph as og
+
+NAME = "puppet-warp"
+VERSION = "1"
+GRID = 64
+EPS = 4e-6  # squared distance added in the weights (about half a pixel of a 512 crop)
+REG = 1e-6  # ridge on the local covariance
+
+CONTRACT = {
+    "inputs": {
+        "portrait": "float32 [1, 3, S, S]: the portrait crop, BGR, 0..1",
+        "src_points": "float32 [K, 2]: control points in the portrait crop, x and y in [-1, 1]",
+        "dst_points": "float32 [K, 2]: where each control point appears in the output",
+    },
+    "outputs": {"frame": "uint8 [S, S, 3]: the warped crop, BGR"},
+    "coordinates": "x = 2 * (column + 0.5) / S - 1 for pixel centres; "
+                   "-1 and 1 are the crop's edges",
+}
+
+
+def build():
+    """The model as an ``onnx.ModelProto``."""
+    g = og.GraphBuilder(NAME)
+    portrait = g.input("portrait", og.FLOAT, [1, 3, "S", "S"])
+    src = g.input("src_points", og.FLOAT, ["K", 2])
+    dst = g.input("dst_points", og.FLOAT, ["K", 2])
+
+    size_i = g.dim(portrait, 2)  # [1] int64
+    size = g.to_float(size_i)  # [1] float
+    inv = 1.0 / size
+
+    # coarse grid nodes at the centres of evenly spread pixels (the corners included)
+    iy, ix = np.meshgrid(np.arange(GRID, dtype=np.float32), np.arange(GRID, dtype=np.float32),
+                         indexing="ij")
+    step = (2.0 - 2.0 * inv) / float(GRID - 1)
+    vx = (inv - 1.0) + g.const(ix.reshape(-1, 1)) * step  # [P, 1]
+    vy = (inv - 1.0) + g.const(iy.reshape(-1, 1)) * step
+
+    dst_t = g.transpose(dst, [1, 0])  # [2, K]
+    px, py = dst_t[0:1], dst_t[1:2]  # [1, K]
+    disp_t = g.transpose(src - dst, [1, 0])
+    ddx, ddy = disp_t[0:1], disp_t[1:2]
+
+    dx = vx - px  # [P, K]
+    dy = vy - py
+    w = 1.0 / (dx * dx + dy * dy + EPS)
+    w = w / g.reduce_sum(w, axis=1)
+
+    feats = g.concat([px, py, ddx, ddy, px * px, px * py, py * py,
+                      px * ddx, px * ddy, py * ddx, py * ddy], axis=0)  # [11, K]
+    m = w @ g.transpose(feats, [1, 0])  # [P, 11]
+    c = [m[:, i:i + 1] for i in range(11)]
+    psx, psy, dsx, dsy = c[0], c[1], c[2], c[3]
+    a11 = c[4] - psx * psx + REG
+    a12 = c[5] - psx * psy
+    a22 = c[6] - psy * psy + REG
+    d11 = c[7] - psx * dsx
+    d12 = c[8] - psx * dsy
+    d21 = c[9] - psy * dsx
+    d22 = c[10] - psy * dsy
+    det = a11 * a22 - a12 * a12
+    i11, i12, i22 = a22 / det, -a12 / det, a11 / det
+    m11 = i11 * d11 + i12 * d21
+    m12 = i11 * d12 + i12 * d22
+    m21 = i12 * d11 + i22 * d21
+    m22 = i12 * d12 + i22 * d22
+    ux, uy = vx - psx, vy - psy
+    off_x = ux * m11 + uy * m21 + dsx
+    off_y = ux * m12 + uy * m22 + dsy
+
+    off = g.reshape(g.concat([off_x, off_y], axis=1), [1, GRID, GRID, 2])
+    off = g.transpose(off, [0, 3, 1, 2])  # [1, 2, G, G]
+    out_size = g.concat([g.const([1, 2], np.int64), size_i, size_i], axis=0)
+    off = g.op("Resize", off, None, None, out_size, mode="linear",
+               coordinate_transformation_mode="align_corners")
+    off = g.transpose(off, [0, 2, 3, 1])  # [1, S, S, 2]
+
+    # identity sampling grid: pixel centres
+    ramp = g.op("Range", g.const(0.0), g.reshape(size, []), g.const(1.0))  # [S]
+    centres = (ramp * 2.0 + 1.0) * inv - 1.0
+    gx = g.reshape(centres, [1, 1, -1, 1])
+    gy = g.reshape(centres, [1, -1, 1, 1])
+    zero = gx * 0.0 + gy * 0.0  # [1, S, S, 1]
+    grid = g.concat([gx + zero, gy + zero], axis=3) + off
+
+    warped = g.op("GridSample", portrait, grid, mode="linear", padding_mode="border",
+                  align_corners=0)
+    pixels = g.clip(warped * 255.0 + 0.5, 0.0, 255.0)
+    pixels = g.reshape(g.transpose(pixels, [0, 2, 3, 1]), g.op(
+        "Concat", size_i, size_i, g.const([3], np.int64), axis=0))
+    frame = g.op("Cast", pixels, to=og.UINT8)
+    g.output(frame, "frame", og.UINT8, ["S", "S", 3])
+    meta = {
+        "puppet.name": NAME,
+        "puppet.version": VERSION,
+        "puppet.contract": json.dumps(CONTRACT, sort_keys=True),
+        "puppet.grid": str(GRID),
+    }
+    return g.to_model(meta, doc=__doc__ or "")
+
+
+def export(path: str | Path) -> Path:
+    """Write the model to ``path`` (a file, or a folder to put ``puppet_warp.onnx`` in)."""
+    path = Path(path)
+    if path.is_dir() or path.suffix != ".onnx":
+        path = path / "puppet_warp.onnx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = build()
+    tmp = path.with_suffix(".onnx.tmp")
+    tmp.write_bytes(model.SerializeToString())
+    tmp.replace(path)
+    return path
+
+
+# ---------------------------------------------------------------------------
+# NumPy reference of the same computation
+
+
+def offsets(v: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """MLS sampling offsets (N x 2) at the points ``v`` (N x 2), in float64."""
+    v, src, dst = (np.asarray(a, dtype=np.float64) for a in (v, src, dst))
+    d = src - dst
+    diff = v[:, None, :] - dst[None, :, :]
+    w = 1.0 / ((diff ** 2).sum(-1) + EPS)
+    w /= w.sum(axis=1, keepdims=True)
+    ps = w @ dst
+    ds = w @ d
+    pc = dst[None, :, :] - ps[:, None, :]
+    dc = d[None, :, :] - ds[:, None, :]
+    a = np.einsum("nk,nki,nkj->nij", w, pc, pc) + REG * np.eye(2)
+    dm = np.einsum("nk,nki,nkj->nij", w, pc, dc)
+    m = np.linalg.solve(a, dm)
+    return np.einsum("ni,nij->nj", v - ps, m) + ds
+
+
+def _resize_align_corners(img: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear resize of an H x W x C array to size x size, corners aligned."""
+    h, w = img.shape[:2]
+    ys = np.linspace(0, h - 1, size)
+    xs = np.linspace(0, w - 1, size)
+    y0 = np.clip(np.floor(ys).astype(int), 0, h - 2)
+    x0 = np.clip(np.floor(xs).astype(int), 0, w - 2)
+    fy = (ys - y0)[:, None, None]
+    fx = (xs - x0)[None, :, None]
+    a = img[y0][:, x0]
+    b = img[y0][:, x0 + 1]
+    c = img[y0 + 1][:, x0]
+    d = img[y0 + 1][:, x0 + 1]
+    return (a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy
+
+
+def bilinear_sample(img: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """Sample an H x W x C image at normalised coordinates, border padding."""
+    h, w = img.shape[:2]
+    x = np.clip(((gx + 1.0) * w - 1.0) / 2.0, 0, w - 1)
+    y = np.clip(((gy + 1.0) * h - 1.0) / 2.0, 0, h - 1)
+    x0 = np.clip(np.floor(x).astype(int), 0, w - 2)
+    y0 = np.clip(np.floor(y).astype(int), 0, h - 2)
+    fx = (x - x0)[..., None]
+    fy = (y - y0)[..., None]
+    top = img[y0, x0] * (1 - fx) + img[y0, x0 + 1] * fx
+    bot = img[y0 + 1, x0] * (1 - fx) + img[y0 + 1, x0 + 1] * fx
+    return top * (1 - fy) + bot * fy
+
+
+def reference(portrait: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """What the ONNX model computes, in NumPy: portrait [1,3,S,S] float -> [S,S,3] uint8."""
+    size = portrait.shape[2]
+    lin = np.linspace(-1 + 1 / size, 1 - 1 / size, GRID)
+    vy, vx = np.meshgrid(lin, lin, indexing="ij")
+    off = offsets(np.stack([vx.ravel(), vy.ravel()], axis=1), src, dst)
+    off = _resize_align_corners(off.reshape(GRID, GRID, 2), size)
+    centres = (np.arange(size) * 2.0 + 1.0) / size - 1.0
+    gx = centres[None, :] + off[..., 0]
+    gy = centres[:, None] + off[..., 1]
+    img = portrait[0].transpose(1, 2, 0).astype(np.float64)
+    out = bilinear_sample(img, gx, gy)
+    return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,82 @@
+"""Portraits: reading the image, sizing it for output, finding its face once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from puppet.errors import PuppetError
+from puppet.tracking.face import Face
+
+DEFAULT_SIZE = 1280
+IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class Portrait:
+    """A portrait ready to animate: the image at output size and its face."""
+
+    image: np.ndarray  # BGR uint8, even width and height
+    face: Face
+    name: str
+    source: str  # a path, or "built-in:<name>"
+
+    @property
+    def size(self) -> tuple[int, int]:
+        h, w = self.image.shape[:2]
+        return w, h
+
+
+def output_size(width: int, height: int, size: int = DEFAULT_SIZE) -> tuple[int, int]:
+    """(w, h) with the longest side at most ``size`` (never enlarged), both even."""
+    if size < 64:
+        raise PuppetError(f"--size {size} is too small", "use at least 64")
+    scale = min(1.0, size / max(width, height))
+    w = max(2, int(width * scale) // 2 * 2)
+    h = max(2, int(height * scale) // 2 * 2)
+    return w, h
+
+
+def read_image(path: str | Path, what: str = "portrait") -> np.ndarray:
+    """A BGR uint8 image from a file, or a :class:`PuppetError` saying what went wrong."""
+    p = Path(path)
+    if not p.exists():
+        raise PuppetError(f"{what} not found: {p}", "check the path and the file name")
+    if p.is_dir():
+        raise PuppetError(f"{what} is a folder, not an image: {p}",
+                          "give the path of an image file")
+    try:
+        data = np.fromfile(str(p), dtype=np.uint8)  # works with any characters in the path
+    except OSError as exc:
+        raise PuppetError(f"cannot read {what} {p}: {exc.strerror or exc}",
+                          "check that the file is readable") from exc
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise PuppetError(f"{what} {p} is not an image that can be read",
+                          "use a JPEG, PNG, BMP, WebP or TIFF file")
+    return image
+
+
+def resize_for_output(image: np.ndarray, size: int = DEFAULT_SIZE) -> np.ndarray:
+    h, w = image.shape[:2]
+    ow, oh = output_size(w, h, size)
+    if (ow, oh) == (w, h):
+        return np.ascontiguousarray(image)
+    return cv2.resize(image, (ow, oh), interpolation=cv2.INTER_AREA)
+
+
+def portrait_from_image(image: np.ndarray, name: str, source: str,
+                        size: int = DEFAULT_SIZE) -> Portrait:
+    from puppet.tracking.mediapipe_tracker import find_face
+
+    img = resize_for_output(image, size)
+    face = find_face(img, what=f"the portrait {source}")
+    return Portrait(image=img, face=face, name=name, source=source)
+
+
+def load_portrait(path: str | Path, size: int = DEFAULT_SIZE) -> Portrait:
+    """Read a portrait, size it for output and find its face (errors say what to do)."""
+    image = read_image(path, "portrait")
+    return portrait_from_image(image, Path(path).stem, str(path), size)

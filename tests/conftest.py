@@ -1,0 +1,122 @@
+"""Shared fixtures: real photographs from installed packages, and clips made from them.
+
+Nothing here reads ../shared or the network.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def grace_photo() -> np.ndarray:
+    """matplotlib's sample photograph of Grace Hopper (600 x 512, BGR)."""
+    from puppet.artwork import source_photo
+
+    return source_photo()
+
+
+@pytest.fixture(scope="session")
+def grace_face(grace_photo):
+    from puppet.tracking.mediapipe_tracker import find_face
+
+    return find_face(grace_photo)
+
+
+@pytest.fixture(scope="session")
+def builtin_portrait_path() -> Path:
+    from puppet.artwork import builtin_path
+
+    return builtin_path("grace-sepia")
+
+
+def mouth_open_warp(image: np.ndarray, face, amount: float) -> np.ndarray:
+    """The image with its jaw dropped by ``amount`` eye-distances and a dark mouth
+    painted into the gap (a cv2 warp written for the tests, not Puppet's generator)."""
+    if amount <= 0:
+        return image.copy()
+    pts = face.landmarks
+    iod = face.eye_distance
+    mx = 0.5 * (pts[61, 0] + pts[291, 0])
+    my = 0.5 * (pts[13, 1] + pts[14, 1])
+    half_w = 0.5 * abs(pts[291, 0] - pts[61, 0])
+    chin = pts[152, 1]
+    drop = amount * iod
+    h, w = image.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    lateral = np.exp(-(((xs - mx) / (1.4 * half_w)) ** 2))
+    below = np.clip((ys - my) / max(drop, 1.0), 0.0, 1.0)
+    fade = np.clip(1.0 - (ys - chin) / (0.6 * iod), 0.0, 1.0)
+    dy = drop * lateral * below * fade
+    warped = cv2.remap(image, xs, ys - dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    gap = np.zeros((h, w), np.uint8)
+    cv2.ellipse(gap, (int(mx), int(my + 0.5 * drop)), (int(0.85 * half_w), int(0.45 * drop)),
+                0, 0, 360, 255, -1)
+    gap = cv2.GaussianBlur(gap, (0, 0), 1.5).astype(np.float32)[..., None] / 255.0
+    cavity = np.array([30, 25, 60], np.float32)  # dark red-brown, BGR
+    return (warped * (1 - gap) + cavity * gap).astype(np.uint8)
+
+
+def moved(image: np.ndarray, angle: float, dx: float, dy: float, scale: float,
+          centre: tuple[float, float]) -> np.ndarray:
+    m = cv2.getRotationMatrix2D(centre, angle, scale)
+    m[:, 2] += (dx, dy)
+    return cv2.warpAffine(image, m, (image.shape[1], image.shape[0]),
+                          borderMode=cv2.BORDER_REFLECT)
+
+
+def driver_schedule(n: int) -> list[tuple[float, float, float, float, float]]:
+    """(angle, dx, dy, scale, mouth) for each frame: frame 0 neutral; the mouth opens
+    twice; the head tilts and shifts."""
+    out = []
+    for i in range(n):
+        t = i / max(n - 1, 1)
+        mouth = max(0.0, math.sin(2 * math.pi * 2 * t)) * 0.32 if i else 0.0
+        out.append((8.0 * math.sin(2 * math.pi * t), 6.0 * math.sin(4 * math.pi * t),
+                    3.0 * math.sin(2 * math.pi * t), 1.0 + 0.04 * math.sin(2 * math.pi * t),
+                    mouth))
+    return out
+
+
+def write_clip(path: Path, frames: list[np.ndarray], fps: int) -> Path:
+    import av
+
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"crf": "16", "preset": "veryfast"}
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="bgr24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="session")
+def driving_clip(tmp_path_factory, grace_photo, grace_face):
+    """A 36-frame, 24 fps clip of the Grace Hopper photograph: the head tilts and
+    shifts (affine warps) and the mouth opens twice (warped open, dark inside).
+
+    Returns (path, fps, list of mouth-open amounts per frame)."""
+    crop = grace_photo[60:460, 56:456]  # 400 x 400 around the face
+    from puppet.tracking.face import Face
+
+    face = Face(grace_face.landmarks - np.array([56, 60, 0], np.float32),
+                grace_face.confidence, (400, 400))
+    sched = driver_schedule(36)
+    centre = (float(face.landmarks[1, 0]), float(face.landmarks[1, 1]))
+    frames = [moved(mouth_open_warp(crop, face, mouth), a, dx, dy, s, centre)
+              for a, dx, dy, s, mouth in sched]
+    path = write_clip(tmp_path_factory.mktemp("clips") / "driver.mp4", frames, 24)
+    return path, 24, [m for *_, m in sched]

@@ -1,0 +1,99 @@
+"""The built-in warp model: the committed ONNX file, its source, and its NumPy reference."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from puppet.generators.warp import model
+from puppet.resources import model_file
+
+
+def _session(source):
+    data = source if isinstance(source, bytes) else str(source)
+    return ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+
+
+def _smooth_image(rng, size):
+    import cv2
+
+    small = rng.random((size // 8, size // 8, 3)).astype(np.float32)
+    big = cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
+    return np.clip(big, 0, 1).transpose(2, 0, 1)[None].astype(np.float32)
+
+
+def _points(rng, k, spread=0.03):
+    src = rng.uniform(-0.85, 0.85, (k, 2)).astype(np.float32)
+    dst = (src + rng.normal(0, spread, (k, 2))).astype(np.float32)
+    return src, dst
+
+
+def test_committed_model_matches_a_fresh_export(tmp_path):
+    committed = _session(model_file("puppet_warp.onnx"))
+    fresh_path = model.export(tmp_path / "fresh.onnx")
+    fresh = _session(fresh_path)
+    rng = np.random.default_rng(1)
+    for size, k in [(64, 40), (137, 90), (256, 200)]:
+        img = rng.random((1, 3, size, size)).astype(np.float32)
+        src, dst = _points(rng, k, 0.05)
+        feeds = {"portrait": img, "src_points": src, "dst_points": dst}
+        a = committed.run(None, feeds)[0]
+        b = fresh.run(None, feeds)[0]
+        assert a.shape == (size, size, 3) and a.dtype == np.uint8
+        np.testing.assert_array_equal(a, b)
+
+
+def test_metadata_carries_name_version_and_contract():
+    meta = _session(model_file("puppet_warp.onnx")).get_modelmeta().custom_metadata_map
+    assert meta["puppet.name"] == model.NAME
+    assert meta["puppet.version"] == model.VERSION
+    contract = json.loads(meta["puppet.contract"])
+    assert set(contract["inputs"]) == {"portrait", "src_points", "dst_points"}
+    assert set(contract["outputs"]) == {"frame"}
+
+
+def test_onnx_agrees_with_the_numpy_reference():
+    sess = _session(model.build().SerializeToString())
+    rng = np.random.default_rng(2)
+    img = _smooth_image(rng, 160)
+    src, dst = _points(rng, 80, 0.04)
+    out = sess.run(None, {"portrait": img, "src_points": src, "dst_points": dst})[0]
+    ref = model.reference(img, src, dst)
+    diff = np.abs(out.astype(int) - ref.astype(int))
+    assert diff.max() <= 2 and diff.mean() < 0.05
+
+
+def test_no_motion_gives_the_portrait_back_exactly():
+    sess = _session(model_file("puppet_warp.onnx"))
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (1, 3, 200, 200)).astype(np.float32)
+    src, _ = _points(rng, 120)
+    out = sess.run(None, {"portrait": pixels / 255.0, "src_points": src, "dst_points": src})[0]
+    np.testing.assert_array_equal(out, pixels[0].transpose(1, 2, 0).astype(np.uint8))
+
+
+def test_a_moved_point_carries_its_pixels():
+    """A bright dot under a control point follows that point; fixed corners stay."""
+    size = 128
+    img = np.zeros((1, 3, size, size), np.float32)
+    img[0, :, 60:68, 60:68] = 1.0  # a dot around (64, 64): unit coords ~ (0, 0)
+    corners = np.array([[-1, -1], [1, -1], [-1, 1], [1, 1]], np.float32)
+    src = np.concatenate([[[0.0, 0.0]], corners]).astype(np.float32)
+    dst = np.concatenate([[[0.25, 0.0]], corners]).astype(np.float32)  # 16 px to the right
+    out = _session(model_file("puppet_warp.onnx")).run(
+        None, {"portrait": img, "src_points": src, "dst_points": dst})[0]
+    ys, xs = np.nonzero(out[..., 0] > 128)
+    assert abs(xs.mean() - (64 + 16)) < 2.0 and abs(ys.mean() - 64) < 2.0
+    assert out[0, 0, 0] == 0 and out[-1, -1, 0] == 0
+
+
+@pytest.mark.parametrize("k", [5, 300])
+def test_any_number_of_points_and_size(k):
+    sess = _session(model_file("puppet_warp.onnx"))
+    rng = np.random.default_rng(k)
+    src, dst = _points(rng, k)
+    img = rng.random((1, 3, 96, 96)).astype(np.float32)
+    out = sess.run(None, {"portrait": img, "src_points": src, "dst_points": dst})[0]
+    assert out.shape == (96, 96, 3)

@@ -1,0 +1,111 @@
+"""Relative motion transfer, checked on real landmarks (the Grace Hopper photograph)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from puppet.motion.pose import euler_degrees, euler_to_matrix, similarity_fit
+from puppet.motion.retarget import Retargeter, RetargetSettings
+from puppet.tracking import landmarks as lm
+from puppet.tracking.face import Face
+
+LOWER_LIP = lm.LIPS_INNER_LOWER[1:-1]
+
+
+def _driver(face: Face, scale=2.0, offset=(300.0, 120.0), squeeze=1.0) -> Face:
+    """The same face, bigger and elsewhere in a bigger image (optionally narrower)."""
+    pts = face.landmarks.astype(np.float64).copy()
+    c = pts.mean(axis=0)
+    pts[:, 0] = c[0] + (pts[:, 0] - c[0]) * squeeze
+    pts = pts * scale + np.array([offset[0], offset[1], 0.0])
+    return Face(pts.astype(np.float32), 1.0, (2000, 1600))
+
+
+def _with(face: Face, fn) -> Face:
+    pts = face.landmarks.astype(np.float64).copy()
+    fn(pts)
+    return Face(pts.astype(np.float32), 1.0, face.image_size)
+
+
+def test_the_neutral_maps_to_the_portrait_itself(grace_face):
+    rt = Retargeter(grace_face)
+    driver = _driver(grace_face)
+    m = rt.motion(driver)
+    assert m.neutral
+    np.testing.assert_array_equal(m.landmarks, grace_face.landmarks.astype(np.float64))
+
+
+def test_head_rotation_moves_over(grace_face):
+    rt = Retargeter(grace_face, RetargetSettings(smoothing=0.0))
+    d0 = _driver(grace_face)
+    rt.calibrate(d0)
+    turn = euler_to_matrix(15, -8, 6)
+
+    def rotate(p):
+        c = p[lm.RIGID].mean(axis=0)
+        p[:] = (p - c) @ turn.T + c + np.array([40.0, 0.0, 0.0])
+
+    m = rt.motion(_with(d0, rotate))
+    s, r, _ = similarity_fit(grace_face.landmarks[lm.RIGID], m.landmarks[lm.RIGID])
+    np.testing.assert_allclose(euler_degrees(r), (15, -8, 6), atol=0.5)
+    assert s == pytest.approx(1.0, abs=1e-3)
+    # the head shift is scaled to the portrait: 40 driver pixels at twice the size -> 20
+    assert m.landmarks[lm.RIGID, 0].mean() - grace_face.landmarks[lm.RIGID, 0].mean() == \
+        pytest.approx(20.0, abs=1.0)
+
+
+def test_expression_is_scaled_to_the_portrait_and_keeps_its_shape(grace_face):
+    rt = Retargeter(grace_face, RetargetSettings(smoothing=0.0))
+    d0 = _driver(grace_face, squeeze=0.8)  # a narrower face: another identity
+    rt.calibrate(d0)
+
+    def open_mouth(p):
+        p[LOWER_LIP, 1] += 30.0  # 30 driver pixels = 15 portrait pixels
+
+    m = rt.motion(_with(d0, open_mouth))
+    moved = m.landmarks[:, :2] - grace_face.landmarks[:, :2]
+    assert np.allclose(moved[LOWER_LIP, 1], 15.0, atol=1.5)
+    others = [i for i in range(478) if i not in LOWER_LIP]
+    assert np.abs(moved[others]).max() < 1.0  # the portrait's own shape is untouched
+
+
+def test_gains_switch_features_off(grace_face):
+    d0 = _driver(grace_face)
+    turn = euler_to_matrix(20, 0, 0)
+
+    def both(p):
+        p[LOWER_LIP, 1] += 30.0
+        c = p[lm.RIGID].mean(axis=0)
+        p[:] = (p - c) @ turn.T + c
+
+    still = Retargeter(grace_face, RetargetSettings(expression=0.0, head=0.0, smoothing=0.0))
+    still.calibrate(d0)
+    m = still.motion(_with(d0, both))
+    np.testing.assert_allclose(m.landmarks, grace_face.landmarks, atol=1e-6)
+    half = Retargeter(grace_face, RetargetSettings(expression=0.5, head=0.0, smoothing=0.0))
+    half.calibrate(d0)
+    m = half.motion(_with(d0, both))
+    lip = m.landmarks[LOWER_LIP, 1] - grace_face.landmarks[LOWER_LIP, 1]
+    assert np.allclose(lip, 7.5, atol=1.0)
+
+
+def test_smoothing_calms_a_jittery_still_driver(grace_face):
+    rng = np.random.default_rng(0)
+    d0 = _driver(grace_face)
+
+    def jitter_run(smoothing):
+        rt = Retargeter(grace_face, RetargetSettings(smoothing=smoothing))
+        out = []
+        for i in range(90):
+            noisy = _with(d0, lambda p: p.__iadd__(rng.normal(0, 1.5, p.shape)))
+            out.append(rt.motion(noisy, i / 30.0).landmarks[:, :2])
+        return np.abs(np.diff(np.array(out)[30:], axis=0)).mean()
+
+    assert jitter_run(0.8) < 0.5 * jitter_run(0.0)
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError):
+        RetargetSettings(expression=-1)
+    with pytest.raises(ValueError):
+        RetargetSettings(smoothing=2)

@@ -1,0 +1,47 @@
+import av
+import numpy as np
+import pytest
+
+from puppet.errors import PuppetError
+from puppet.outputs.video_writer import VideoWriter, check_output_path
+
+
+def test_writes_h264_at_a_constant_rate(tmp_path):
+    out = tmp_path / "o.mp4"
+    with VideoWriter(out, 128, 96, 25) as w:
+        for i in range(20):
+            w.write(np.full((96, 128, 3), i * 10, np.uint8))
+    assert out.exists() and not (tmp_path / ".o.mp4.part").exists()
+    with av.open(str(out)) as c:
+        s = c.streams.video[0]
+        assert s.codec_context.name == "h264"
+        assert float(s.average_rate) == pytest.approx(25.0)
+        frames = list(c.decode(s))
+    assert len(frames) == 20
+    assert [round(float(f.time) * 25) for f in frames] == list(range(20))
+    assert abs(int(frames[-1].to_ndarray(format="bgr24").mean()) - 190) <= 3
+
+
+def test_a_failed_render_leaves_no_file(tmp_path):
+    out = tmp_path / "o.mp4"
+    with pytest.raises(RuntimeError):
+        with VideoWriter(out, 64, 64, 30) as w:
+            w.write(np.zeros((64, 64, 3), np.uint8))
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_paths_are_checked(tmp_path):
+    with pytest.raises(PuppetError) as err:
+        check_output_path(tmp_path / "missing" / "o.mp4")
+    assert "does not exist" in err.value.message
+    with pytest.raises(PuppetError):
+        check_output_path(tmp_path / "o.avi")
+    assert check_output_path(tmp_path / "o.mp4") == tmp_path / "o.mp4"
+
+
+def test_frame_size_must_match(tmp_path):
+    w = VideoWriter(tmp_path / "o.mp4", 64, 64, 30)
+    with pytest.raises(ValueError):
+        w.write(np.zeros((32, 64, 3), np.uint8))
+    w.abort()

@@ -1,0 +1,82 @@
+"""Bad input gives one clear line, a non-zero exit, no traceback and no file."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from test_render_cli import run_puppet
+
+
+@pytest.fixture()
+def blank_image(tmp_path):
+    p = tmp_path / "wall.png"
+    cv2.imwrite(str(p), np.full((300, 300, 3), 128, np.uint8))
+    return p
+
+
+def _check_error(result, *words):
+    assert result.returncode != 0
+    err = result.stderr.strip()
+    assert "Traceback" not in result.stderr
+    lines = [line for line in err.splitlines() if line.startswith("puppet: error:")]
+    assert len(lines) == 1, err
+    for w in words:
+        assert w.lower() in lines[0].lower(), lines[0]
+
+
+def test_missing_portrait(tmp_path, driving_clip):
+    out = tmp_path / "o.mp4"
+    r = run_puppet("render", "--portrait", tmp_path / "nope.jpg", "--driving", driving_clip[0],
+                   "--output", out)
+    _check_error(r, "not found", "nope.jpg")
+    assert not out.exists()
+
+
+def test_unreadable_portrait(tmp_path, driving_clip):
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    r = run_puppet("render", "--portrait", bad, "--driving", driving_clip[0],
+                   "--output", tmp_path / "o.mp4")
+    _check_error(r, "is not an image")
+
+
+def test_portrait_without_a_face(tmp_path, driving_clip, blank_image):
+    out = tmp_path / "o.mp4"
+    r = run_puppet("render", "--portrait", blank_image, "--driving", driving_clip[0],
+                   "--output", out)
+    _check_error(r, "no face found", "wall.png")
+    assert list(tmp_path.glob("*.mp4")) == [] and list(tmp_path.glob(".*part")) == []
+
+
+def test_broken_video(tmp_path, builtin_portrait_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 500)
+    out = tmp_path / "o.mp4"
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", broken,
+                   "--output", out)
+    _check_error(r, "broken.mp4")
+    assert not out.exists()
+
+
+def test_driving_video_without_faces(tmp_path, builtin_portrait_path):
+    from conftest import write_clip
+
+    clip = write_clip(tmp_path / "noface.mp4",
+                      [np.full((64, 64, 3), i * 20, np.uint8) for i in range(6)], 10)
+    out = tmp_path / "o.mp4"
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", clip,
+                   "--output", out)
+    _check_error(r, "no face was found in any frame")
+    assert not out.exists() and not list(tmp_path.glob(".*part"))
+
+
+def test_output_folder_missing(tmp_path, driving_clip, builtin_portrait_path):
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", driving_clip[0],
+                   "--output", tmp_path / "no" / "such" / "o.mp4")
+    _check_error(r, "does not exist", "create it")
+
+
+def test_bad_size(tmp_path, driving_clip, builtin_portrait_path):
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", driving_clip[0],
+                   "--output", tmp_path / "o.mp4", "--size", "10")
+    _check_error(r, "--size")

@@ -1,0 +1,114 @@
+"""``puppet render`` end to end, through the real command line."""
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import av
+import cv2
+import numpy as np
+import pytest
+from conftest import REPO
+
+LIP_GAP = (13, 14)
+
+
+def run_puppet(*args, cwd=None, timeout=300):
+    """Run ``python -m puppet ARGS`` on the working tree, as a user would."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    cmd = [sys.executable, "-m", "puppet", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd or REPO, env=env,
+                          timeout=timeout)
+
+
+def read_video(path):
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        rate = float(s.average_rate)
+        codec = s.codec_context.name
+        frames = [f.to_ndarray(format="bgr24") for f in c.decode(s)]
+    return frames, rate, codec
+
+
+def psnr(a, b):
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 99.0 if mse == 0 else 10 * math.log10(255 ** 2 / mse)
+
+
+def mouth_gaps(frames):
+    from puppet.tracking.mediapipe_tracker import FaceTracker
+
+    gaps = []
+    with FaceTracker(video=True) as tracker:
+        for f in frames:
+            face = tracker.track(f)
+            if face is None:
+                gaps.append(None)
+                continue
+            a, b = face.landmarks[LIP_GAP[0], :2], face.landmarks[LIP_GAP[1], :2]
+            gaps.append(float(np.linalg.norm(a - b)) / face.eye_distance)
+    return gaps
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, driving_clip, builtin_portrait_path):
+    clip, fps, mouth = driving_clip
+    out = tmp_path_factory.mktemp("render") / "out.mp4"
+    result = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", clip,
+                        "--output", out, "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    return out, result, clip, fps, mouth
+
+
+def test_one_output_frame_per_driving_frame_at_its_rate(rendered):
+    out, result, clip, fps, mouth = rendered
+    frames, rate, codec = read_video(out)
+    assert codec == "h264"
+    assert len(frames) == len(mouth) == 36
+    assert rate == pytest.approx(fps)
+    h, w = frames[0].shape[:2]
+    assert h % 2 == 0 and w % 2 == 0 and max(h, w) <= 1280
+    assert "CPU" in result.stderr and "fps" in result.stderr.splitlines()[-1]
+
+
+def test_frame_zero_is_the_portrait(rendered, builtin_portrait_path):
+    out, *_ = rendered
+    frames, _, _ = read_video(out)
+    portrait = cv2.imread(str(builtin_portrait_path))
+    portrait = cv2.resize(portrait, (frames[0].shape[1], frames[0].shape[0]),
+                          interpolation=cv2.INTER_AREA)
+    assert psnr(frames[0], portrait) > 35
+
+
+def test_the_output_is_a_face_that_opens_its_mouth_with_the_driver(rendered):
+    out, _, clip, _, mouth = rendered
+    frames, _, _ = read_video(out)
+    gaps = mouth_gaps(frames)
+    assert sum(g is not None for g in gaps) >= 0.95 * len(gaps)
+    open_ = [g for g, m in zip(gaps, mouth) if g is not None and m > 0.25]
+    shut = [g for g, m in zip(gaps, mouth) if g is not None and m == 0.0]
+    assert len(open_) >= 6 and len(shut) >= 6
+    assert np.mean(open_) > np.mean(shut) + 0.08
+    paired = [(g, m) for g, m in zip(gaps, mouth) if g is not None]
+    corr = np.corrcoef([g for g, _ in paired], [m for _, m in paired])[0, 1]
+    assert corr > 0.7
+
+
+def test_the_portrait_moves_with_the_head(rendered):
+    """The driver tilts its head by up to 8 degrees: the output's eye line tilts too."""
+    out, *_ = rendered
+    from puppet.tracking.mediapipe_tracker import FaceTracker
+
+    frames, _, _ = read_video(out)
+    rolls = []
+    with FaceTracker(video=True) as tracker:
+        for f in frames:
+            face = tracker.track(f)
+            rolls.append(face.pose.roll if face else np.nan)
+    rolls = np.array(rolls) - rolls[0]
+    expected = np.array([8.0 * math.sin(2 * math.pi * i / 35) for i in range(36)])
+    ok = ~np.isnan(rolls)
+    # image rotation by +a degrees (counter-clockwise) is a roll of -a in image coordinates
+    assert np.corrcoef(rolls[ok], -expected[ok])[0, 1] > 0.8

@@ -1,0 +1,70 @@
+"""Real MediaPipe face mesh on real photographs."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from puppet.errors import PuppetError
+from puppet.tracking import landmarks as lm
+from puppet.tracking.face import Face
+from puppet.tracking.mediapipe_tracker import FaceTracker, find_face
+
+
+def test_finds_478_landmarks_on_the_face(grace_photo):
+    with FaceTracker(video=False) as tracker:
+        face = tracker.track(grace_photo)
+    assert isinstance(face, Face)
+    assert face.landmarks.shape == (478, 3)
+    assert face.image_size == (512, 600)
+    x0, y0, x1, y1 = face.bbox
+    # the face in this photograph sits around x 150..370, y 120..330
+    assert 120 < x0 < 200 and 320 < x1 < 400 and 90 < y0 < 180 and 280 < y1 < 360
+    # eyes above the nose above the mouth; irises inside their eyes
+    assert face.landmarks[159, 1] < face.landmarks[1, 1] < face.landmarks[13, 1]
+    right_eye = face.landmarks[lm.RIGHT_EYE, :2]
+    assert right_eye[:, 0].min() < face.landmarks[468, 0] < right_eye[:, 0].max()
+    assert 0.5 < face.confidence <= 1.0
+    assert abs(face.pose.yaw) < 20 and abs(face.pose.roll) < 15
+
+
+def test_picks_the_largest_of_several_faces(grace_photo):
+    canvas = np.full((600, 1100, 3), 200, np.uint8)
+    canvas[:, :512] = grace_photo
+    small = cv2.resize(grace_photo, (256, 300))
+    canvas[150:450, 700:956] = small
+    with FaceTracker(video=False) as tracker:
+        face = tracker.track(canvas)
+    assert face is not None and face.bbox[2] < 512  # the big one, on the left
+
+
+def test_no_face_gives_none_and_find_face_explains(tmp_path):
+    blank = np.full((300, 300, 3), 127, np.uint8)
+    with FaceTracker(video=False) as tracker:
+        assert tracker.track(blank) is None
+    with pytest.raises(PuppetError) as err:
+        find_face(blank, "test.jpg")
+    assert "no face found in test.jpg" in err.value.message.lower()
+
+
+def test_find_face_searches_windows_for_a_small_face(grace_photo):
+    """A face too small for one pass over a large canvas is still found."""
+    canvas = np.full((1400, 1800, 3), 90, np.uint8)
+    small = cv2.resize(grace_photo, (128, 150), interpolation=cv2.INTER_AREA)
+    canvas[900:1050, 1300:1428] = small
+    face = find_face(canvas)
+    cx, cy = face.landmarks[:, 0].mean(), face.landmarks[:, 1].mean()
+    assert 1300 < cx < 1428 and 900 < cy < 1050
+    assert face.image_size == (1800, 1400)
+
+
+def test_video_mode_follows_a_moving_face(grace_photo):
+    with FaceTracker(video=True) as tracker:
+        xs = []
+        for dx in range(0, 40, 8):
+            m = np.float32([[1, 0, dx], [0, 1, 0]])
+            frame = cv2.warpAffine(grace_photo, m, (512, 600), borderMode=cv2.BORDER_REFLECT)
+            face = tracker.track(frame)
+            xs.append(face.landmarks[1, 0])
+    steps = np.diff(xs)
+    assert np.all(np.abs(steps - 8) < 2.5)
