@@ -40,16 +40,28 @@ class Prepared(Protocol):
     """What a generator computes once per portrait."""
 
     box: CropBox
+    static_inputs: dict[str, np.ndarray]  # model inputs that depend on the portrait alone
 
 
 class Generator(Protocol):
-    """Draws the portrait's face crop for a :class:`Motion`."""
+    """Draws the portrait's face crop for a :class:`Motion`.
+
+    A generator is an ONNX model plus the NumPy code that turns a ``Motion`` into
+    the model's per-frame inputs.  The model's inputs are split in two: those in
+    ``prepared.static_inputs`` depend only on the portrait (computed once, and
+    kept on the GPU by a CUDA runner), those from :meth:`frame_inputs` change
+    every frame.
+    """
 
     name: str
     info: ProviderInfo
 
     def prepare(self, portrait: Portrait) -> Prepared:
         """Everything that depends on the portrait alone, computed once."""
+        ...
+
+    def frame_inputs(self, prepared: Prepared, motion: Motion) -> dict[str, np.ndarray]:
+        """The model inputs that change from frame to frame."""
         ...
 
     def render(self, prepared: Prepared, motion: Motion) -> np.ndarray:

@@ -98,6 +98,19 @@ def create_session(model: str | Path | bytes, device: str = "auto",
     return session, ProviderInfo(session.get_providers()[0], device, note)
 
 
+class ModelRunner:
+    """Runs one session with inputs split into per-portrait and per-frame ones."""
+
+    def __init__(self, session, info: ProviderInfo):
+        self.session = session
+        self.info = info
+        self.output_names = [o.name for o in session.get_outputs()]
+
+    def run(self, static: dict, per_frame: dict):
+        """The model's first output for these inputs."""
+        return self.session.run(self.output_names[:1], {**static, **per_frame})[0]
+
+
 def _cuda_unavailable_reason(ort) -> str | None:
     if CUDA not in ort.get_available_providers():
         return "this onnxruntime has no CUDA provider (install onnxruntime-gpu)"

@@ -16,7 +16,7 @@ import numpy as np
 
 from puppet.errors import PuppetError
 from puppet.generators.base import CropBox, register
-from puppet.generators.runtime import ProviderInfo, create_session
+from puppet.generators.runtime import ModelRunner, ProviderInfo, create_session
 from puppet.generators.warp import model as warp_model
 from puppet.motion.retarget import Motion
 from puppet.portrait import Portrait
@@ -34,8 +34,7 @@ LIMIT = 0.97  # moving points stay inside this part of the crop
 @dataclass(frozen=True)
 class WarpPrepared:
     box: CropBox
-    tensor: np.ndarray  # [1, 3, res, res] float32, BGR 0..1
-    src_points: np.ndarray  # [K, 2] float32, crop units
+    static_inputs: dict[str, np.ndarray]  # portrait [1,3,res,res] and src_points [K,2]
     ring: np.ndarray  # [R, 3] portrait pixels: points beyond the face that follow the head
     ring_amount: np.ndarray  # [R, 1] how much of the head motion each ring point takes
     anchors: np.ndarray  # [A, 2] crop units: points that never move
@@ -97,6 +96,7 @@ class WarpGenerator:
                  threads: int | None = None):
         path = model_path or model_file(MODEL_FILE)
         self.session, self.info = create_session(path, device, threads=threads)
+        self.runner = ModelRunner(self.session, self.info)
         meta = self.session.get_modelmeta().custom_metadata_map
         if meta.get("puppet.name") != warp_model.NAME:
             raise PuppetError(f"{path} is not Puppet's warp model",
@@ -135,8 +135,9 @@ class WarpGenerator:
         anchors = np.concatenate([_edge_points(9),
                                   _image_edge_anchors(box, portrait.size)], axis=0)
         src = np.concatenate([control, ring_unit, anchors], axis=0).astype(np.float32)
-        return WarpPrepared(box=box, tensor=tensor, src_points=src, ring=ring,
-                            ring_amount=amount[:, None], anchors=anchors.astype(np.float32))
+        return WarpPrepared(box=box, static_inputs={"portrait": tensor, "src_points": src},
+                            ring=ring, ring_amount=amount[:, None],
+                            anchors=anchors.astype(np.float32))
 
     def targets(self, prepared: WarpPrepared, motion: Motion) -> np.ndarray:
         """Where each control point goes for this motion (crop units, K x 2)."""
@@ -147,12 +148,11 @@ class WarpGenerator:
         moving = np.clip(np.concatenate([control, box.to_unit(ring)], axis=0), -LIMIT, LIMIT)
         return np.concatenate([moving, prepared.anchors], axis=0).astype(np.float32)
 
+    def frame_inputs(self, prepared: WarpPrepared, motion: Motion) -> dict[str, np.ndarray]:
+        return {"dst_points": self.targets(prepared, motion)}
+
     def render(self, prepared: WarpPrepared, motion: Motion) -> np.ndarray:
-        dst = self.targets(prepared, motion)
-        (frame,) = self.session.run(None, {"portrait": prepared.tensor,
-                                           "src_points": prepared.src_points,
-                                           "dst_points": dst})
-        return frame
+        return self.runner.run(prepared.static_inputs, self.frame_inputs(prepared, motion))
 
 
 @register("warp")
