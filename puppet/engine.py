@@ -73,10 +73,12 @@ class RenderReport:
 ProgressFn = Callable[[int, int, float], None]  # (frames done, total or 0, fps so far)
 
 
-def track_video(video, tracker) -> Iterator[tuple[DriverFrame, float]]:
+def track_video(video, tracker, max_frames: int = 0) -> Iterator[tuple[DriverFrame, float]]:
     """Decode and track a video: (DriverFrame, milliseconds spent) for each frame."""
     t0 = time.perf_counter()
     for frame in video.frames():
+        if max_frames and frame.index >= max_frames:
+            break
         face = tracker.track(frame.image)
         t1 = time.perf_counter()
         yield DriverFrame(frame.index, frame.time, face), (t1 - t0) * 1000.0
@@ -222,8 +224,11 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
                 size: int = DEFAULT_SIZE, device: str = "auto",
                 settings: RetargetSettings | None = None, generator_name: str = "warp",
                 progress: ProgressFn | None = None,
-                on_provider: Callable[[ProviderInfo], None] | None = None) -> RenderReport:
-    """``puppet render``: a portrait driven by a video, written to an H.264 MP4."""
+                on_provider: Callable[[ProviderInfo], None] | None = None,
+                max_frames: int = 0) -> RenderReport:
+    """``puppet render``: a portrait driven by a video, written to an H.264 MP4.
+
+    ``max_frames`` > 0 renders only the driving video's first frames."""
     from puppet.outputs.video_writer import VideoWriter, check_output_path
     from puppet.sources.video import VideoFile
     from puppet.tracking.mediapipe_tracker import FaceTracker
@@ -239,8 +244,9 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
         with FaceTracker(video=True) as tracker:
             writer = VideoWriter(out, w, h, video.rate)
             try:
-                report = render_performance(portrait, track_video(video, tracker), writer,
-                                            generator, settings, video.frame_count, progress)
+                total = min(video.frame_count, max_frames) if max_frames else video.frame_count
+                report = render_performance(portrait, track_video(video, tracker, max_frames),
+                                            writer, generator, settings, total, progress)
                 writer.close()
             except BaseException:
                 writer.abort()
