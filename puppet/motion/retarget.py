@@ -23,12 +23,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from puppet.motion.pose import rotation_power, similarity_fit
+from puppet.motion.pose import euler_degrees, euler_to_matrix, rotation_power, similarity_fit
 from puppet.tracking import landmarks as lm
 from puppet.tracking.face import Face
 from puppet.tracking.smoothing import OneEuroFilter
 
 GAIN_MAX = 3.0
+# a painting is not a head: past these, head motion is eased off smoothly (tanh)
+# instead of tearing the picture; turning in the picture's plane (roll) is free
+YAW_LIMIT = 24.0  # degrees, for a portrait facing the viewer; less for a turned one
+PITCH_LIMIT = 18.0
+ROLL_LIMIT = 40.0
+SHIFT_GAIN = 0.6  # a driver leaning in its chair should not slide the painted head about
+SHIFT_LIMIT = 0.15  # of the portrait's face height
+SCALE_LIMIT = 0.15  # log of the scale change
 
 # landmark groups steered by the per-feature gains
 _MOUTH = sorted(set(lm.LIPS + lm.CHIN + [136, 150, 149, 176, 148, 377, 400, 378, 379, 365, 172,
@@ -111,6 +119,31 @@ def neutral_motion(portrait: Face) -> Motion:
                   neutral=True)
 
 
+def _ease(value: float, limit: float) -> float:
+    """``value`` unchanged when small, approaching ``limit`` smoothly when large."""
+    return float(limit * np.tanh(value / limit))
+
+
+def ease_head_motion(rotation: np.ndarray, scale: float, shift: np.ndarray,
+                     face_height: float, portrait_yaw: float = 0.0
+                     ) -> tuple[np.ndarray, float, np.ndarray]:
+    """Head motion with large turns, shifts and scalings eased off (see the limits).
+
+    A portrait already turned away (a three-quarter view) hides part of its face,
+    which a warp cannot reveal, so it is allowed less turning."""
+    yaw, pitch, roll = euler_degrees(rotation)
+    yaw_limit = YAW_LIMIT * max(0.45, 1.0 - abs(portrait_yaw) / 50.0)
+    rotation = euler_to_matrix(_ease(yaw, yaw_limit), _ease(pitch, PITCH_LIMIT),
+                               _ease(roll, ROLL_LIMIT))
+    scale = float(np.exp(_ease(float(np.log(max(scale, 1e-6))), SCALE_LIMIT)))
+    shift = shift * SHIFT_GAIN
+    length = float(np.linalg.norm(shift))
+    limit = SHIFT_LIMIT * face_height
+    if length > 1e-9:
+        shift = shift * (_ease(length, limit) / length)
+    return rotation, scale, shift
+
+
 def _face_height(pts: np.ndarray) -> float:
     return float(np.linalg.norm(pts[lm.CHIN_BOTTOM] - pts[lm.FOREHEAD_TOP]))
 
@@ -157,6 +190,10 @@ class Retargeter:
         gains[_MOUTH] *= st.mouth
         gains[_EYES] *= st.eyes
         gains[_BROWS] *= st.brows
+        # the skull's own points carry the head's pose, not expressions: what is left
+        # of their motion once the head's is taken out is noise, and moving them
+        # would read as the head nodding
+        gains[lm.RIGID] = 0.0
         self._gains = gains
         s = st.smoothing
         # 0 -> no filtering; 1 -> heavy.  Still landmarks get a low cut-off, moving
@@ -223,9 +260,8 @@ class Retargeter:
         c_d = neutral[lm.RIGID].mean(axis=0)
         shift = self._axis_ratio[0] * (s * r @ c_d + t - c_d)
         shift[2] = 0.0
-        rot = rotation_power(r, head)
-        scale = s ** head
-        shift = shift * head
+        rot, scale, shift = ease_head_motion(rotation_power(r, head), s ** head, shift * head,
+                                             _face_height(self._portrait_pts), p_pose.yaw)
         center = p_pose.center
         posed = target @ p_pose.rotation.T
         moved = scale * posed @ rot.T + center + shift
