@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--portrait", required=True, metavar="IMAGE", help="the portrait image")
     p.add_argument("--driving", required=True, metavar="VIDEO", help="a video of a face")
     p.add_argument("--output", required=True, metavar="OUT.mp4", help="the H.264 MP4 to write")
+    p.add_argument("--max-frames", type=int, default=0, metavar="N",
+                   help="render only the first N driving frames (default: all)")
     _add_render_options(p)
 
     p = sub.add_parser("demo", help="render the built-in portrait with a built-in performance",
@@ -126,7 +128,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         report = render_file(args.portrait, args.driving, args.output, size=args.size,
                              device=args.device, settings=settings, progress=bar,
                              on_provider=lambda info: print(f"Generator runs on {info.label}",
-                                                            file=sys.stderr))
+                                                            file=sys.stderr),
+                             max_frames=max(0, args.max_frames))
     finally:
         bar.finish()
     _print_report(report, "Rendered")

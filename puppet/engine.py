@@ -23,7 +23,8 @@ from puppet.compose import Compositor
 from puppet.errors import PuppetError
 from puppet.generators import base as generators
 from puppet.generators.runtime import ProviderInfo
-from puppet.motion.retarget import Motion, Retargeter, RetargetSettings, neutral_motion
+from puppet.generators.warp.features import lip_colour
+from puppet.motion.retarget import DriverView, Motion, Retargeter, RetargetSettings, neutral_motion
 from puppet.portrait import DEFAULT_SIZE, Portrait, load_portrait
 from puppet.tracking.face import Face
 
@@ -35,6 +36,7 @@ class DriverFrame:
     index: int
     time: float
     face: Face | None
+    image: np.ndarray | None = field(default=None, compare=False, repr=False)  # BGR, if any
 
 
 @dataclass
@@ -73,13 +75,15 @@ class RenderReport:
 ProgressFn = Callable[[int, int, float], None]  # (frames done, total or 0, fps so far)
 
 
-def track_video(video, tracker) -> Iterator[tuple[DriverFrame, float]]:
+def track_video(video, tracker, max_frames: int = 0) -> Iterator[tuple[DriverFrame, float]]:
     """Decode and track a video: (DriverFrame, milliseconds spent) for each frame."""
     t0 = time.perf_counter()
     for frame in video.frames():
+        if max_frames and frame.index >= max_frames:
+            break
         face = tracker.track(frame.image)
         t1 = time.perf_counter()
-        yield DriverFrame(frame.index, frame.time, face), (t1 - t0) * 1000.0
+        yield DriverFrame(frame.index, frame.time, face, frame.image), (t1 - t0) * 1000.0
         t0 = time.perf_counter()
 
 
@@ -121,11 +125,24 @@ class FrameRenderer:
         self.prepared = generator.prepare(portrait)
         self.compositor = Compositor(portrait.image, self.prepared.box)
         self.last_motion: Motion = neutral_motion(portrait.face)
+        self.driver_lips: np.ndarray | None = None
 
-    def motion_for(self, face: Face | None, t: float | None) -> Motion:
-        if face is not None:
-            self.last_motion = self.retargeter.motion(face, t)
-        return self.last_motion  # no face: hold the last good pose
+    def calibrate(self, face: Face, image: np.ndarray | None = None) -> None:
+        """Take this driver face (and picture) as the neutral."""
+        self.retargeter.calibrate(face)
+        self.driver_lips = None if image is None else lip_colour(image, face.landmarks[:, :2])
+
+    def motion_for(self, face: Face | None, t: float | None,
+                   image: np.ndarray | None = None) -> Motion:
+        """The motion for a driver face (None: hold the last good pose).  With the
+        driver's picture, the inside of its mouth is carried over too."""
+        if face is None:
+            return self.last_motion
+        if not self.retargeter.calibrated:
+            self.calibrate(face, image)
+        view = None if image is None else DriverView(image, face.landmarks, self.driver_lips)
+        self.last_motion = self.retargeter.motion(face, t, view)
+        return self.last_motion
 
     def draw(self, motion: Motion) -> tuple[np.ndarray, float, float]:
         """The output frame, and the milliseconds spent generating and composing."""
@@ -193,7 +210,7 @@ def render_performance(portrait: Portrait, driver: Iterable[tuple[DriverFrame, f
             if dframe.face is None:
                 counters["missing"] += 1
             t0 = time.perf_counter()
-            motion = renderer.motion_for(dframe.face, dframe.time)
+            motion = renderer.motion_for(dframe.face, dframe.time, dframe.image)
             times.add("retarget", (time.perf_counter() - t0) * 1000.0)
             frame, gen_ms, comp_ms = renderer.draw(motion)
             times.add("generate", gen_ms)
@@ -222,8 +239,11 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
                 size: int = DEFAULT_SIZE, device: str = "auto",
                 settings: RetargetSettings | None = None, generator_name: str = "warp",
                 progress: ProgressFn | None = None,
-                on_provider: Callable[[ProviderInfo], None] | None = None) -> RenderReport:
-    """``puppet render``: a portrait driven by a video, written to an H.264 MP4."""
+                on_provider: Callable[[ProviderInfo], None] | None = None,
+                max_frames: int = 0) -> RenderReport:
+    """``puppet render``: a portrait driven by a video, written to an H.264 MP4.
+
+    ``max_frames`` > 0 renders only the driving video's first frames."""
     from puppet.outputs.video_writer import VideoWriter, check_output_path
     from puppet.sources.video import VideoFile
     from puppet.tracking.mediapipe_tracker import FaceTracker
@@ -239,8 +259,9 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
         with FaceTracker(video=True) as tracker:
             writer = VideoWriter(out, w, h, video.rate)
             try:
-                report = render_performance(portrait, track_video(video, tracker), writer,
-                                            generator, settings, video.frame_count, progress)
+                total = min(video.frame_count, max_frames) if max_frames else video.frame_count
+                report = render_performance(portrait, track_video(video, tracker, max_frames),
+                                            writer, generator, settings, total, progress)
                 writer.close()
             except BaseException:
                 writer.abort()

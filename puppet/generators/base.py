@@ -31,6 +31,11 @@ class CropBox:
         xy = np.asarray(xy, dtype=np.float64)
         return (xy - np.array([self.x0, self.y0])) * (2.0 / self.side) - 1.0
 
+    def to_pixels(self, xy: np.ndarray) -> np.ndarray:
+        """Portrait pixel coordinates (N x 2) to the crop's own pixels (at ``res``)."""
+        xy = np.asarray(xy, dtype=np.float64)
+        return (xy - np.array([self.x0, self.y0])) * (self.res / self.side)
+
     def from_unit(self, uv: np.ndarray) -> np.ndarray:
         uv = np.asarray(uv, dtype=np.float64)
         return (uv + 1.0) * (self.side / 2.0) + np.array([self.x0, self.y0])

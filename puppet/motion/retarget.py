@@ -7,41 +7,83 @@ later face we separate
 * the expression: the landmarks with that head motion undone, minus the neutral.
 
 The expression is turned from the driver's head frame into the portrait's,
-scaled to the portrait's face size and added to the portrait's own landmarks;
-then the head motion is applied about the portrait's head centre.  The portrait
-keeps its identity and face shape; only the motion moves over.
+scaled by the ratio of the two faces' widths (across) and heights (up and
+down), and added to the portrait's own landmarks; then the head motion is
+applied about the portrait's head centre.  The portrait keeps its identity and
+face shape; only the motion moves over.
+
+Two features are carried as proportions rather than as shifts, because the two
+faces' proportions differ: how open each eye is (the lid gap relative to the
+neutral's, so that a blink closes the portrait's eye whatever its size), and
+where each iris sits within its eye (gaze, relative to the eye's width).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from puppet.motion.pose import rotation_power, similarity_fit
+from puppet.motion.pose import euler_degrees, euler_to_matrix, rotation_power, similarity_fit
 from puppet.tracking import landmarks as lm
 from puppet.tracking.face import Face
 from puppet.tracking.smoothing import OneEuroFilter
+
+GAIN_MAX = 3.0
+# a painting is not a head: past these, head motion is eased off smoothly (tanh)
+# instead of tearing the picture; turning in the picture's plane (roll) is free
+YAW_LIMIT = 24.0  # degrees, for a portrait facing the viewer; less for a turned one
+PITCH_LIMIT = 18.0
+ROLL_LIMIT = 40.0
+SHIFT_GAIN = 0.6  # a driver leaning in its chair should not slide the painted head about
+SHIFT_LIMIT = 0.15  # of the portrait's face height
+SCALE_LIMIT = 0.15  # log of the scale change
+
+# landmark groups steered by the per-feature gains
+_MOUTH = sorted(set(lm.LIPS + lm.CHIN + [136, 150, 149, 176, 148, 377, 400, 378, 379, 365, 172,
+                                         397, 58, 288, 216, 436, 206, 426, 92, 322, 57, 287,
+                                         43, 273, 204, 424, 32, 262, 18, 83, 313]))
+_EYES = sorted(set(lm.RIGHT_EYE + lm.LEFT_EYE + lm.IRISES))
+_BROWS = sorted(set(lm.BROWS + lm.FOREHEAD + [46, 53, 52, 65, 55, 276, 283, 282, 295, 285]))
+_EYE_PAIRS = [(lm.RIGHT_EYE_UPPER[1:-1], lm.RIGHT_EYE_LOWER[1:-1]),
+              (lm.LEFT_EYE_UPPER[1:-1], lm.LEFT_EYE_LOWER[1:-1])]
+_EYE_CORNERS = [lm.RIGHT_EYE_CORNERS, lm.LEFT_EYE_CORNERS]
+_IRISES = [lm.RIGHT_IRIS, lm.LEFT_IRIS]
 
 
 @dataclass(frozen=True)
 class RetargetSettings:
     """How strongly the driver's motion is carried over, and how much it is smoothed.
 
-    Gains are 1.0 for a faithful copy, 0 to switch a feature off, up to 2 to
-    exaggerate.  ``smoothing`` runs from 0 (raw landmarks) to 1 (heavy).
+    Gains are 1.0 for a faithful copy, 0 to switch a feature off, up to 2 (or 3)
+    to exaggerate.  ``expression`` scales every expression; ``mouth``, ``eyes``
+    and ``brows`` scale their feature on top of it.  ``smoothing`` runs from 0
+    (raw landmarks) to 1 (heavy).
     """
 
     expression: float = 1.0
     head: float = 1.0
+    mouth: float = 1.0
+    eyes: float = 1.0
+    brows: float = 1.0
     smoothing: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("expression", "head"):
+        for name in ("expression", "head", "mouth", "eyes", "brows"):
             v = getattr(self, name)
-            if not 0.0 <= v <= 3.0:
-                raise ValueError(f"{name} gain must be between 0 and 3, got {v}")
+            if not 0.0 <= v <= GAIN_MAX:
+                raise ValueError(f"{name} gain must be between 0 and {GAIN_MAX:g}, got {v}")
         if not 0.0 <= self.smoothing <= 1.0:
             raise ValueError(f"smoothing must be between 0 and 1, got {self.smoothing}")
+
+
+@dataclass(frozen=True)
+class DriverView:
+    """The driver's own frame and face, for features drawn from its picture (the
+    inside of the mouth)."""
+
+    image: np.ndarray  # BGR
+    landmarks: np.ndarray  # 478 x 3, pixels of ``image``
+    lip_colour: np.ndarray | None = None  # BGR mean of the neutral's lips
 
 
 @dataclass(frozen=True)
@@ -51,6 +93,7 @@ class Motion:
     ``landmarks`` (478 x 3, portrait pixels) are the targets.  The head's rigid
     motion (``scale``, ``rotation`` about ``center``, then ``shift``) is kept
     too, so that points beyond the face (hair, neck) can follow the head.
+    ``driver`` is the driver's picture when there is one.
     """
 
     landmarks: np.ndarray
@@ -59,6 +102,7 @@ class Motion:
     center: np.ndarray
     shift: np.ndarray
     neutral: bool = False  # exactly the portrait as it is (the neutral frame itself)
+    driver: DriverView | None = field(default=None, compare=False, repr=False)
 
     def move_head_points(self, points: np.ndarray, amount: float = 1.0) -> np.ndarray:
         """Apply the head's rigid motion (a fraction ``amount`` of it) to N x 3 points."""
@@ -75,26 +119,83 @@ def neutral_motion(portrait: Face) -> Motion:
                   neutral=True)
 
 
+def _ease(value: float, limit: float) -> float:
+    """``value`` unchanged when small, approaching ``limit`` smoothly when large."""
+    return float(limit * np.tanh(value / limit))
+
+
+def ease_head_motion(rotation: np.ndarray, scale: float, shift: np.ndarray,
+                     face_height: float, portrait_yaw: float = 0.0
+                     ) -> tuple[np.ndarray, float, np.ndarray]:
+    """Head motion with large turns, shifts and scalings eased off (see the limits).
+
+    A portrait already turned away (a three-quarter view) hides part of its face,
+    which a warp cannot reveal, so it is allowed less turning."""
+    yaw, pitch, roll = euler_degrees(rotation)
+    yaw_limit = YAW_LIMIT * max(0.45, 1.0 - abs(portrait_yaw) / 50.0)
+    rotation = euler_to_matrix(_ease(yaw, yaw_limit), _ease(pitch, PITCH_LIMIT),
+                               _ease(roll, ROLL_LIMIT))
+    scale = float(np.exp(_ease(float(np.log(max(scale, 1e-6))), SCALE_LIMIT)))
+    shift = shift * SHIFT_GAIN
+    length = float(np.linalg.norm(shift))
+    limit = SHIFT_LIMIT * face_height
+    if length > 1e-9:
+        shift = shift * (_ease(length, limit) / length)
+    return rotation, scale, shift
+
+
+def _face_height(pts: np.ndarray) -> float:
+    return float(np.linalg.norm(pts[lm.CHIN_BOTTOM] - pts[lm.FOREHEAD_TOP]))
+
+
+def _eye_state(head_pts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per eye: lid gaps (pairs of upper/lower points, head-frame y) and the iris
+    centre relative to the eye's centre in eye widths (head frame x, y)."""
+    out = []
+    for (upper, lower), (a, b), iris in zip(_EYE_PAIRS, _EYE_CORNERS, _IRISES):
+        gaps = head_pts[lower, 1] - head_pts[upper, 1]
+        centre = 0.5 * (head_pts[a, :2] + head_pts[b, :2])
+        width = max(float(np.linalg.norm(head_pts[a, :2] - head_pts[b, :2])), 1e-6)
+        gaze = (head_pts[iris[0], :2] - centre) / width
+        out.append((gaps, gaze))
+    return out
+
+
 class Retargeter:
     """Turns driver faces into portrait :class:`Motion`, relative to a neutral face."""
 
     def __init__(self, portrait: Face, settings: RetargetSettings | None = None):
         self.portrait = portrait
         self.settings = settings or RetargetSettings()
+        p = portrait.pose
         self._portrait_pts = portrait.landmarks.astype(np.float64)
+        self._portrait_head = (self._portrait_pts - p.center) @ p.rotation
+        self._portrait_eyes = _eye_state(self._portrait_head)
         self._neutral: np.ndarray | None = None
         self._neutral_pose = None
+        self._neutral_eyes: list[tuple[np.ndarray, np.ndarray]] = []
         self._axis_ratio = np.ones(3)
         self._filter = OneEuroFilter()
-        self._apply_smoothing()
+        self._gains = np.ones((lm.NUM_LANDMARKS, 1))
+        self._apply_settings()
 
     # settings ---------------------------------------------------------------
     def update_settings(self, settings: RetargetSettings) -> None:
         self.settings = settings
-        self._apply_smoothing()
+        self._apply_settings()
 
-    def _apply_smoothing(self) -> None:
-        s = self.settings.smoothing
+    def _apply_settings(self) -> None:
+        st = self.settings
+        gains = np.full((lm.NUM_LANDMARKS, 1), st.expression)
+        gains[_MOUTH] *= st.mouth
+        gains[_EYES] *= st.eyes
+        gains[_BROWS] *= st.brows
+        # the skull's own points carry the head's pose, not expressions: what is left
+        # of their motion once the head's is taken out is noise, and moving them
+        # would read as the head nodding
+        gains[lm.RIGID] = 0.0
+        self._gains = gains
+        s = st.smoothing
         # 0 -> no filtering; 1 -> heavy.  Still landmarks get a low cut-off, moving
         # ones open it up quickly so that talking does not lag.
         self._filter.min_cutoff = 30.0 * (1.0 - s) ** 2 + 0.6
@@ -112,6 +213,8 @@ class Retargeter:
         across = self.portrait.pose.scale / max(driver.pose.scale, 1e-9)
         down = _face_height(self._portrait_pts) / max(_face_height(self._neutral), 1e-9)
         self._axis_ratio = np.array([across, down, across])
+        head = (self._neutral - driver.pose.center) @ driver.pose.rotation
+        self._neutral_eyes = _eye_state(head)
         self._filter.reset()
 
     # transfer ---------------------------------------------------------------
@@ -122,45 +225,72 @@ class Retargeter:
             return pts
         return self._filter(pts, t, scale=max(driver.pose.scale, 1.0))
 
-    def motion(self, driver: Face, t: float | None = None) -> Motion:
-        """The portrait's motion for this driver face (the first face calibrates)."""
+    def motion(self, driver: Face, t: float | None = None,
+               view: DriverView | None = None) -> Motion:
+        """The portrait's motion for this driver face (the first face calibrates).
+
+        ``t`` (seconds) enables smoothing; ``view`` carries the driver's picture
+        along for the generator.
+        """
         if self._neutral is None:
             self.calibrate(driver)
-        assert self._neutral is not None and self._neutral_pose is not None
         pts = driver.landmarks.astype(np.float64) if t is None else self.smooth(driver, t)
-        return self.motion_from_points(pts)
+        return self.motion_from_points(pts, view)
 
-    def motion_from_points(self, pts: np.ndarray) -> Motion:
+    def motion_from_points(self, pts: np.ndarray, view: DriverView | None = None) -> Motion:
         assert self._neutral is not None and self._neutral_pose is not None
         if np.array_equal(pts, self._neutral):
             return neutral_motion(self.portrait)
         st = self.settings
         neutral = self._neutral
+        d_pose = self._neutral_pose
+        p_pose = self.portrait.pose
         # rigid head motion of the driver relative to its neutral
         s, r, t = similarity_fit(neutral[lm.RIGID], pts[lm.RIGID])
-        # the expression: undo the head motion, compare with the neutral
+        # the expression: undo the head motion, compare with the neutral; in the
+        # driver's head frame, then scaled to the portrait's proportions
         unposed = ((pts - t) @ r) / s
-        expression = unposed - neutral
-        # from the driver's head frame to the portrait's, scaled by the two faces'
-        # widths (across) and heights (up and down), in portrait pixels
-        to_head = self._neutral_pose.rotation
-        expression_p = ((expression @ to_head) * self._axis_ratio) @ self.portrait.pose.rotation.T
-        size_ratio = self._axis_ratio[0]
-        # the head motion about the portrait's centre
-        c_d = neutral[lm.RIGID].mean(axis=0)
-        moved_c = s * r @ c_d + t
-        shift = size_ratio * (moved_c - c_d)
-        shift[2] = 0.0
+        driver_head = (unposed - d_pose.center) @ d_pose.rotation
+        neutral_head = (neutral - d_pose.center) @ d_pose.rotation
+        expression = (driver_head - neutral_head) * self._axis_ratio
+        target = self._portrait_head + self._gains * expression
+        self._transfer_eyes(target, driver_head)
+        # back to the portrait's camera frame, with the head motion about its centre
         head = st.head
-        rot = rotation_power(r, head)
-        scale = s ** head
-        shift = shift * head
-        center = self.portrait.pose.center
-        base = self._portrait_pts + st.expression * expression_p
-        target = scale * (base - center) @ rot.T + center + shift
-        return Motion(landmarks=target, rotation=rot, scale=scale, center=center.copy(),
-                      shift=shift)
+        c_d = neutral[lm.RIGID].mean(axis=0)
+        shift = self._axis_ratio[0] * (s * r @ c_d + t - c_d)
+        shift[2] = 0.0
+        rot, scale, shift = ease_head_motion(rotation_power(r, head), s ** head, shift * head,
+                                             _face_height(self._portrait_pts), p_pose.yaw)
+        center = p_pose.center
+        posed = target @ p_pose.rotation.T
+        moved = scale * posed @ rot.T + center + shift
+        return Motion(landmarks=moved, rotation=rot, scale=scale, center=center.copy(),
+                      shift=shift, driver=view)
 
-
-def _face_height(pts: np.ndarray) -> float:
-    return float(np.linalg.norm(pts[lm.CHIN_BOTTOM] - pts[lm.FOREHEAD_TOP]))
+    def _transfer_eyes(self, target: np.ndarray, driver_head: np.ndarray) -> None:
+        """Lid gaps as proportions of the neutral's; irises by gaze within the eye."""
+        gain = self.settings.expression * self.settings.eyes
+        now = _eye_state(driver_head)
+        for (pairs, corners, iris), (p_gaps, p_gaze), (n_gaps, n_gaze), (d_gaps, d_gaze) in zip(
+                zip(_EYE_PAIRS, _EYE_CORNERS, _IRISES), self._portrait_eyes,
+                self._neutral_eyes, now):
+            upper, lower = pairs
+            ratio = d_gaps / np.maximum(n_gaps, 1e-6)
+            openness = float(np.clip(np.median(ratio), 0.0, 1.6))
+            ratio = np.clip(1.0 + gain * (np.clip(ratio, 0.0, 1.6) - 1.0), 0.0, 2.0)
+            want = np.maximum(p_gaps, 0.0) * ratio
+            have = target[lower, 1] - target[upper, 1]
+            delta = want - have
+            target[upper, 1] -= 0.85 * delta
+            target[lower, 1] += 0.15 * delta
+            # gaze: the iris moves within the eye by the driver's change, in eye widths;
+            # up and down is unreliable on a closing eye, so it fades out with the lids
+            a, b = corners
+            width = float(np.linalg.norm(target[a, :2] - target[b, :2]))
+            change = (d_gaze - n_gaze) * gain
+            change[1] *= float(np.clip((openness - 0.3) / 0.5, 0.0, 1.0))
+            centre = 0.5 * (target[a, :2] + target[b, :2])
+            home = centre + p_gaze * width
+            target[iris, :2] = self._portrait_head[iris, :2] - self._portrait_head[iris[0], :2] \
+                + home + change * width

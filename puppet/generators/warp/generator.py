@@ -17,6 +17,7 @@ import numpy as np
 from puppet.errors import PuppetError
 from puppet.generators.base import CropBox, register
 from puppet.generators.runtime import ModelRunner, ProviderInfo, create_session
+from puppet.generators.warp import features
 from puppet.generators.warp import model as warp_model
 from puppet.motion.retarget import Motion
 from puppet.portrait import Portrait
@@ -34,10 +35,18 @@ LIMIT = 0.97  # moving points stay inside this part of the crop
 @dataclass(frozen=True)
 class WarpPrepared:
     box: CropBox
-    static_inputs: dict[str, np.ndarray]  # portrait [1,3,res,res] and src_points [K,2]
+    static_inputs: dict[str, np.ndarray]  # portrait, closed_eyes [1,3,res,res]; src_points
     ring: np.ndarray  # [R, 3] portrait pixels: points beyond the face that follow the head
     ring_amount: np.ndarray  # [R, 1] how much of the head motion each ring point takes
     anchors: np.ndarray  # [A, 2] crop units: points that never move
+    points: np.ndarray  # [478, 2] the portrait's landmarks in crop pixels
+    eye_shape: tuple[int, int]  # (h, w) of the eye boxes
+    mouth_shape: tuple[int, int]
+    palette: features.Palette
+
+
+def _tensor(image: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(image.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
 
 
 def crop_box(portrait: Portrait, max_res: int = MAX_RES) -> CropBox:
@@ -115,8 +124,8 @@ class WarpGenerator:
     def prepare(self, portrait: Portrait) -> WarpPrepared:
         box = crop_box(portrait)
         crop = crop_image(portrait.image, box)
-        tensor = np.ascontiguousarray(crop.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
         pts = portrait.face.landmarks.astype(np.float64)
+        crop_points = box.to_pixels(pts[:, :2])
         control = np.clip(box.to_unit(pts[lm.CONTROL, :2]), -LIMIT, LIMIT)
 
         # a ring around the head: hair and ears follow the head, the neck half as much
@@ -135,9 +144,15 @@ class WarpGenerator:
         anchors = np.concatenate([_edge_points(9),
                                   _image_edge_anchors(box, portrait.size)], axis=0)
         src = np.concatenate([control, ring_unit, anchors], axis=0).astype(np.float32)
-        return WarpPrepared(box=box, static_inputs={"portrait": tensor, "src_points": src},
-                            ring=ring, ring_amount=amount[:, None],
-                            anchors=anchors.astype(np.float32))
+        static = {"portrait": _tensor(crop),
+                  "closed_eyes": _tensor(features.shut_eyes(crop, crop_points)),
+                  "src_points": src}
+        return WarpPrepared(box=box, static_inputs=static, ring=ring,
+                            ring_amount=amount[:, None], anchors=anchors.astype(np.float32),
+                            points=crop_points,
+                            eye_shape=features.eye_box_shape(crop_points, box.res),
+                            mouth_shape=features.mouth_box_shape(crop_points, box.res),
+                            palette=features.portrait_palette(crop, crop_points))
 
     def targets(self, prepared: WarpPrepared, motion: Motion) -> np.ndarray:
         """Where each control point goes for this motion (crop units, K x 2)."""
@@ -149,7 +164,23 @@ class WarpGenerator:
         return np.concatenate([moving, prepared.anchors], axis=0).astype(np.float32)
 
     def frame_inputs(self, prepared: WarpPrepared, motion: Motion) -> dict[str, np.ndarray]:
-        return {"dst_points": self.targets(prepared, motion)}
+        box = prepared.box
+        target = box.to_pixels(motion.landmarks[:, :2])
+        inputs = {"dst_points": self.targets(prepared, motion)}
+        for eye, name in enumerate(("eye_r", "eye_l")):
+            layer, origin = features.eye_layer(target, prepared.points, eye, prepared.eye_shape,
+                                               box.res)
+            inputs[name] = layer
+            inputs[name + "_origin"] = np.array(origin, np.int64)
+        view = motion.driver
+        layer, origin = features.mouth_layer(
+            target, prepared.points, prepared.mouth_shape, box.res, prepared.palette,
+            driver_image=None if view is None else view.image,
+            driver_points=None if view is None else view.landmarks[:, :2],
+            driver_lips=None if view is None else view.lip_colour)
+        inputs["mouth"] = layer
+        inputs["mouth_origin"] = np.array(origin, np.int64)
+        return inputs
 
     def render(self, prepared: WarpPrepared, motion: Motion) -> np.ndarray:
         return self.runner.run(prepared.static_inputs, self.frame_inputs(prepared, motion))

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Judge rendered videos with the independent evaluator, for every portrait x driving clip.
+
+    python bench/quality.py [--portraits s0,s9] [--clips d3,d18] [--max-frames N] [--out DIR]
+
+Renders each pair with `python -m puppet render` (this checkout), runs
+../shared/eval/puppet_eval.py on the result and prints one row per pair plus the
+averages; writes everything to DIR/quality.json.  Needs ../shared (sample data and
+the evaluator), so it is a benchmark, not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+KEYS = ["output_face_rate", "expression_score", "pose_score", "jitter_ratio",
+        "cavity_ratio_driver", "cavity_ratio_output", "border_mad_max", "frame0_psnr_vs_portrait"]
+CORR = ["mouth_open", "mouth_width", "eye_open", "brow_raise", "yaw", "pitch", "roll"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--portraits", default="s0,s5,s9,s10,s12")
+    ap.add_argument("--clips", default="d0,d3,d6,d9,d12,d18")
+    ap.add_argument("--max-frames", type=int, default=0)
+    ap.add_argument("--out", default="/tmp/puppet-quality")
+    ap.add_argument("--shared", default=str(SHARED))
+    ap.add_argument("--extra", default="", help="extra arguments for puppet render")
+    a = ap.parse_args()
+    shared = Path(a.shared)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    rows = []
+    for p in a.portraits.split(","):
+        for d in a.clips.split(","):
+            portrait = shared / "data" / "portraits" / f"{p}.jpg"
+            driving = shared / "data" / "driving" / f"{d}.mp4"
+            video = out / f"{p}_{d}.mp4"
+            cmd = [sys.executable, "-m", "puppet", "render", "--portrait", str(portrait),
+                   "--driving", str(driving), "--output", str(video), "--device", "cpu"]
+            if a.max_frames:
+                cmd += ["--max-frames", str(a.max_frames)]
+            cmd += a.extra.split()
+            t0 = time.time()
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if r.returncode != 0:
+                print(f"{p} {d}: render failed: {r.stderr.strip().splitlines()[-1:]}")
+                continue
+            render_s = time.time() - t0
+            ev = [sys.executable, str(shared / "eval" / "puppet_eval.py"), "--driving",
+                  str(driving), "--output", str(video), "--portrait", str(portrait)]
+            if a.max_frames:
+                ev += ["--max-frames", str(a.max_frames)]
+            r = subprocess.run(ev, capture_output=True, text=True)
+            try:
+                res = json.loads(r.stdout.strip().splitlines()[-1])
+            except (json.JSONDecodeError, IndexError):
+                print(f"{p} {d}: evaluation failed: {r.stderr[-300:]}")
+                continue
+            res.update(portrait=p, clip=d, render_seconds=round(render_s, 1))
+            rows.append(res)
+            corr = " ".join(f"{k[:5]}={res['corr'][k]:+.2f}" for k in CORR)
+            print(f"{p:>4} {d:>4} face={res['output_face_rate']:.3f} "
+                  f"expr={res['expression_score']:.3f} pose={res['pose_score']:.3f} "
+                  f"jit={res['jitter_ratio']:.2f} "
+                  f"cav={res.get('cavity_ratio_output', float('nan')):.2f}"
+                  f"/{res.get('cavity_ratio_driver', float('nan')):.2f} "
+                  f"border={res.get('border_mad_max', float('nan')):.2f} "
+                  f"psnr0={res.get('frame0_psnr_vs_portrait', float('nan')):.1f}  {corr}",
+                  flush=True)
+    if not rows:
+        return 1
+    avg = {}
+    for k in KEYS:
+        vals = [r[k] for r in rows if k in r and not math.isnan(r[k])]
+        avg[k] = round(sum(vals) / len(vals), 3) if vals else float("nan")
+    for k in CORR:
+        vals = [r["corr"][k] for r in rows if not math.isnan(r["corr"][k])]
+        avg["corr_" + k] = round(sum(vals) / len(vals), 3) if vals else float("nan")
+    worst = {k: min(r[k] for r in rows) for k in ("output_face_rate", "expression_score",
+                                                     "pose_score")}
+    print("average:", json.dumps(avg))
+    print("worst:", json.dumps(worst))
+    (out / "quality.json").write_text(json.dumps({"rows": rows, "average": avg,
+                                                  "worst": worst}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,361 @@
+"""The eyes and the mouth: small per-frame layers for the warp model, and the shut-eye
+portrait it samples from.
+
+A warp can only move pixels: it stretches closed painted lips when the mouth
+opens and squashes a painted eye instead of closing it.  So the model draws two
+things a warp cannot:
+
+* **Eyes.** Once per portrait, :func:`shut_eyes` paints the eyes shut: each eye's
+  opening is filled with the lid skin just above it, mirrored down, with a darker
+  lash line.  Per frame, :func:`eye_layer` says, for each pixel of a box around
+  the eye, how open the eye is there (the opening between the target lids) and
+  where to darken a lash line on a closing eye.  The model shows the warped
+  portrait inside the opening and the warped shut eye outside it, so the lids
+  cover the eyeball instead of squashing it.
+* **Mouth.** Per frame, :func:`mouth_layer` paints the inside of the opening
+  between the target lips: the driver's own mouth interior (teeth, tongue, the
+  dark of the throat) mapped into the portrait's mouth shape and matched to the
+  painting's colours, or, with no driver picture, a painted interior.
+
+Everything here is in the generator's crop pixels: x to the right, y down, pixel
+``j`` spanning ``[j, j + 1]``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from puppet.tracking import landmarks as lm
+
+EYES = (
+    # (upper lid, lower lid, lower brow), corner to corner
+    (lm.RIGHT_EYE_UPPER, lm.RIGHT_EYE_LOWER, lm.RIGHT_BROW_LOWER),
+    (lm.LEFT_EYE_UPPER, lm.LEFT_EYE_LOWER, lm.LEFT_BROW_LOWER),
+)
+_AA_SHIFT = 4
+_AA_ONE = 1 << _AA_SHIFT
+
+
+@dataclass(frozen=True)
+class Frame2D:
+    """A feature's own axes: origin, unit vectors along (x) and across (y, down) it,
+    and its half width in pixels."""
+
+    origin: np.ndarray
+    e1: np.ndarray
+    e2: np.ndarray
+    half: float
+
+    @classmethod
+    def from_corners(cls, a: np.ndarray, b: np.ndarray) -> Frame2D:
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        if a[0] > b[0]:
+            a, b = b, a
+        d = b - a
+        half = max(float(np.linalg.norm(d)) / 2.0, 1e-3)
+        e1 = d / (2.0 * half)
+        return cls(origin=(a + b) / 2.0, e1=e1, e2=np.array([-e1[1], e1[0]]), half=half)
+
+    def to_local(self, xy: np.ndarray) -> np.ndarray:
+        rel = np.asarray(xy, np.float64) - self.origin
+        return np.stack([rel @ self.e1, rel @ self.e2], axis=-1) / self.half
+
+    def to_pixels(self, uv: np.ndarray) -> np.ndarray:
+        uv = np.asarray(uv, np.float64) * self.half
+        return self.origin + uv[..., :1] * self.e1 + uv[..., 1:2] * self.e2
+
+
+def _curve(local: np.ndarray):
+    """v as a function of u through the given (u, v) points (sorted, clamped)."""
+    order = np.argsort(local[:, 0])
+    us, vs = local[order, 0], local[order, 1]
+    keep = np.concatenate([[True], np.diff(us) > 1e-6])
+    us, vs = us[keep], vs[keep]
+    return lambda u: np.interp(u, us, vs)
+
+
+def _box_grid(origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    """Pixel centres (x, y) of a box with top-left (row, column) ``origin``."""
+    r0, c0 = origin
+    h, w = shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    return np.stack([xs + c0 + 0.5, ys + r0 + 0.5], axis=-1)
+
+
+def fill_polygon(shape: tuple[int, int], points: np.ndarray, origin: tuple[int, int] = (0, 0),
+                 outline: int = 0) -> np.ndarray:
+    """Anti-aliased coverage (0..1 float32) of a polygon in a box; points in crop pixels."""
+    h, w = shape
+    canvas = np.zeros((h, w), np.uint8)
+    pts = np.asarray(points, np.float64) - np.array([origin[1] + 0.5, origin[0] + 0.5])
+    fixed = np.round(pts * _AA_ONE).astype(np.int32).reshape(-1, 1, 2)
+    cv2.fillPoly(canvas, [fixed], 255, cv2.LINE_AA, _AA_SHIFT)
+    if outline > 0:
+        cv2.polylines(canvas, [fixed], True, 255, outline, cv2.LINE_AA, _AA_SHIFT)
+    return canvas.astype(np.float32) / 255.0
+
+
+def box_origin(centre: np.ndarray, shape: tuple[int, int], res: int) -> tuple[int, int]:
+    """Top-left (row, column) of a box of ``shape`` centred near ``centre``, inside the crop."""
+    h, w = shape
+    r0 = int(round(float(centre[1]) - h / 2.0))
+    c0 = int(round(float(centre[0]) - w / 2.0))
+    return min(max(r0, 0), res - h), min(max(c0, 0), res - w)
+
+
+def _smoothstep(x: np.ndarray | float, lo: float, hi: float):
+    t = np.clip((np.asarray(x, np.float64) - lo) / (hi - lo), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+# ---------------------------------------------------------------------------
+# eyes
+
+
+def eye_box_shape(points: np.ndarray, res: int) -> tuple[int, int]:
+    """A box that holds either eye with room for its lids to move."""
+    widths = [np.linalg.norm(points[u[0], :2] - points[u[-1], :2]) for u, _, _ in EYES]
+    w = float(max(widths))
+    return min(res, max(4, int(round(1.2 * w)))), min(res, max(4, int(round(1.7 * w))))
+
+
+def opening_polygon(points: np.ndarray, eye: int) -> np.ndarray:
+    upper, lower, _ = EYES[eye]
+    return np.concatenate([points[upper, :2], points[lower[-2:0:-1], :2]], axis=0)
+
+
+def lid_gaps(points: np.ndarray, eye: int) -> np.ndarray:
+    upper, lower, _ = EYES[eye]
+    return np.linalg.norm(points[lower[1:-1], :2] - points[upper[1:-1], :2], axis=1)
+
+
+def shut_eyes(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The crop with both eyes painted shut (``points``: landmarks in crop pixels)."""
+    out = crop.astype(np.float32)
+    res = crop.shape[0]
+    for eye, (upper, lower, brow) in enumerate(EYES):
+        frame = Frame2D.from_corners(points[upper[0], :2], points[upper[-1], :2])
+        top = _curve(frame.to_local(points[upper, :2]))
+        bottom = _curve(frame.to_local(points[lower, :2]))
+        brow_line = _curve(frame.to_local(points[brow, :2]))
+        span = 1.5 * frame.half
+        x0 = int(max(0, np.floor(frame.origin[0] - span)))
+        x1 = int(min(res, np.ceil(frame.origin[0] + span)))
+        y0 = int(max(0, np.floor(frame.origin[1] - span)))
+        y1 = int(min(res, np.ceil(frame.origin[1] + span)))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        grid = _box_grid((y0, x0), (y1 - y0, x1 - x0))
+        uv = frame.to_local(grid)
+        u = np.clip(uv[..., 0], -1.0, 1.0)
+        v = uv[..., 1]
+        t, b = top(u), bottom(u)
+        band = np.clip(0.55 * (t - brow_line(u)), 0.12, 0.7)
+        height = np.maximum(b - t, 1e-3)
+        # mirror the skin above the lid down over the opening
+        v_src = t - 0.04 - (v - t) * (band / height)
+        src = frame.to_pixels(np.stack([u, v_src], axis=-1)) - 0.5
+        skin = cv2.remap(crop, src[..., 0].astype(np.float32), src[..., 1].astype(np.float32),
+                         cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+        # a closed lid is darker where it meets the lower lid (the lashes)
+        s = np.clip((v - t) / height, 0.0, 1.0)
+        skin *= (1.0 - 0.35 * np.exp(-(((1.0 - s) / 0.18) ** 2)))[..., None]
+        # cover the opening, leaving the painted lid lines themselves
+        mask = fill_polygon((y1 - y0, x1 - x0), opening_polygon(points, eye), (y0, x0))
+        mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
+        mask = cv2.GaussianBlur(mask, (0, 0), 0.6)[..., None]
+        region = out[y0:y1, x0:x1]
+        out[y0:y1, x0:x1] = region + (skin - region) * mask
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def eye_layer(target: np.ndarray, source: np.ndarray, eye: int, shape: tuple[int, int],
+              res: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """The eye box's layer [h, w, 2] (how open, lash darkness) and its origin.
+
+    ``target`` and ``source`` are the landmarks (crop pixels) of this frame and of
+    the portrait."""
+    upper, lower, _ = EYES[eye]
+    centre = 0.5 * (target[upper[0], :2] + target[upper[-1], :2])
+    origin = box_origin(centre, shape, res)
+    closing = 1.0 - float(lid_gaps(target, eye).mean() /
+                          max(lid_gaps(source, eye).mean(), 1e-3))
+    opened = float(np.clip((1.0 - closing) / 0.35, 0.0, 1.0))
+    polygon = opening_polygon(target, eye)
+    cover = fill_polygon(shape, polygon, origin)
+    if opened > 0:
+        rim = fill_polygon(shape, polygon, origin, outline=2)
+        cover = np.maximum(cover, rim * opened)
+    layer = np.zeros(shape + (2,), np.float32)
+    layer[..., 0] = cover
+    strength = float(_smoothstep(closing, 0.6, 0.95))
+    if strength > 0:
+        width = float(np.linalg.norm(target[upper[0], :2] - target[upper[-1], :2]))
+        canvas = np.zeros(shape, np.uint8)
+        line = target[upper, :2] - np.array([origin[1] + 0.5, origin[0] + 0.5])
+        fixed = np.round(line * _AA_ONE).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(canvas, [fixed], False, 255, max(1, int(round(0.06 * width))),
+                      cv2.LINE_AA, _AA_SHIFT)
+        lash = cv2.GaussianBlur(canvas.astype(np.float32) / 255.0, (0, 0), 0.7)
+        layer[..., 1] = strength * lash
+    return layer, origin
+
+
+# ---------------------------------------------------------------------------
+# mouth
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The portrait's colours the mouth is painted with (BGR, 0..255)."""
+
+    lips: np.ndarray
+    teeth: np.ndarray
+    cavity: np.ndarray
+
+
+def portrait_palette(crop: np.ndarray, points: np.ndarray) -> Palette:
+    res = crop.shape[0]
+    outer = np.concatenate([points[lm.LIPS_OUTER_UPPER, :2],
+                            points[lm.LIPS_OUTER_LOWER[-2:0:-1], :2]])
+    ring = fill_polygon((res, res), outer) > 0.5
+    lips = crop[ring].reshape(-1, 3).astype(np.float64)
+    lips_c = np.median(lips, axis=0) if len(lips) else np.array([90.0, 90.0, 150.0])
+    face = np.concatenate([points[lm.FACE_OVAL, :2]])
+    skin_mask = fill_polygon((res, res), face) > 0.5
+    skin = crop[skin_mask].reshape(-1, 3).astype(np.float64)
+    if len(skin):
+        lum = skin.mean(axis=1)
+        light = skin[lum >= np.percentile(lum, 85)].mean(axis=0)
+    else:
+        light = np.array([200.0, 210.0, 220.0])
+    grey = light.mean()
+    teeth = 0.85 * (0.45 * light + 0.55 * grey)
+    cavity = 0.22 * lips_c + 4.0
+    return Palette(lips=lips_c, teeth=teeth, cavity=cavity)
+
+
+def mouth_box_shape(points: np.ndarray, res: int) -> tuple[int, int]:
+    w = float(np.linalg.norm(points[lm.MOUTH_CORNERS[0], :2] - points[lm.MOUTH_CORNERS[1], :2]))
+    return min(res, max(4, int(round(1.5 * w)))), min(res, max(4, int(round(1.7 * w))))
+
+
+def inner_mouth_polygon(points: np.ndarray) -> np.ndarray:
+    return np.concatenate([points[lm.LIPS_INNER_UPPER, :2],
+                           points[lm.LIPS_INNER_LOWER[-2:0:-1], :2]], axis=0)
+
+
+def _mouth_curves(points: np.ndarray) -> tuple[Frame2D, object, object]:
+    frame = Frame2D.from_corners(points[lm.INNER_MOUTH_CORNERS[0], :2],
+                                 points[lm.INNER_MOUTH_CORNERS[1], :2])
+    return (frame, _curve(frame.to_local(points[lm.LIPS_INNER_UPPER, :2])),
+            _curve(frame.to_local(points[lm.LIPS_INNER_LOWER, :2])))
+
+
+def _edge_fade(shape: tuple[int, int], width: int = 3) -> np.ndarray:
+    h, w = shape
+    ry = np.minimum(np.arange(h) + 1, h - np.arange(h)) / float(width)
+    rx = np.minimum(np.arange(w) + 1, w - np.arange(w)) / float(width)
+    return np.clip(np.outer(ry, np.ones(w)), 0, 1) * np.clip(np.outer(np.ones(h), rx), 0, 1)
+
+
+def mouth_gap(points: np.ndarray) -> float:
+    """How open the mouth is: the mean gap between the inner lips over the mouth's width."""
+    gaps = np.linalg.norm(points[lm.LIPS_INNER_LOWER[1:-1], :2]
+                          - points[lm.LIPS_INNER_UPPER[1:-1], :2], axis=1)
+    width = np.linalg.norm(points[lm.MOUTH_CORNERS[0], :2] - points[lm.MOUTH_CORNERS[1], :2])
+    return float(gaps.mean() / max(float(width), 1e-3))
+
+
+def mouth_layer(target: np.ndarray, source: np.ndarray, shape: tuple[int, int], res: int,
+                palette: Palette, driver_image: np.ndarray | None = None,
+                driver_points: np.ndarray | None = None,
+                driver_lips: np.ndarray | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+    """The mouth box's layer [h, w, 4] (BGR 0..1, coverage) and its origin.
+
+    With a driver picture the inside comes from the driver's own mouth, mapped
+    column by column from its opening into the target opening, keeping its
+    brightness relative to its lips and painted in the portrait's colours; without
+    one it is painted.  A mouth no more open than the portrait's own shows the
+    portrait as it is."""
+    polygon = inner_mouth_polygon(target)
+    centre = polygon.mean(axis=0)
+    origin = box_origin(centre, shape, res)
+    layer = np.zeros(shape + (4,), np.float32)
+    opening = float(_smoothstep(mouth_gap(target) - mouth_gap(source), 0.0, 0.05))
+    if opening <= 0.0:
+        return layer, origin
+    cover = fill_polygon(shape, polygon, origin)
+    cover = cv2.GaussianBlur(cover, (0, 0), 0.5) * _edge_fade(shape) * opening
+    layer[..., 3] = cover
+    frame, top, bottom = _mouth_curves(target)
+    uv = frame.to_local(_box_grid(origin, shape))
+    u = np.clip(uv[..., 0], -1.0, 1.0)
+    t, b = top(u), bottom(u)
+    s = np.clip((uv[..., 1] - t) / np.maximum(b - t, 1e-3), 0.0, 1.0)
+    if driver_image is not None and driver_points is not None:
+        colour = _driver_interior(u, s, driver_image, driver_points, palette, driver_lips)
+    else:
+        colour = _painted_interior(u, s, (b - t) * frame.half, frame.half, palette)
+    layer[..., :3] = np.clip(colour / 255.0, 0.0, 1.0)
+    return layer, origin
+
+
+def _driver_interior(u, s, image, points, palette: Palette, driver_lips) -> np.ndarray:
+    frame, top, bottom = _mouth_curves(points)
+    t, b = top(u), bottom(u)
+    v = t + s * (b - t)
+    src = frame.to_pixels(np.stack([u, v], axis=-1)) - 0.5
+    colour = cv2.remap(image, src[..., 0].astype(np.float32), src[..., 1].astype(np.float32),
+                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float64)
+    if driver_lips is None:
+        driver_lips = lip_colour(image, points)
+    # keep the driver's brightness relative to its lips (dark throat, bright teeth),
+    # but paint it in the portrait's colours: darker than the lips in the lips' hue,
+    # brighter than the lips towards the portrait's teeth colour
+    rel = _luma(colour) / max(float(_luma(driver_lips)), 1.0)
+    lips = palette.lips
+    teeth_rel = max(float(_luma(palette.teeth)) / max(float(_luma(lips)), 1.0), 1.05)
+    dark = lips * np.minimum(rel, 1.0)[..., None]
+    light = _smoothstep(rel, 1.0, teeth_rel * 1.15)[..., None]
+    return dark + (palette.teeth - dark) * light
+
+
+def _luma(bgr: np.ndarray) -> np.ndarray:
+    bgr = np.asarray(bgr, np.float64)
+    return 0.114 * bgr[..., 0] + 0.587 * bgr[..., 1] + 0.299 * bgr[..., 2]
+
+
+def _painted_interior(u, s, height_px, half_px, palette: Palette) -> np.ndarray:
+    """Dark throat, a row of upper teeth once the mouth is open enough, a tongue."""
+    depth = np.sin(np.pi * s) * (1.0 - 0.5 * u * u)
+    colour = palette.cavity * (1.0 - 0.55 * depth)[..., None]
+    open_enough = _smoothstep(height_px / max(half_px, 1e-3), 0.15, 0.45)
+    # upper teeth: a soft row just under the upper lip, separated, fading to the sides
+    row = _smoothstep(0.24 - s, 0.0, 0.12) * _smoothstep(0.75 - np.abs(u), 0.0, 0.35)
+    gaps = 0.8 + 0.2 * np.cos(2.0 * np.pi * 3.5 * u) ** 2
+    teeth = 0.7 * row * open_enough
+    colour = colour + (palette.teeth * gaps[..., None] - colour) * teeth[..., None]
+    tongue = _smoothstep(s - 0.72, 0.0, 0.2) * _smoothstep(0.75 - np.abs(u), 0.0, 0.3)
+    colour = colour + (0.55 * palette.lips - colour) * (0.6 * tongue)[..., None]
+    return colour
+
+
+def lip_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Median BGR of the lips (between the outer and inner lip lines) in an image."""
+    outer = np.concatenate([points[lm.LIPS_OUTER_UPPER, :2],
+                            points[lm.LIPS_OUTER_LOWER[-2:0:-1], :2]])
+    x0, y0 = np.floor(outer.min(axis=0)).astype(int) - 1
+    x1, y1 = np.ceil(outer.max(axis=0)).astype(int) + 2
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return np.array([90.0, 90.0, 150.0])
+    shape = (y1 - y0, x1 - x0)
+    ring = (fill_polygon(shape, outer, (y0, x0))
+            - fill_polygon(shape, inner_mouth_polygon(points), (y0, x0))) > 0.5
+    pixels = image[y0:y1, x0:x1][ring]
+    return np.median(pixels, axis=0).astype(np.float64) if len(pixels) else \
+        np.array([90.0, 90.0, 150.0])

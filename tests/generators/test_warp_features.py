@@ -1,0 +1,138 @@
+"""Eyes that close and mouths that open: the warp generator's layers, on a real face."""
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from puppet.generators.base import create
+from puppet.generators.warp import features
+from puppet.generators.warp.generator import crop_image
+from puppet.motion.retarget import DriverView, neutral_motion
+from puppet.portrait import portrait_from_image
+from puppet.tracking import landmarks as lm
+from puppet.tracking.mediapipe_tracker import FaceTracker
+
+
+@pytest.fixture(scope="module")
+def portrait(grace_photo):
+    return portrait_from_image(grace_photo, "grace", "test")
+
+
+@pytest.fixture(scope="module")
+def generator():
+    return create("warp", "cpu")
+
+
+@pytest.fixture(scope="module")
+def prepared(generator, portrait):
+    return generator.prepare(portrait)
+
+
+def _motion(portrait, fn):
+    pts = portrait.face.landmarks.astype(np.float64).copy()
+    fn(pts)
+    return dataclasses.replace(neutral_motion(portrait.face), landmarks=pts, neutral=False)
+
+
+def _shut(pts):
+    for upper, lower, _ in features.EYES:
+        pts[upper[1:-1], :2] = pts[lower[1:-1], :2] - 0.5 * (
+            pts[lower[1:-1], :2] - pts[upper[1:-1], :2]) * 0.05
+
+
+def _open_mouth(pts, amount=0.35):
+    """Drop the lower lip and the chin, most in the middle, as a jaw does."""
+    width = np.linalg.norm(pts[61, :2] - pts[291, :2])
+    for contour in (lm.LIPS_INNER_LOWER, lm.LIPS_OUTER_LOWER):
+        taper = np.sin(np.linspace(0, np.pi, len(contour)))
+        pts[contour, 1] += amount * width * taper
+    pts[lm.CHIN, 1] += amount * width
+
+
+def _measure(image):
+    with FaceTracker(video=False) as t:
+        face = t.track(image)
+    assert face is not None
+    p = face.landmarks
+    eyes = (np.linalg.norm(p[159, :2] - p[145, :2]) + np.linalg.norm(p[386, :2] - p[374, :2]))
+    mouth = np.linalg.norm(p[13, :2] - p[14, :2])
+    return eyes / face.eye_distance, mouth / face.eye_distance, face
+
+
+def test_no_motion_draws_the_portrait_exactly(generator, prepared, portrait):
+    still = dataclasses.replace(neutral_motion(portrait.face), neutral=False)
+    out = generator.render(prepared, still)
+    crop = crop_image(portrait.image, prepared.box)
+    assert np.abs(out.astype(int) - crop).max() <= 1
+
+
+def test_shut_eyes_only_paint_inside_the_eyes(prepared, portrait):
+    crop = crop_image(portrait.image, prepared.box)
+    shut = features.shut_eyes(crop, prepared.points)
+    changed = np.abs(shut.astype(int) - crop).max(axis=-1) > 3
+    ys, xs = np.nonzero(changed)
+    assert changed.sum() > 100
+    eye_pts = prepared.points[lm.RIGHT_EYE + lm.LEFT_EYE]
+    lo, hi = eye_pts.min(axis=0) - 3, eye_pts.max(axis=0) + 3
+    assert xs.min() >= lo[0] and xs.max() <= hi[0] and ys.min() >= lo[1] and ys.max() <= hi[1]
+
+
+def test_a_blink_closes_the_portraits_eyes(generator, prepared, portrait):
+    open_eyes, _, _ = _measure(generator.render(prepared, _motion(portrait, lambda p: None)))
+    shut_eyes, _, _ = _measure(generator.render(prepared, _motion(portrait, _shut)))
+    assert shut_eyes < 0.5 * open_eyes
+
+
+def test_an_open_mouth_is_dark_inside(generator, prepared, portrait):
+    out = generator.render(prepared, _motion(portrait, _open_mouth))
+    _, gap, face = _measure(out)
+    assert gap > 0.2
+    p = face.landmarks
+    inner = features.fill_polygon(out.shape[:2], features.inner_mouth_polygon(p)) > 0.5
+    outer = np.concatenate([p[lm.LIPS_OUTER_UPPER, :2], p[lm.LIPS_OUTER_LOWER[-2:0:-1], :2]])
+    ring = (features.fill_polygon(out.shape[:2], outer) > 0.5) & ~inner
+    grey = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY).astype(float)
+    assert grey[inner].mean() < 0.6 * grey[ring].mean()
+
+
+def test_the_drivers_teeth_come_over_in_the_portraits_colours(prepared, portrait):
+    """A driver whose mouth is bright inside gives a bright inside; a dark one, dark."""
+    target = prepared.points.copy()
+    target3 = np.concatenate([target, np.zeros((478, 1))], axis=1)
+    _open_mouth(target3)
+    target = target3[:, :2]
+    pal = prepared.palette
+    driver_pts = target * 1.3 + 20  # another face, elsewhere
+    means = []
+    for inside in (235, 20):
+        image = np.full((800, 800, 3), 150, np.uint8)
+        poly = features.inner_mouth_polygon(driver_pts)
+        cv2.fillPoly(image, [np.round(poly - 0.5).astype(np.int32)], (inside, inside, inside))
+        layer, _ = features.mouth_layer(target, prepared.points, prepared.mouth_shape,
+                                        prepared.box.res, pal, image, driver_pts,
+                                        np.array([150.0, 150.0, 150.0]))
+        cover = layer[..., 3] > 0.9
+        means.append(layer[..., :3][cover].mean() * 255)
+    assert means[0] > max(pal.lips.mean(), 0.9 * pal.teeth.mean())
+    assert means[1] < 0.5 * pal.lips.mean()
+
+
+def test_closing_the_mouth_hides_the_inside(prepared):
+    layer, _ = features.mouth_layer(prepared.points, prepared.points, prepared.mouth_shape,
+                                    prepared.box.res, prepared.palette)
+    assert layer[..., 3].max() == 0.0
+
+
+def test_driver_view_reaches_the_mouth(generator, prepared, portrait, grace_photo):
+    """With a driver picture, the mouth's inside comes from it."""
+    white = np.full_like(grace_photo, 255)
+    black = np.zeros_like(grace_photo)
+    outs = []
+    for image in (white, black):
+        m = _motion(portrait, _open_mouth)
+        m = dataclasses.replace(m, driver=DriverView(image, m.landmarks, None))
+        outs.append(generator.render(prepared, m).astype(int))
+    assert np.abs(outs[0] - outs[1]).max() > 60
