@@ -20,6 +20,7 @@ runs behind ``puppet live`` (headless) and behind the window.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from collections import deque
@@ -65,6 +66,14 @@ EVENT_GENERATOR = "generator"
 EVENT_GENERATOR_ERROR = "generator-error"
 EVENT_CALIBRATED = "calibrated"
 EVENT_SINK_ERROR = "sink-error"
+
+
+def generator_threads(cpus: int | None = None) -> int:
+    """CPU threads for the generator: all cores but one (tracking and decoding run beside
+    it), at most four.  On two cores that is one, which also keeps onnxruntime's thread
+    pool from spinning against the tracker."""
+    cpus = cpus or os.cpu_count() or 1
+    return max(1, min(4, cpus - 1))
 
 
 @dataclass(frozen=True)
@@ -284,8 +293,10 @@ class LiveEngine:
         self._last_face: Face | None = None
         self._last_face_time = 0.0
         self._looking_since = time.perf_counter()
-        self._neutral: Face | None = None  # the driver's neutral (calibration) for this source
-        self._pending_neutral: Face | None = None
+        # the driver's neutral face and its picture (calibration), for this source
+        self._neutral: tuple[Face, np.ndarray | None] | None = None
+        self._pending_neutral: tuple[Face, np.ndarray | None] | None = None
+        self._last_image: np.ndarray | None = None
         self._state = STARTING
         self._latest: LiveOutput | None = None
 
@@ -431,7 +442,7 @@ class LiveEngine:
             if face is None or not fresh:
                 raise PuppetError("no face is seen right now, so there is nothing to calibrate on",
                                   "look into the camera with a relaxed face, then calibrate again")
-            self._pending_neutral = face
+            self._pending_neutral = (face, self._last_image)
         return face
 
     def set_portrait(self, portrait: str | Path | Portrait, wait: bool = False) -> Future:
@@ -528,9 +539,12 @@ class LiveEngine:
         return load_portrait(what, self.size)
 
     def _new_generator(self, name: str | None = None, device: str | None = None):
-        gen = generators.create(name or self.generator_name, device or self.device)
-        self.generator_name = name or self.generator_name
-        self.device = device or self.device
+        name, device = name or self.generator_name, device or self.device
+        try:  # leave a core to tracking and decoding, which run at the same time
+            gen = generators.create(name, device, threads=generator_threads())
+        except TypeError:  # a generator that does not take a thread count
+            gen = generators.create(name, device)
+        self.generator_name, self.device = name, device
         return gen
 
     def _make_generator(self, name: str | None, device: str | None) -> None:
@@ -730,6 +744,7 @@ class LiveEngine:
                     continue
                 if face is not None:
                     self._last_face, self._last_face_time = face, time.perf_counter()
+                    self._last_image = frame.image
             with self._slot_cond:
                 if self._slot is not None:
                     with self.meter.lock:
@@ -789,7 +804,7 @@ class LiveEngine:
             if changed and new_renderer is not None:
                 renderer, last_frame = new_renderer, None
                 if self._neutral is not None:
-                    renderer.retargeter.calibrate(self._neutral)
+                    renderer.calibrate(*self._neutral)
             if renderer is None:
                 continue
             if renderer.retargeter.settings is not self._settings:
@@ -799,13 +814,14 @@ class LiveEngine:
                 source_id = item.source_id
                 self._neutral = None
                 renderer.retargeter = Retargeter(renderer.portrait.face, self._settings)
+                renderer.driver_lips = None
                 renderer.last_motion = neutral_motion(renderer.portrait.face)
                 last_frame = None
             if pending is not None and item is not None and item.source_id == self._source_id:
-                renderer.retargeter.calibrate(pending)
+                renderer.calibrate(*pending)
                 self._neutral = pending
                 self._emit(EVENT_CALIBRATED, "Calibrated: this face is now the neutral one",
-                           None, pending)
+                           None, pending[0])
             if item is None:
                 if last_frame is None:  # a new portrait and no frames: show it as it is
                     last_frame, *_ = renderer.draw(renderer.last_motion)
@@ -825,9 +841,9 @@ class LiveEngine:
             frame = last_frame  # no face: the portrait holds still
         else:
             t0 = time.perf_counter()
-            motion = renderer.motion_for(face, item.frame.capture_time)
+            motion = renderer.motion_for(face, item.frame.capture_time, item.frame.image)
             if face is not None and self._neutral is None:
-                self._neutral = face  # the first face calibrated the retargeter
+                self._neutral = (face, item.frame.image)  # the first face calibrated it
             self.meter.stage("retarget", (time.perf_counter() - t0) * 1000.0)
             frame, gen_ms, comp_ms = renderer.draw(motion)
             self.meter.stage("generate", gen_ms)

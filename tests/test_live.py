@@ -186,8 +186,9 @@ def test_a_camera_that_fails_is_reported_and_another_source_can_be_chosen(engine
     err = next(e for e in events if e.kind == EVENT_SOURCE_ERROR)
     assert "camera 9 stopped sending pictures" in err.message.lower()
     assert engine.running
+    time.sleep(0.5)  # a frame that was already tracked may still be drawn
     n = engine.stats().frames_shown
-    time.sleep(0.3)
+    time.sleep(0.5)
     assert engine.stats().frames_shown == n  # nothing comes, nothing breaks
     engine.set_source(str(driving_clip[0]))  # choose again, no restart
     assert wait_for(lambda: engine.state == RUNNING)

@@ -35,7 +35,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from puppet.tracking import landmarks as lm
+
 BACKGROUND = QColor(24, 24, 27)
+SKETCH = [lm.FACE_OVAL + lm.FACE_OVAL[:1], lm.LIPS_OUTER_UPPER, lm.LIPS_OUTER_LOWER,
+          lm.LIPS_INNER_UPPER, lm.LIPS_INNER_LOWER, lm.RIGHT_EYE_UPPER, lm.RIGHT_EYE_LOWER,
+          lm.LEFT_EYE_UPPER, lm.LEFT_EYE_LOWER, lm.RIGHT_BROW_UPPER, lm.LEFT_BROW_UPPER,
+          [168, 6, 197, 195, 5, 4], [98, 2, 327]]  # the face's lines, for the demo's sketch
 
 
 class ImageView(QWidget):
@@ -50,6 +56,7 @@ class ImageView(QWidget):
         self._image: QImage | None = None
         self._canvas: tuple[int, int] | None = None  # (w, h) to show when there is no image
         self._points: np.ndarray | None = None
+        self._sketch = False  # draw the face's contours instead of dots
         self._overlay = ""
         self._banner = ""
         self._placeholder = placeholder
@@ -59,12 +66,15 @@ class ImageView(QWidget):
 
     # content --------------------------------------------------------------------
     def set_image(self, image: QImage | None, points: np.ndarray | None = None,
-                  canvas: tuple[int, int] | None = None, capture_time: float = 0.0) -> None:
+                  canvas: tuple[int, int] | None = None, capture_time: float = 0.0,
+                  sketch: bool = False) -> None:
         """Show ``image`` (or an empty canvas of ``canvas`` pixels), with ``points``
-        (N x 2, in the image's pixels) drawn as dots."""
+        (the 478 landmarks, in the image's pixels) drawn as dots, or with ``sketch`` as
+        the lines of the face (its outline, brows, eyes, nose and lips)."""
         self._image = image
         self._canvas = canvas
         self._points = points
+        self._sketch = sketch
         self.capture_time = capture_time
         self.update()
 
@@ -124,7 +134,10 @@ class ImageView(QWidget):
             else:
                 p.fillRect(rect, QColor(34, 36, 42))
             if self._points is not None and len(self._points):
-                self._draw_points(p, rect)
+                if self._sketch:
+                    self._draw_sketch(p, rect)
+                else:
+                    self._draw_points(p, rect)
         elif self._placeholder:
             self._draw_centered(p, self._placeholder, QColor(170, 170, 178))
         if self._overlay:
@@ -147,6 +160,27 @@ class ImageView(QWidget):
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.setPen(pen)
         p.drawPoints(poly)
+
+    def _draw_sketch(self, p: QPainter, rect: QRectF) -> None:
+        w, h = self.image_size() or (1, 1)
+        sx, sy = rect.width() / w, rect.height() / h
+        pts = self._points
+        pen = QPen(QColor(120, 225, 190))
+        pen.setWidthF(max(1.5, rect.height() / 150))
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(pen)
+        for line in SKETCH:
+            p.drawPolyline(QPolygonF([QPointF(rect.x() + pts[i, 0] * sx,
+                                              rect.y() + pts[i, 1] * sy) for i in line]))
+        p.setBrush(QColor(120, 225, 190))
+        for iris in (lm.RIGHT_IRIS, lm.LEFT_IRIS):
+            if len(pts) > iris[0]:
+                c = pts[iris[0]]
+                r = max(1.5, float(np.linalg.norm(pts[iris[1], :2] - c[:2])) * sx * 0.6)
+                p.drawEllipse(QPointF(rect.x() + c[0] * sx, rect.y() + c[1] * sy), r, r)
+        p.setBrush(Qt.BrushStyle.NoBrush)
 
     def _draw_centered(self, p: QPainter, text: str, color: QColor) -> None:
         font = QFont(self.font())
@@ -181,7 +215,7 @@ class ImageView(QWidget):
         font.setBold(True)
         p.setFont(font)
         fm = QFontMetrics(font)
-        text_w = min(fm.horizontalAdvance(self._banner), self.width() - 60)
+        text_w = min(fm.horizontalAdvance(self._banner) + 4, self.width() - 60)
         box = QRectF((self.width() - text_w) / 2 - 18, self.height() * 0.78 - fm.height(),
                      text_w + 36, fm.height() + 16)
         path = QPainterPath()
@@ -190,7 +224,7 @@ class ImageView(QWidget):
         p.fillPath(path, QColor(20, 20, 24, 190))
         p.setPen(QColor(255, 214, 120))
         p.drawText(box, Qt.AlignmentFlag.AlignCenter,
-                   fm.elidedText(self._banner, Qt.TextElideMode.ElideRight, int(text_w)))
+                   fm.elidedText(self._banner, Qt.TextElideMode.ElideRight, int(text_w) + 2))
 
 
 class MessageBar(QFrame):
@@ -320,7 +354,6 @@ class Gallery(QListWidget):
         self.setIconSize(QSize(THUMB, THUMB))
         self.setGridSize(QSize(THUMB + 50, THUMB + 44))
         self.setWordWrap(True)
-        self.setUniformItemSizes(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -71,10 +72,19 @@ DEVICES = [("Auto", "auto"), ("CPU", "cpu"), ("CUDA", "cuda")]
 DEMO_PORTRAIT = f"{BUILTIN_PREFIX}grace-oil"
 BANNERS = {
     LOOKING: "Looking for a face…",
-    SOURCE_FAILED: "The source stopped: choose one under Source, on the right",
-    NO_SOURCE: "Choose a camera, a video or the demo under Source, on the right",
+    SOURCE_FAILED: "The source stopped: choose one on the right",
+    NO_SOURCE: "Choose a source on the right",
     ENDED: "The video has ended",
 }
+
+
+def _framed(points: np.ndarray, width: int, height: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Points moved into a canvas of the view's shape around them (the face fills it)."""
+    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    h = 1.5 * max(y1 - y0, (x1 - x0) * height / max(width, 1), 1.0)
+    w = h * width / max(height, 1)
+    return points - np.array([cx - w / 2, cy - h / 2]), (max(1, int(w)), max(1, int(h)))
 
 
 class EngineBridge(QObject):
@@ -215,6 +225,7 @@ class MainWindow(QMainWindow):
         self.source_combo.setToolTip("Where the face comes from: a camera, a video file played "
                                      "like a camera, or the built-in demo performance")
         self.source_combo.activated.connect(self._source_activated)
+        self.source_combo.setPlaceholderText("Choose a source…")
         self.refresh_button = QToolButton()
         self.refresh_button.setText("⟳")
         self.refresh_button.setToolTip("Look for cameras again (F5)")
@@ -229,6 +240,11 @@ class MainWindow(QMainWindow):
         self.calibrate_button.setMinimumHeight(34)
         self.calibrate_button.clicked.connect(self.calibrate)
         dl.addWidget(self.calibrate_button)
+        tip = QLabel("Face the camera, relax, then press Calibrate: the portrait takes your "
+                     "face as it is now for its own.")
+        tip.setWordWrap(True)
+        tip.setStyleSheet("color: palette(mid);")
+        dl.addWidget(tip)
         side.addWidget(drv)
 
         motion = QGroupBox("Motion")
@@ -300,17 +316,9 @@ class MainWindow(QMainWindow):
             self.addAction(a)  # shortcuts work with the menu bar hidden (fullscreen)
             return a
 
-        self.act_open = action("&Open portraits…", ["Ctrl+O"], self.open_portraits)
-        self.act_video = action("Use a &video file as the camera…", ["Ctrl+Shift+O"],
-                                self.open_video)
-        self.act_quit = action("&Quit", ["Ctrl+Q"], self.close)
+        # in the order the Help menu lists them (and the README)
         self.act_calibrate = action("&Calibrate (your face now is neutral)", ["C"],
                                     self.calibrate)
-        self.act_demo = action("Use the &demo performance", ["D"],
-                               lambda: self.choose_source(SourceSpec("performance")))
-        self.act_refresh = action("Look for cameras again", ["F5"], lambda: self.refresh_cameras())
-        self.act_mirror = action("&Mirror the camera", ["M"], self._mirror_toggled, True,
-                                 self.settings.get("mirror"))
         self.act_fullscreen = action("&Fullscreen portrait", ["F11", "F"], self.toggle_fullscreen)
         self.act_leave = action("Leave fullscreen", ["Esc"], self.leave_fullscreen)
         self.act_stats = action("Show &fps and latency", ["I"], self._stats_toggled, True,
@@ -318,10 +326,19 @@ class MainWindow(QMainWindow):
         self.act_landmarks = action("Show &landmarks on the camera", ["L"],
                                     self._landmarks_toggled, True,
                                     self.settings.get("show_landmarks"))
+        self.act_mirror = action("&Mirror the camera", ["M"], self._mirror_toggled, True,
+                                 self.settings.get("mirror"))
+        self.act_demo = action("Use the &demo performance", ["D"],
+                               lambda: self.choose_source(SourceSpec("performance")))
+        self.act_refresh = action("Look for cameras again", ["F5"], lambda: self.refresh_cameras())
         self.act_next = action("&Next portrait", ["PgDown"], lambda: self.step_portrait(1))
         self.act_prev = action("&Previous portrait", ["PgUp"], lambda: self.step_portrait(-1))
         self.act_reset = action("&Reset the sliders", ["Ctrl+R"], self.reset_sliders)
+        self.act_open = action("&Open portraits…", ["Ctrl+O"], self.open_portraits)
+        self.act_video = action("Use a &video file as the camera…", ["Ctrl+Shift+O"],
+                                self.open_video)
         self.act_keys = action("&Keyboard shortcuts", ["F1"], self.show_shortcuts)
+        self.act_quit = action("&Quit", ["Ctrl+Q"], self.close)
         self.act_about = action("&About Puppet", [], self.show_about)
 
         bar = self.menuBar()
@@ -513,8 +530,13 @@ class MainWindow(QMainWindow):
         self._select_source_in_combo()
 
     def _select_source_in_combo(self) -> None:
-        spec = self.engine.source_spec
+        spec = self.engine.source_spec if self.engine.source is not None else None
         combo = self.source_combo
+        if spec is None:
+            combo.blockSignals(True)
+            combo.setCurrentIndex(-1)  # shows the placeholder: nothing is running
+            combo.blockSignals(False)
+            return
         for i in range(combo.count()):
             data = combo.itemData(i)
             if isinstance(data, SourceSpec) and spec is not None and \
@@ -676,8 +698,7 @@ class MainWindow(QMainWindow):
             self._update_state_text()
         elif ev.kind == EVENT_SOURCE_ERROR:
             self._select_source_in_combo()
-            self.show_error(ev.message + " Choose it again, or another source, under Source.",
-                            "source")
+            self.show_error(self._source_error_text(ev), "source")
             self._update_state_text()
         elif ev.kind == EVENT_SOURCE_ENDED:
             self.statusBar().showMessage(ev.message, 5000)
@@ -705,6 +726,20 @@ class MainWindow(QMainWindow):
             self._update_state_text()
         if self.engine.provider is not None and self.provider_label.text() == "Starting…":
             self._show_provider(self.engine.provider)
+
+    def _source_error_text(self, ev: LiveEvent) -> str:
+        """The error in the window's words (the engine's fix line speaks to the command line)."""
+        if ev.error is None:
+            return ev.message + " Choose a source again on the right."
+        problem = ev.error.problem[:1].upper() + ev.error.problem[1:] + "."
+        if "does not exist" in ev.error.problem:
+            if self._cameras:
+                names = ", ".join(c.label for c in self._cameras)
+                return f"{problem} Connected now: {names}. Choose one under Source."
+            return (f"{problem} No camera is connected: choose a video file or the demo "
+                    "performance under Source, or connect a camera and press ⟳.")
+        return f"{problem} {ev.error.fix}." if ev.error.fix and "--" not in ev.error.fix \
+            else f"{problem} Choose the source again, or another one, under Source."
 
     def _show_provider(self, info) -> None:
         if info.device == "cuda":
@@ -743,9 +778,11 @@ class MainWindow(QMainWindow):
             pts = face.landmarks if face is not None and self.act_landmarks.isChecked() else None
             self.camera_view.set_image(to_qimage(drv.image), pts)
             self.camera_view.set_overlay("")
-        else:  # the demo performance: a face with no picture; show its landmarks
-            pts = face.landmarks if face is not None else None
-            self.camera_view.set_image(None, pts, canvas=drv.size)
+        else:  # the demo performance: a face with no picture; show its landmarks, large
+            if face is not None:
+                pts, canvas = _framed(face.landmarks[:, :2], self.camera_view.width(),
+                                      self.camera_view.height())
+                self.camera_view.set_image(None, pts, canvas=canvas, sketch=True)
             self.camera_view.set_overlay("demo performance")
         self.frames_displayed += 1
 
@@ -784,7 +821,7 @@ class MainWindow(QMainWindow):
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         table.resizeColumnsToContents()
         table.horizontalHeader().setStretchLastSection(True)
-        table.setMinimumSize(520, 420)
+        table.setMinimumSize(560, 36 + 30 * len(rows))
         layout.addWidget(table)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(dlg.reject)
