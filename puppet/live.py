@@ -325,7 +325,9 @@ class LiveEngine:
             self._output_fns.remove(fn)
 
     def add_sink(self, fn: SinkFn, name: str = "sink", queue_size: int = 2) -> Sink:
-        """Hand every output frame to ``fn(frame_bgr, capture_time)`` in a thread of its own.
+        """Hand every output frame to ``fn(frame_bgr, capture_time)`` in a thread of its own
+        (frames made from driver frames, in capture order; ``capture_time`` is
+        ``time.perf_counter()`` when the driver frame was captured).
 
         A sink never slows the engine down: when it falls behind, frames waiting
         for it are dropped (``sink.dropped``).  Remove it with :meth:`remove_sink`.
