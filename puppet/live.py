@@ -729,7 +729,9 @@ class LiveEngine:
                     if tracker is None:
                         from puppet.tracking.mediapipe_tracker import FaceTracker
 
-                        tracker = FaceTracker(video=True)
+                        # one face: with more, MediaPipe runs its detector on every frame
+                        # to look for the others (a third of the tracking time)
+                        tracker = FaceTracker(video=True, max_faces=1)
                     t0 = time.perf_counter()
                     face = tracker.track(frame.image)
                     self.meter.stage("track", (time.perf_counter() - t0) * 1000.0)
