@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1400, 900)
         self.rate = RateMeter()
+        self._drops: list[tuple[float, int, int]] = []
         self.frames_displayed = 0
         self._last_counted = 0.0
         self._fullscreen = False
@@ -791,6 +792,19 @@ class MainWindow(QMainWindow):
             self._last_counted = capture_time
             self.rate.add(capture_time)
 
+    def _drop_text(self, st) -> str:
+        """The share of the source's frames dropped over the last two seconds."""
+        now = time.perf_counter()
+        self._drops.append((now, st.frames_captured, st.frames_dropped))
+        while len(self._drops) > 2 and self._drops[0][0] < now - 2.0:
+            self._drops.pop(0)
+        _, c0, d0 = self._drops[0]
+        captured, dropped = st.frames_captured - c0, st.frames_dropped - d0
+        if captured <= 0:
+            return "no frames coming in"
+        share = min(1.0, max(0.0, dropped / captured))
+        return "no frames dropped" if share == 0 else f"{share:.0%} of frames dropped"
+
     def _refresh_stats(self) -> None:
         self._update_state_text()
         if not self.act_stats.isChecked():
@@ -803,7 +817,7 @@ class MainWindow(QMainWindow):
         where = "CUDA" if provider is not None and provider.device == "cuda" else "CPU"
         lines = [f"{self.rate.fps():4.1f} fps   {self.rate.latency_ms():3.0f} ms camera→screen",
                  f"{stages} ms" if stages else "waiting for frames",
-                 f"generator on {where} · {st.frames_dropped} frames dropped"]
+                 f"generator on {where} · {self._drop_text(st)}"]
         self.portrait_view.set_overlay("\n".join(lines))
 
     # ------------------------------------------------------------------ help

@@ -60,6 +60,7 @@ def test_frames_arrive_and_the_overlay_shows_fps_and_latency(qtbot, open_window,
     assert "ms camera→screen" in text
     assert re.search(r"track [\d.]+ · retarget [\d.]+ · generate [\d.]+ · compose [\d.]+ ms", text)
     assert "generator on CPU" in text
+    assert re.search(r"no frames dropped|\d+% of frames dropped", text)
     assert w.portrait_view.has_image and w.camera_view.has_image
     assert w.engine.state == RUNNING
     assert w.portrait_view.banner == ""
