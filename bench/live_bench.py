@@ -8,7 +8,8 @@ Runs the live engine (the one behind `puppet live` and the window) with each dri
 clip from ../shared/data/driving as the source and each portrait from
 ../shared/data/portraits, and prints per run: fps, capture-to-output latency p50 / p95,
 frames shown / dropped, the median milliseconds of each stage, and the machine's load
-average before and after (the figures are only as quiet as the machine).  The targets
+average before and after (the figures are only as quiet as the machine), with the CPU
+time the run used per frame shown and the cores it kept busy on average.  The targets
 (issue 3): at least 25 fps, p95 latency at most 80 ms.  Needs ../shared, so it is a
 benchmark, not a test.
 """
@@ -38,18 +39,22 @@ def run_once(clip: Path, portrait: Path, size: int, device: str, seconds: float)
     engine.set_source(SourceSpec("video", path=str(clip)), wait=True)
     fps = engine.source.fps
     load0 = os.getloadavg()[0]
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     engine.start()
     try:
         engine.run_for(seconds or None)
     finally:
         engine.stop()
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     s = engine.stats(recent=False)
     return {"clip": clip.name, "portrait": portrait.name, "source_fps": fps,
             "size": list(engine.portrait.size), "provider": s.provider, "seconds": s.seconds,
             "fps": s.fps, "latency_p50_ms": s.latency_p50_ms, "latency_p95_ms": s.latency_p95_ms,
             "frames_captured": s.frames_captured, "frames_shown": s.frames_shown,
             "frames_dropped": s.frames_dropped, "stages_ms": s.stages_ms,
-            "load_before": load0, "load_after": os.getloadavg()[0]}
+            "load_before": load0, "load_after": os.getloadavg()[0],
+            "cpu_ms_per_frame": 1000.0 * cpu / max(1, s.frames_shown),
+            "cores_used": cpu / wall if wall > 0 else 0.0}
 
 
 def main() -> int:
@@ -68,7 +73,7 @@ def main() -> int:
         return 2
     runs = []
     print(f"{'clip':8} {'portrait':9} {'fps':>5} {'p50':>5} {'p95':>5} {'shown':>6} "
-          f"{'drop':>5}  stages ms (track/retarget/generate/compose)   load")
+          f"{'drop':>5}  stages ms (track/retarget/generate/compose)  cpu/frame  cores  load")
     for clip in args.clips.split(","):
         for portrait in args.portraits.split(","):
             for _ in range(args.repeat):
@@ -82,8 +87,8 @@ def main() -> int:
                 ok = r["fps"] >= TARGET_FPS and r["latency_p95_ms"] <= TARGET_P95_MS
                 print(f"{clip:8} {portrait:9} {r['fps']:5.1f} {r['latency_p50_ms']:5.0f} "
                       f"{r['latency_p95_ms']:5.0f} {r['frames_shown']:6d} "
-                      f"{r['frames_dropped']:5d}  {stages:38} "
-                      f"{r['load_before']:.1f}->{r['load_after']:.1f}"
+                      f"{r['frames_dropped']:5d}  {stages:38} {r['cpu_ms_per_frame']:6.1f} ms"
+                      f"  {r['cores_used']:4.2f}  {r['load_before']:.1f}->{r['load_after']:.1f}"
                       f"{'' if ok else '  (below target)'}", flush=True)
                 time.sleep(1.0)
     fps = [r["fps"] for r in runs]
