@@ -37,6 +37,7 @@ ROLL_LIMIT = 40.0
 SHIFT_GAIN = 0.6  # a driver leaning in its chair should not slide the painted head about
 SHIFT_LIMIT = 0.15  # of the portrait's face height
 SCALE_LIMIT = 0.15  # log of the scale change
+SHUT = 0.12  # an eye whose lids are this close (of the neutral's gap) is closed
 
 # landmark groups steered by the per-feature gains
 _MOUTH = sorted(set(lm.LIPS + lm.CHIN + [136, 150, 149, 176, 148, 377, 400, 378, 379, 365, 172,
@@ -278,6 +279,9 @@ class Retargeter:
             upper, lower = pairs
             ratio = d_gaps / np.maximum(n_gaps, 1e-6)
             openness = float(np.clip(np.median(ratio), 0.0, 1.6))
+            # the tracker never quite closes a closed eye: a gap of an eighth of the
+            # neutral's is shut
+            ratio = np.where(ratio < 1.0, np.clip((ratio - SHUT) / (1.0 - SHUT), 0.0, 1.0), ratio)
             ratio = np.clip(1.0 + gain * (np.clip(ratio, 0.0, 1.6) - 1.0), 0.0, 2.0)
             want = np.maximum(p_gaps, 0.0) * ratio
             have = target[lower, 1] - target[upper, 1]

@@ -69,15 +69,25 @@ def test_no_motion_draws_the_portrait_exactly(generator, prepared, portrait):
     assert np.abs(out.astype(int) - crop).max() <= 1
 
 
-def test_shut_eyes_only_paint_inside_the_eyes(prepared, portrait):
-    crop = crop_image(portrait.image, prepared.box)
-    shut = features.shut_eyes(crop, prepared.points)
-    changed = np.abs(shut.astype(int) - crop).max(axis=-1) > 3
-    ys, xs = np.nonzero(changed)
-    assert changed.sum() > 100
-    eye_pts = prepared.points[lm.RIGHT_EYE + lm.LEFT_EYE]
-    lo, hi = eye_pts.min(axis=0) - 3, eye_pts.max(axis=0) + 3
-    assert xs.min() >= lo[0] and xs.max() <= hi[0] and ys.min() >= lo[1] and ys.max() <= hi[1]
+def test_eye_patches_leave_an_open_eye_as_painted_and_cover_a_shut_one(prepared):
+    """No closing: the patch is the region itself.  Shut: the eyeball is covered by
+    the lid, whose colour is the skin's, not the eye's, and nothing changes outside
+    the region's eye part."""
+    for region in prepared.eyes:
+        assert np.array_equal(features.eye_patch(region, np.zeros(7)), region.rest)
+        shut = features.eye_patch(region, np.ones(7))[0].transpose(1, 2, 0) * 255
+        opened = region.source
+        x0, y0 = region.box[:2]
+        eye = features.fill_polygon(opened.shape[:2],
+                                    features.opening_polygon(prepared.points, region.eye),
+                                    (y0, x0)) > 0.99
+        eye = cv2.erode(eye.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        assert eye.sum() > 20
+        skin = np.median(region.lid_colour, axis=0)
+        assert np.abs(shut[eye].mean(0) - skin).mean() < np.abs(opened[eye].mean(0) - skin).mean()
+        above = region.uv[..., 1] < region.skin.min()  # the brow's side: untouched
+        assert above.sum() > 20
+        assert np.abs(shut[above] - opened[above]).max() < 1.0
 
 
 def test_a_blink_closes_the_portraits_eyes(generator, prepared, portrait):
