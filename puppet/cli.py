@@ -17,7 +17,13 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where the generator runs (default auto: CUDA when it works)")
     p.add_argument("--expression", type=float, default=1.0, metavar="GAIN",
-                   help="expression intensity, 0..2 (default 1)")
+                   help="intensity of every expression, 0..2 (default 1)")
+    p.add_argument("--mouth", type=float, default=1.0, metavar="GAIN",
+                   help="intensity of the mouth and jaw, on top of --expression (default 1)")
+    p.add_argument("--eyes", type=float, default=1.0, metavar="GAIN",
+                   help="intensity of blinks and gaze, on top of --expression (default 1)")
+    p.add_argument("--brows", type=float, default=1.0, metavar="GAIN",
+                   help="intensity of the brows, on top of --expression (default 1)")
     p.add_argument("--head", type=float, default=1.0, metavar="GAIN",
                    help="head-motion intensity, 0..2 (default 1)")
     p.add_argument("--smoothing", type=float, default=0.5, metavar="S",
@@ -66,8 +72,8 @@ def _settings(args: argparse.Namespace):
     from puppet.motion.retarget import RetargetSettings
 
     try:
-        return RetargetSettings(expression=args.expression, head=args.head,
-                                smoothing=args.smoothing)
+        return RetargetSettings(expression=args.expression, head=args.head, mouth=args.mouth,
+                                eyes=args.eyes, brows=args.brows, smoothing=args.smoothing)
     except ValueError as exc:
         raise PuppetError(str(exc), "see 'puppet render --help'") from exc
 

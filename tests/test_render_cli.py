@@ -112,3 +112,18 @@ def test_the_portrait_moves_with_the_head(rendered):
     ok = ~np.isnan(rolls)
     # image rotation by +a degrees (counter-clockwise) is a roll of -a in image coordinates
     assert np.corrcoef(rolls[ok], -expected[ok])[0, 1] > 0.8
+
+
+def test_feature_gains_from_the_command_line(tmp_path, driving_clip, builtin_portrait_path):
+    """--mouth 0 keeps the portrait's mouth shut while the driver talks."""
+    clip, _, mouth = driving_clip
+    out = tmp_path / "quiet.mp4"
+    result = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", clip,
+                        "--output", out, "--device", "cpu", "--mouth", "0")
+    assert result.returncode == 0, result.stderr
+    frames, _, _ = read_video(out)
+    gaps = [g for g, m in zip(mouth_gaps(frames), mouth) if g is not None and m > 0.25]
+    assert len(gaps) >= 6 and max(gaps) < 0.05
+    bad = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", clip,
+                     "--output", tmp_path / "x.mp4", "--eyes", "7")
+    assert bad.returncode == 2 and "eyes gain must be between 0 and 3" in bad.stderr.lower()
