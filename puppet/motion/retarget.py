@@ -197,10 +197,11 @@ class Retargeter:
         gains[lm.RIGID] = 0.0
         self._gains = gains
         s = st.smoothing
-        # 0 -> no filtering; 1 -> heavy.  Still landmarks get a low cut-off, moving
-        # ones open it up quickly so that talking does not lag.
-        self._filter.min_cutoff = 30.0 * (1.0 - s) ** 2 + 0.6
-        self._filter.beta = 8.0 * (1.0 - 0.6 * s)
+        # 0 -> no filtering; 1 -> heavy.  Still landmarks get a low cut-off (the
+        # tracker wobbles by a few pixels even on a still face), moving ones open it
+        # up quickly (speeds in eye distances per second) so that talking does not lag.
+        self._filter.min_cutoff = 0.4 + 6.0 * (1.0 - s) ** 2
+        self._filter.beta = 6.0 * (1.0 - 0.5 * s)
 
     # neutral ----------------------------------------------------------------
     @property
