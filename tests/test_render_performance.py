@@ -83,3 +83,29 @@ def test_a_damaged_performance_is_a_clear_error(tmp_path, builtin_portrait_path,
     assert line.startswith("puppet: error: ") and "is damaged" in line and "Traceback" not in \
         result.stderr
     assert not out.exists()
+
+
+def test_recorded_calibrations_are_replayed(performance_of_clip, builtin_portrait_path):
+    """A neutral recorded before frame 0 is the driver's neutral: the frame whose face is
+    that neutral shows the portrait exactly as it is, and frame 0 does not."""
+    import dataclasses
+
+    from puppet.engine import performance_driver, render_performance
+    from puppet.generators import base as generators
+    from puppet.motion.retarget import RetargetSettings
+    from puppet.portrait import load_portrait
+
+    perf_path, *_ = performance_of_clip
+    perf = read_performance(perf_path)
+    perf = dataclasses.replace(perf, neutrals=((0, perf.landmarks[18].copy()),))
+    portrait = load_portrait(builtin_portrait_path, 512)
+
+    class Frames(list):
+        write = list.append
+
+    frames = Frames()
+    render_performance(portrait, performance_driver(perf), frames,
+                       generators.create("warp", "cpu"), RetargetSettings(smoothing=0.0))
+    assert len(frames) == perf.frame_count
+    assert np.array_equal(frames[18], portrait.image)
+    assert not np.array_equal(frames[0], portrait.image)

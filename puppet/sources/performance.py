@@ -59,7 +59,6 @@ from puppet.timeline import (
     as_samples,
     concat_samples,
     frame_count,
-    slot_of,
     slot_sources,
 )
 from puppet.tracking import landmarks as lm
@@ -541,9 +540,16 @@ def finish_log(part: Path, dest: Path) -> Path | None:
             face = face.transformed(size[0] / face.image_size[0], (0.0, 0.0), size)
         landmarks[k], present[k], confidence[k], times[k] = face.landmarks, True, \
             face.confidence, t - t0
+    # a neutral applies from the first frame that shows a face captured after it
+    face_times = np.array([t for t, _ in log.faces])
     neutral_at: dict[int, np.ndarray] = {}
     for t, face in log.neutrals:
-        neutral_at[min(max(slot_of(t, t0, fps), 0), n - 1)] = face.landmarks
+        after = np.nonzero(face_times >= t)[0]
+        if not len(after):
+            continue  # taken after the last face: it changes nothing
+        frames = np.nonzero(sources >= after[0])[0]
+        if len(frames):
+            neutral_at[int(frames[0])] = face.landmarks
     audio = None
     if fmt is not None:
         timeline = AudioTimeline(t0, fmt)

@@ -268,3 +268,29 @@ def test_puppet_recover_on_the_command_line(tmp_path):
     assert result.returncode == 0 and "Nothing to recover" in result.stdout
     result = run_puppet("recover", tmp_path / "missing")
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_an_app_that_quits_mid_recording_leaves_a_finished_file(tmp_path):
+    """The process ends normally without stopping the recording: the files are finished
+    on the way out (a crash or a kill is left to recovery, above)."""
+    script = textwrap.dedent("""
+        import sys, time
+        import numpy as np
+        from puppet.outputs.recorder import Recorder, RecorderSettings
+        from puppet.timeline import CLOCK
+
+        rec = Recorder(sys.argv[1], RecorderSettings(fps=20), audio=None)
+        rec.start()
+        for i in range(30):
+            rec.add_frame(np.full((64, 64, 3), 8 * i, np.uint8), CLOCK())
+            time.sleep(0.05)
+        sys.exit(0)  # no rec.stop()
+    """)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    files = list(tmp_path.iterdir())
+    assert len(files) == 1 and files[0].suffix == ".mp4"  # no part file, no performance
+    streams, _ = probe(files[0])
+    assert streams["video"][0] == "h264" and 1.2 < streams["video"][1] < 2.5

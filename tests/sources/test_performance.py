@@ -53,6 +53,9 @@ def test_round_trip_of_a_recorded_performance(tmp_path, grace_face):
     times = [100.0 + i / fps + 0.002 for i in range(n)]
     for i, (t, face) in enumerate(zip(times, faces)):
         rec.add_face(None if i in (10, 11) else face, t)
+        if i == 20:  # the user calibrates between two camera frames
+            rec.add_neutral(faces[5], t + 0.01)
+    rec.add_neutral(faces[6], 103.0)  # after the last face: changes nothing
     for k in range(0, len(signal), 1024):
         rec.add_audio(signal[k:k + 1024, None], 100.0 + k / SR)
     assert rec.finish(t_end=102.0) == path
@@ -70,8 +73,9 @@ def test_round_trip_of_a_recorded_performance(tmp_path, grace_face):
         else:
             assert np.abs(perf.face(i).landmarks - faces[i].landmarks).max() <= precision
             assert perf.times[i] == pytest.approx(times[i] - 100.0)
-    assert len(perf.neutrals) == 1 and perf.neutrals[0][0] == 0
+    assert [k for k, _ in perf.neutrals] == [0, 21]  # before the first face after each
     assert np.abs(perf.neutrals[0][1] - faces[0].landmarks).max() <= precision
+    assert np.abs(perf.neutrals[1][1] - faces[5].landmarks).max() <= precision
 
     audio = perf.audio
     assert audio is not None and audio.format == AudioFormat(SR, 1)
@@ -83,7 +87,7 @@ def test_round_trip_of_a_recorded_performance(tmp_path, grace_face):
 
     frames = list(perf.frames())
     assert [f[0] for f in frames] == list(range(n))
-    assert frames[0][3] is not None and all(f[3] is None for f in frames[1:])
+    assert [f[0] for f in frames if f[3] is not None] == [0, 21]
     assert frames[10][2] is None and frames[11][1] == pytest.approx(11 / fps)
 
 
