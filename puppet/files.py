@@ -54,9 +54,9 @@ def reserve(folder: Path, stem: str, suffixes: tuple[str, ...]) -> Path:
 class PartLock:
     """An exclusive advisory lock on a part file, held while it is written.
 
-    POSIX only (``fcntl.flock``; the system drops it when the process dies).  On
-    Windows a part file that is open elsewhere cannot be renamed or deleted, which
-    keeps recovery off it the same way.
+    POSIX: ``fcntl.flock`` (the system drops it when the process dies).  Windows:
+    a file that another process has open cannot be renamed, so a part file that can
+    be renamed (and is renamed back) is taken as nobody's.
     """
 
     def __init__(self, path: Path, fd: int | None):
@@ -69,6 +69,12 @@ class PartLock:
         try:
             import fcntl
         except ImportError:  # Windows
+            probe = path.with_name(path.name + ".probe")
+            try:
+                os.rename(path, probe)
+            except OSError:
+                return None
+            os.rename(probe, path)
             return cls(path, None)
         try:
             fd = os.open(path, os.O_RDONLY)

@@ -10,8 +10,8 @@ Nothing recorded is lost when the app is closed or killed mid-way:
   moov in front, so it plays and uploads everywhere) and the part removed.
 * The performance (the driver's landmarks and the sound, see
   :mod:`puppet.sources.performance`) is appended to a log as it happens.
-* :func:`recover_recordings` (``puppet recover FOLDER``; the window runs it on
-  its recordings folder at start) turns whatever a dead process left into
+* :func:`recover_recordings` (``puppet recover FOLDER``; the window should run
+  it on its recordings folder at start) turns whatever a dead process left into
   ``NAME.mp4`` and ``NAME.performance``: all but at most the last half second.
   A recording that is still running holds a lock on its part files, so
   recovery never touches it.
@@ -134,7 +134,8 @@ class RecorderStatus:
         elif self.state == "saving":
             line = f"Saving the recording ({self.elapsed_text})"
         elif self.state == "done":
-            line = f"Saved {self.video}"
+            line = f"Saved {self.video}" + (f" (recording stopped early: {self.error})"
+                                             if self.error else "")
         elif self.state == "failed":
             line = f"Recording failed: {self.error}"
         else:
@@ -631,8 +632,8 @@ class Recorder:
             elapsed=max(0.0, elapsed),
             video=result.video if result else self._video_path,
             performance=result.performance if result else self._perf_path,
-            sound=self._format is not None and (self._source is not None or
-                                                isinstance(self._audio_choice, AudioFormat)),
+            sound=result.sound if result else self._format is not None and (
+                self._source is not None or isinstance(self._audio_choice, AudioFormat)),
             note=self._note, frames=mp4.frames if mp4 else (result.frames if result else 0),
             dropped=mp4.dropped if mp4 else (result.dropped if result else 0), error=error)
 
@@ -775,6 +776,10 @@ def recover_recordings(folder: str | Path) -> list[Recovered]:
                 found.append(Recovered(part, None, 0.0,
                                        f"{final.name}: nothing could be rescued "
                                        f"({exc.problem}); removed"))
+            except OSError as exc:  # in use after all (Windows), or the disk is full
+                found.append(Recovered(part, None, 0.0,
+                                       f"{final.name}: cannot be recovered now "
+                                       f"({exc.strerror or exc}); try again later"))
         finally:
             lock.release()
     return found
