@@ -184,9 +184,9 @@ class _LiveMp4:
     """The fragmented MP4 being written; its thread owns the PyAV container."""
 
     def __init__(self, final: Path, t0: float, settings: RecorderSettings,
-                 audio: AudioFormat | None, wait_when_busy: bool = False):
+                 audio: AudioFormat | None, live: bool = True):
         self.final = final
-        self.wait_when_busy = wait_when_busy
+        self.live = live  # live: never wait for the encoder, fill a stalled microphone
         self.part = part_path(final)
         self.t0 = t0
         self.settings = settings
@@ -221,7 +221,7 @@ class _LiveMp4:
                 if self._pending < self._max_pending:
                     self._pending += 1
                     break
-                if not self.wait_when_busy:
+                if self.live:
                     self.dropped += 1  # live: never hold the caller up; the slot repeats
                     return
             time.sleep(0.005)
@@ -309,6 +309,7 @@ class _LiveMp4:
             self._open(frame.shape[1], frame.shape[0])
         for slot, f in self._slots.push(frame, t):
             self._encode(f, slot)
+        self._fill_stalled_audio()
         self._encode_audio(_AUDIO_HOLD_SECONDS)
 
     def _audio(self, block: np.ndarray, t: float) -> None:
@@ -340,7 +341,8 @@ class _LiveMp4:
     def _fill_stalled_audio(self) -> None:
         """A microphone that stopped delivering: silence up to shortly before the picture,
         so the muxer never holds the picture back waiting for sound."""
-        if self._timeline is None or self._container is None or self.audio is None:
+        if not self.live or self._timeline is None or self._container is None or \
+                self.audio is None:
             return
         behind = self._slots.next_slot / self.fps - self._timeline.position / self.audio.samplerate
         if behind > _AUDIO_STALL_SECONDS:
@@ -542,7 +544,7 @@ class Recorder:
             self._t_end = None
             try:
                 self._mp4 = _LiveMp4(self._video_path, self._t0, self.settings, self._format,
-                                     wait_when_busy=not self._live_clock)
+                                     live=self._live_clock)
                 self._perf = PerformanceRecorder(self._perf_path, self._t0, self.settings.fps,
                                                  self._format) if self._perf_path else None
             except OSError as exc:

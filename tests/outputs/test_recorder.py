@@ -294,3 +294,31 @@ def test_an_app_that_quits_mid_recording_leaves_a_finished_file(tmp_path):
     assert len(files) == 1 and files[0].suffix == ".mp4"  # no part file, no performance
     streams, _ = probe(files[0])
     assert streams["video"][0] == "h264" and 1.2 < streams["video"][1] < 2.5
+
+
+def test_a_microphone_that_stops_does_not_hold_the_picture_back(tmp_path):
+    """Sound stops coming after half a second: the picture still reaches the disk as it
+    goes (silence is filled in), so a crash would not lose it."""
+    from puppet.sources.audio import GeneratedAudio, tone
+
+    source = GeneratedAudio(tone(300.0), AudioFormat(48000, 1), block=0.02)
+    rec = Recorder(tmp_path, RecorderSettings(fps=25, performance=False), audio=source)
+    rec.start()
+    t0 = rec.t0
+    stopped = False
+    while CLOCK() - t0 < 3.0:
+        if not stopped and CLOCK() - t0 > 0.5:
+            source.stop()  # the microphone goes silent (unplugged, or its driver hangs)
+            stopped = True
+        ts = CLOCK()
+        rec.add_frame(np.full((64, 64, 3), 100, np.uint8), ts)
+        time.sleep(max(0.0, ts + 0.04 - CLOCK()))
+    part = next(tmp_path.glob(".*.mp4.part"))
+    with av.open(str(part)) as c:  # what a crash now would leave
+        on_disk = sum(1 for p in c.demux(c.streams.video[0]) if p.dts is not None)
+    result = rec.stop()
+    assert on_disk >= (3.0 - 1.5) * 25
+    streams, _ = probe(result.video)
+    assert abs(streams["audio"][1] - streams["video"][1]) < 0.1
+    samples = audio_samples(result.video)
+    assert np.abs(samples[4800:19200]).max() > 0.1 and np.abs(samples[-24000:]).max() < 0.01
