@@ -26,7 +26,7 @@ Intended wiring (live engine and window; all calls are thread-safe)::
 
     rec = Recorder(folder, RecorderSettings(fps=30), audio="microphone")
     status = rec.start()                 # raises PuppetError (folder not writable...)
-    if status.note: show(status.note)    # e.g. "Recording video only: no microphone..."
+    if status.note: show(status.note)    # e.g. "Video only: no microphone was found. ..."
     engine.add_sink(rec.add_frame)       # fn(frame_bgr, capture_time): never blocks
     rec.add_neutral(neutral_face, t)     # the driver's neutral now, and on each Calibrate
     rec.add_face(face_or_None, t)        # per driver frame (for the performance file)
@@ -130,7 +130,7 @@ class RecorderStatus:
         """One line for a status bar."""
         if self.state == "recording":
             line = f"Recording {self.elapsed_text}" + (" with sound" if self.sound else
-                                                       " (video only)")
+                                                       "" if self.note else ", video only")
         elif self.state == "saving":
             line = f"Saving the recording ({self.elapsed_text})"
         elif self.state == "done":
@@ -537,7 +537,7 @@ class Recorder:
                 try:  # sound that arrives before the state is "recording" is dropped
                     self._source.start(self.add_audio)
                 except PuppetError as exc:
-                    self._note = f"Recording video only: {exc.message}"
+                    self._note = _video_only(exc)
                     self._source, self._format = None, None
             self._live_clock = at is None
             self._t0 = self._clock() if at is None else at
@@ -560,7 +560,7 @@ class Recorder:
     def _open_audio(self) -> tuple[AudioSource | None, AudioFormat | None]:
         choice = self._audio_choice
         if choice is None:
-            self._note = "Recording video only: sound is switched off."
+            self._note = "Video only: sound recording is switched off."
             return None, None
         if isinstance(choice, AudioFormat):
             return None, choice
@@ -568,7 +568,7 @@ class Recorder:
             try:
                 mic = open_microphone(clock=self._clock)
             except PuppetError as exc:
-                self._note = f"Recording video only: {exc.message}"
+                self._note = _video_only(exc)
                 return None, None
             return mic, mic.format
         return choice, choice.format
@@ -713,6 +713,12 @@ class Recorder:
         thread = threading.Thread(target=run, name="puppet-record-stop", daemon=False)
         thread.start()
         return thread
+
+
+def _video_only(exc: PuppetError) -> str:
+    """``Video only: no microphone was found. Connect one, or ...``"""
+    fix = f" {exc.fix[:1].upper()}{exc.fix[1:]}." if exc.fix else ""
+    return f"Video only: {exc.problem}.{fix}"
 
 
 def _why(exc: BaseException) -> str:

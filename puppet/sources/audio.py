@@ -47,11 +47,11 @@ def _sounddevice():
         import sounddevice
     except OSError as exc:  # the module is there, the PortAudio library is not
         raise PuppetError(
-            "no microphone can be used: the PortAudio sound library was not found",
+            "no microphone can be used (the PortAudio sound library was not found)",
             "install PortAudio to record sound (Debian/Ubuntu: sudo apt install libportaudio2)"
         ) from exc
     except ImportError as exc:  # pragma: no cover - a pinned dependency
-        raise PuppetError("no microphone can be used: sounddevice is not installed",
+        raise PuppetError("no microphone can be used (sounddevice is not installed)",
                           "install Puppet again: pip install .") from exc
     return sounddevice
 
