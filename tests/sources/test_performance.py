@@ -175,3 +175,20 @@ def test_videos_are_not_taken_for_performances(tmp_path):
     clip = write_clip(tmp_path / "c.mp4", [np.zeros((32, 32, 3), np.uint8)] * 3, 10)
     assert not is_performance_file(clip)
     assert is_performance_file(tmp_path / "anything.performance")
+
+
+def test_sound_at_another_rate_and_in_stereo(tmp_path, grace_face):
+    """A 44.1 kHz stereo microphone: Opus stores it at 48 kHz, the length is kept."""
+    sr = 44100
+    t = np.arange(sr) / sr
+    left = 0.3 * np.sin(2 * np.pi * 440 * t)
+    stereo = np.stack([left, 0.5 * left], axis=1).astype(np.float32)
+    perf = Performance(fps=Fraction(10), image_size=grace_face.image_size,
+                       landmarks=np.repeat(grace_face.landmarks[None], 10, axis=0),
+                       present=np.ones(10, bool), confidence=np.ones(10, np.float32),
+                       times=np.arange(10) / 10.0, audio=AudioTrack(stereo, AudioFormat(sr, 2)))
+    back = read_performance(write_performance(tmp_path / "s.performance", perf))
+    assert back.audio.format == AudioFormat(48000, 2)
+    assert abs(len(back.audio.samples) - 48000) <= 48
+    peak = np.abs(back.audio.samples[4800:-4800]).max(axis=0)
+    assert abs(peak[0] - 0.3) < 0.05 and abs(peak[1] - 0.15) < 0.05
