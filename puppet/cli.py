@@ -39,12 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"puppet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("render", help="render a portrait driven by a video to an MP4",
-                       description="Render PORTRAIT moving with the face in the driving video. "
-                                   "Output frame i follows driving frame i; frame 0 is the "
-                                   "portrait itself.")
+    p = sub.add_parser("render", help="render a portrait driven by a video or a performance",
+                       description="Render PORTRAIT moving with the face in the driving video, "
+                                   "or with a recorded performance (.performance file, with "
+                                   "its sound). Output frame i follows driving frame i; frame "
+                                   "0 is the portrait itself.")
     p.add_argument("--portrait", required=True, metavar="IMAGE", help="the portrait image")
-    p.add_argument("--driving", required=True, metavar="VIDEO", help="a video of a face")
+    p.add_argument("--driving", required=True, metavar="VIDEO",
+                   help="a video of a face, or a .performance file")
     p.add_argument("--output", required=True, metavar="OUT.mp4", help="the H.264 MP4 to write")
     p.add_argument("--max-frames", type=int, default=0, metavar="N",
                    help="render only the first N driving frames (default: all)")
@@ -59,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=10.0,
                    help="length of the performance (default 10)")
     _add_render_options(p)
+
+    p = sub.add_parser("recover", help="rescue recordings cut off by a crash",
+                       description="Finish the recordings (MP4 and performance files) that a "
+                                   "crashed or killed Puppet left in FOLDER. Recordings still "
+                                   "running are left alone.")
+    p.add_argument("folder", nargs="?", default=None, metavar="FOLDER",
+                   help="the recordings folder (default: the standard one, "
+                        "e.g. ~/Videos/Puppet)")
 
     p = sub.add_parser("export-model", help="re-create the built-in generator's ONNX file",
                        description="Exports the built-in warp generator from its source in "
@@ -81,8 +91,9 @@ def _settings(args: argparse.Namespace):
 def _print_report(report, what: str) -> None:
     missing = (f", no face in {report.frames_without_face} driving frames (held the last pose)"
                if report.frames_without_face else "")
-    print(f"Wrote {report.output} ({report.frames} frames at {report.video_fps:g} fps{missing})",
-          file=sys.stderr)
+    sound = ", with sound" if getattr(report, "sound", False) else ""
+    print(f"Wrote {report.output} ({report.frames} frames at {report.video_fps:g} fps{sound}"
+          f"{missing})", file=sys.stderr)
     print(f"{what}: {report.frames} frames in {report.seconds:.1f} s, {report.fps:.1f} fps, "
           f"generator on {report.provider.label}", file=sys.stderr)
 
@@ -123,6 +134,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recover(args: argparse.Namespace) -> int:
+    from puppet.outputs.recorder import default_recordings_folder, recover_recordings
+
+    folder = Path(args.folder).expanduser() if args.folder else default_recordings_folder()
+    if not folder.is_dir():
+        raise PuppetError(f"the folder {folder} does not exist",
+                          "give the folder the recordings were made in")
+    found = recover_recordings(folder)
+    for item in found:
+        print(item.message)
+    if not found:
+        print(f"Nothing to recover in {folder}.")
+    return 0
+
+
 def cmd_export_model(args: argparse.Namespace) -> int:
     from puppet.generators.warp import model
     from puppet.resources import resource_dir
@@ -159,6 +185,7 @@ def _gui_module():
 COMMANDS = {
     "render": cmd_render,
     "demo": cmd_demo,
+    "recover": cmd_recover,
     "export-model": cmd_export_model,
 }
 
