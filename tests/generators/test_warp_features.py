@@ -146,3 +146,24 @@ def test_driver_view_reaches_the_mouth(generator, prepared, portrait, grace_phot
         m = dataclasses.replace(m, driver=DriverView(image, m.landmarks, None))
         outs.append(generator.render(prepared, m).astype(int))
     assert np.abs(outs[0] - outs[1]).max() > 60
+
+
+def test_the_pictures_frame_stays_still(generator, prepared, portrait):
+    """A big turn and shift of the head moves the face but not the picture's edge band."""
+    from puppet.motion.pose import euler_to_matrix
+
+    m = neutral_motion(portrait.face)
+    turn = euler_to_matrix(15, 10, 8)
+    pts = portrait.face.landmarks.astype(np.float64)
+    c = m.center
+    moved = (pts - c) @ turn.T + c + np.array([25.0, -20.0, 0.0])
+    m = dataclasses.replace(m, landmarks=moved, rotation=turn, shift=np.array([25.0, -20.0, 0]),
+                            neutral=False)
+    out = generator.render(prepared, m).astype(int)
+    crop = crop_image(portrait.image, prepared.box).astype(int)
+    box = prepared.box
+    top = -box.y0  # the picture's top edge, in crop rows
+    band = int(0.08 * min(portrait.size))
+    assert top >= 0
+    np.testing.assert_array_equal(out[top:top + band - 1], crop[top:top + band - 1])
+    assert np.abs(out[top + 3 * band:] - crop[top + 3 * band:]).mean() > 3  # the rest moved

@@ -30,9 +30,12 @@ def _points(rng, k, spread=0.03):
     return src, dst
 
 
-def _feeds(img, src, dst, eyes=None, mouth=None):
-    """All of the model's inputs; by default the eyes as painted and no mouth drawn."""
+def _feeds(img, src, dst, eyes=None, mouth=None, mobility=None):
+    """All of the model's inputs; by default the eyes as painted, no mouth drawn and
+    every pixel free to move."""
+    size = img.shape[2]
     feeds = {"portrait": img, "src_points": src, "dst_points": dst,
+             "mobility": np.ones((1, size, size, 1)) if mobility is None else mobility,
              "mouth": np.zeros((3, 3, 4)), "mouth_origin": [1, 1]}
     for side in ("r", "l"):
         feeds.update({f"eye_{side}_patch": img[:, :, 0:4, 0:5],
@@ -66,7 +69,8 @@ def test_committed_model_matches_a_fresh_export(tmp_path):
     for size, k in [(64, 40), (137, 90), (256, 200)]:
         img = rng.random((1, 3, size, size)).astype(np.float32)
         src, dst = _points(rng, k, 0.05)
-        feeds = _feeds(img, src, dst, *_random_layers(rng, size))
+        mobility = rng.random((1, size, size, 1))
+        feeds = _feeds(img, src, dst, *_random_layers(rng, size), mobility)
         a = committed.run(None, feeds)[0]
         b = fresh.run(None, feeds)[0]
         assert a.shape == (size, size, 3) and a.dtype == np.uint8
@@ -79,7 +83,7 @@ def test_metadata_carries_name_version_and_contract():
     assert meta["puppet.version"] == model.VERSION
     contract = json.loads(meta["puppet.contract"])
     assert set(contract["inputs"]) == {
-        "portrait", "src_points", "dst_points", "mouth", "mouth_origin",
+        "portrait", "src_points", "dst_points", "mobility", "mouth", "mouth_origin",
         *(f"eye_{s}_{k}" for s in "rl" for k in ("patch", "patch_box", "origin", "size"))}
     assert set(contract["outputs"]) == {"frame"}
 
@@ -90,8 +94,9 @@ def test_onnx_agrees_with_the_numpy_reference():
     img = _smooth_image(rng, 160)
     src, dst = _points(rng, 80, 0.04)
     eyes, mouth = _random_layers(rng, 160)
-    out = sess.run(None, _feeds(img, src, dst, eyes, mouth))[0]
-    ref = model.reference(img, src, dst, eyes, mouth)
+    mobility = np.clip(rng.random((1, 160, 160, 1)) * 2, 0, 1)
+    out = sess.run(None, _feeds(img, src, dst, eyes, mouth, mobility))[0]
+    ref = model.reference(img, src, dst, eyes, mouth, mobility)
     diff = np.abs(out.astype(int) - ref.astype(int))
     assert diff.max() <= 2 and diff.mean() < 0.05
 
@@ -103,6 +108,19 @@ def test_no_motion_gives_the_portrait_back_exactly():
     src, _ = _points(rng, 120)
     out = sess.run(None, _feeds(pixels / 255.0, src, src))[0]
     np.testing.assert_array_equal(out, pixels[0].transpose(1, 2, 0).astype(np.uint8))
+
+
+def test_held_pixels_do_not_move():
+    """Where mobility is 0 (the picture's frame) the warp leaves pixels exactly."""
+    sess = _session(model_file("puppet_warp.onnx"))
+    rng = np.random.default_rng(4)
+    pixels = rng.integers(0, 256, (1, 3, 96, 96)).astype(np.float32)
+    src, dst = _points(rng, 60, 0.08)
+    mobility = np.ones((1, 96, 96, 1), np.float32)
+    mobility[:, :, :20] = 0.0
+    out = sess.run(None, _feeds(pixels / 255.0, src, dst, mobility=mobility))[0]
+    np.testing.assert_array_equal(out[:, :20], pixels[0].transpose(1, 2, 0)[:, :20])
+    assert np.abs(out[:, 30:].astype(int) - pixels[0].transpose(1, 2, 0)[:, 30:]).mean() > 10
 
 
 def test_a_moved_point_carries_its_pixels():

@@ -30,7 +30,7 @@ import numpy as np
 from puppet.generators import onnx_graph as og
 
 NAME = "puppet-warp"
-VERSION = "3"
+VERSION = "4"
 GRID = 64
 EPS = 4e-6  # squared distance added in the weights (about half a pixel of a 512 crop)
 REG = 1e-6  # ridge on the local covariance
@@ -41,6 +41,8 @@ CONTRACT = {
         "portrait": "float32 [1, 3, S, S]: the portrait crop, BGR, 0..1 (per portrait)",
         "src_points": "float32 [K, 2]: control points in the portrait crop, x and y in "
                       "[-1, 1] (per portrait)",
+        "mobility": "float32 [1, S, S, 1]: how free each pixel is to move, 0 (held: the "
+                    "picture's frame) .. 1 (per portrait)",
         "dst_points": "float32 [K, 2]: where each control point appears in the output",
         "eye_r_patch": "float32 [1, 3, Hp, Wp]: the portrait's right eye region with its "
                        "lids as they are in this frame, BGR 0..1",
@@ -63,7 +65,8 @@ CONTRACT = {
 }
 
 
-def _warp_grid(g: og.GraphBuilder, portrait: og.Sym, src: og.Sym, dst: og.Sym):
+def _warp_grid(g: og.GraphBuilder, portrait: og.Sym, src: og.Sym, dst: og.Sym,
+               mobility: og.Sym):
     """The sampling grid [1, S, S, 2] of the MLS warp, and S as [1] int64."""
     size_i = g.dim(portrait, 2)  # [1] int64
     size = g.to_float(size_i)  # [1] float
@@ -113,7 +116,7 @@ def _warp_grid(g: og.GraphBuilder, portrait: og.Sym, src: og.Sym, dst: og.Sym):
     out_size = g.concat([g.const([1, 2], np.int64), size_i, size_i], axis=0)
     off = g.op("Resize", off, None, None, out_size, mode="linear",
                coordinate_transformation_mode="align_corners")
-    off = g.transpose(off, [0, 2, 3, 1])  # [1, S, S, 2]
+    off = g.transpose(off, [0, 2, 3, 1]) * mobility  # [1, S, S, 2]
 
     # identity sampling grid: pixel centres
     ramp = g.op("Range", g.const(0.0), g.reshape(size, []), g.const(1.0))  # [S]
@@ -183,6 +186,7 @@ def build():
     portrait = g.input("portrait", og.FLOAT, [1, 3, "S", "S"])
     src = g.input("src_points", og.FLOAT, ["K", 2])
     dst = g.input("dst_points", og.FLOAT, ["K", 2])
+    mobility = g.input("mobility", og.FLOAT, [1, "S", "S", 1])
     eyes = []
     for side in ("r", "l"):
         eyes.append((g.input(f"eye_{side}_patch", og.FLOAT, [1, 3, f"Hp{side}", f"Wp{side}"]),
@@ -192,7 +196,7 @@ def build():
     mouth = g.input("mouth", og.FLOAT, ["Hm", "Wm", 4])
     mouth_at = g.input("mouth_origin", og.INT64, [2])
 
-    grid, size_i = _warp_grid(g, portrait, src, dst)
+    grid, size_i = _warp_grid(g, portrait, src, dst, mobility)
     warped = g.op("GridSample", portrait, grid, mode="linear", padding_mode="border",
                   align_corners=0)
     image = _hwc(g, warped)
@@ -277,7 +281,8 @@ def bilinear_sample(img: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarr
 
 
 def reference(portrait: np.ndarray, src: np.ndarray, dst: np.ndarray,
-              eyes: list | None = None, mouth: tuple | None = None) -> np.ndarray:
+              eyes: list | None = None, mouth: tuple | None = None,
+              mobility: np.ndarray | None = None) -> np.ndarray:
     """What the ONNX model computes, in NumPy: portrait [1,3,S,S] float -> [S,S,3] uint8.
 
     ``eyes``: (patch [1,3,h,w], patch_box (x0,y0,x1,y1), origin (row, col), size (h, w))
@@ -287,6 +292,8 @@ def reference(portrait: np.ndarray, src: np.ndarray, dst: np.ndarray,
     vy, vx = np.meshgrid(lin, lin, indexing="ij")
     off = offsets(np.stack([vx.ravel(), vy.ravel()], axis=1), src, dst)
     off = _resize_align_corners(off.reshape(GRID, GRID, 2), size)
+    if mobility is not None:
+        off = off * mobility[0]
     centres = (np.arange(size) * 2.0 + 1.0) / size - 1.0
     gx = centres[None, :] + off[..., 0]
     gy = centres[:, None] + off[..., 1]
