@@ -145,6 +145,22 @@ def ease_head_motion(rotation: np.ndarray, scale: float, shift: np.ndarray,
     return rotation, scale, shift
 
 
+_INNER_LIPS = (lm.LIPS_INNER_UPPER[1:-1], lm.LIPS_INNER_LOWER[1:-1])
+
+
+def _keep_lips_apart(target: np.ndarray, portrait: np.ndarray) -> None:
+    """A driver closing a mouth that was a little open at its neutral must close the
+    portrait's mouth, not push its lips through each other (head frame, y down; the
+    portrait's own tracked lips may overlap a little, and may stay so)."""
+    upper, lower = _INNER_LIPS
+    gap = target[lower, 1] - target[upper, 1]
+    crossed = gap < np.minimum(portrait[lower, 1] - portrait[upper, 1], 0.0) - 1e-9
+    if crossed.any():
+        mid = 0.5 * (target[lower, 1] + target[upper, 1])
+        target[np.array(upper)[crossed], 1] = mid[crossed]
+        target[np.array(lower)[crossed], 1] = mid[crossed]
+
+
 def _face_height(pts: np.ndarray) -> float:
     return float(np.linalg.norm(pts[lm.CHIN_BOTTOM] - pts[lm.FOREHEAD_TOP]))
 
@@ -257,6 +273,7 @@ class Retargeter:
         expression = (driver_head - neutral_head) * self._axis_ratio
         target = self._portrait_head + self._gains * expression
         self._transfer_eyes(target, driver_head)
+        _keep_lips_apart(target, self._portrait_head)
         # back to the portrait's camera frame, with the head motion about its centre
         head = st.head
         c_d = neutral[lm.RIGID].mean(axis=0)

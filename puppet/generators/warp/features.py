@@ -297,11 +297,15 @@ def _edge_fade(shape: tuple[int, int], width: int = 3) -> np.ndarray:
 
 
 def mouth_gap(points: np.ndarray) -> float:
-    """How open the mouth is: the mean gap between the inner lips over the mouth's width."""
-    gaps = np.linalg.norm(points[lm.LIPS_INNER_LOWER[1:-1], :2]
-                          - points[lm.LIPS_INNER_UPPER[1:-1], :2], axis=1)
-    width = np.linalg.norm(points[lm.MOUTH_CORNERS[0], :2] - points[lm.MOUTH_CORNERS[1], :2])
-    return float(gaps.mean() / max(float(width), 1e-3))
+    """How open the mouth is: the mean gap between the inner lips (lower below upper,
+    across the mouth's line; never below 0) over the mouth's width."""
+    a, b = points[lm.MOUTH_CORNERS[0], :2], points[lm.MOUTH_CORNERS[1], :2]
+    width = max(float(np.linalg.norm(b - a)), 1e-3)
+    across = np.array([-(b - a)[1], (b - a)[0]]) / width
+    if across[1] < 0:
+        across = -across
+    gaps = (points[lm.LIPS_INNER_LOWER[1:-1], :2] - points[lm.LIPS_INNER_UPPER[1:-1], :2]) @ across
+    return float(np.maximum(gaps, 0.0).mean() / width)
 
 
 def mouth_layer(target: np.ndarray, source: np.ndarray, shape: tuple[int, int], res: int,
@@ -319,7 +323,7 @@ def mouth_layer(target: np.ndarray, source: np.ndarray, shape: tuple[int, int], 
     centre = polygon.mean(axis=0)
     origin = box_origin(centre, shape, res)
     layer = np.zeros(shape + (4,), np.float32)
-    opening = float(_smoothstep(mouth_gap(target) - mouth_gap(source), 0.0, 0.05))
+    opening = float(_smoothstep(mouth_gap(target) - mouth_gap(source), 0.0, 0.03))
     if opening <= 0.0:
         return layer, origin
     cover = fill_polygon(shape, polygon, origin)
