@@ -17,7 +17,13 @@ def _add_render_options(p: argparse.ArgumentParser, size: int = 1280) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where the generator runs (default auto: CUDA when it works)")
     p.add_argument("--expression", type=float, default=1.0, metavar="GAIN",
-                   help="expression intensity, 0..2 (default 1)")
+                   help="intensity of every expression, 0..2 (default 1)")
+    p.add_argument("--mouth", type=float, default=1.0, metavar="GAIN",
+                   help="intensity of the mouth and jaw, on top of --expression (default 1)")
+    p.add_argument("--eyes", type=float, default=1.0, metavar="GAIN",
+                   help="intensity of blinks and gaze, on top of --expression (default 1)")
+    p.add_argument("--brows", type=float, default=1.0, metavar="GAIN",
+                   help="intensity of the brows, on top of --expression (default 1)")
     p.add_argument("--head", type=float, default=1.0, metavar="GAIN",
                    help="head-motion intensity, 0..2 (default 1)")
     p.add_argument("--smoothing", type=float, default=0.5, metavar="S",
@@ -33,12 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"puppet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("render", help="render a portrait driven by a video to an MP4",
-                       description="Render PORTRAIT moving with the face in the driving video. "
-                                   "Output frame i follows driving frame i; frame 0 is the "
-                                   "portrait itself.")
+    p = sub.add_parser("render", help="render a portrait driven by a video or a performance",
+                       description="Render PORTRAIT moving with the face in the driving video, "
+                                   "or with a recorded performance (.performance file, with "
+                                   "its sound). Output frame i follows driving frame i; frame "
+                                   "0 is the portrait itself.")
     p.add_argument("--portrait", required=True, metavar="IMAGE", help="the portrait image")
-    p.add_argument("--driving", required=True, metavar="VIDEO", help="a video of a face")
+    p.add_argument("--driving", required=True, metavar="VIDEO",
+                   help="a video of a face, or a .performance file")
     p.add_argument("--output", required=True, metavar="OUT.mp4", help="the H.264 MP4 to write")
     p.add_argument("--max-frames", type=int, default=0, metavar="N",
                    help="render only the first N driving frames (default: all)")
@@ -91,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="save a picture of the window just before it closes (needs --quit-after)")
     p.add_argument("--fullscreen", action="store_true", help="start with the portrait fullscreen")
 
+    p = sub.add_parser("recover", help="rescue recordings cut off by a crash",
+                       description="Finish the recordings (MP4 and performance files) that a "
+                                   "crashed or killed Puppet left in FOLDER. Recordings still "
+                                   "running are left alone.")
+    p.add_argument("folder", nargs="?", default=None, metavar="FOLDER",
+                   help="the recordings folder (default: the standard one, "
+                        "e.g. ~/Videos/Puppet)")
+
     p = sub.add_parser("export-model", help="re-create the built-in generator's ONNX file",
                        description="Exports the built-in warp generator from its source in "
                                    "puppet/generators/warp/model.py.")
@@ -103,8 +119,8 @@ def _settings(args: argparse.Namespace):
     from puppet.motion.retarget import RetargetSettings
 
     try:
-        return RetargetSettings(expression=args.expression, head=args.head,
-                                smoothing=args.smoothing)
+        return RetargetSettings(expression=args.expression, head=args.head, mouth=args.mouth,
+                                eyes=args.eyes, brows=args.brows, smoothing=args.smoothing)
     except ValueError as exc:
         raise PuppetError(str(exc), "see 'puppet render --help'") from exc
 
@@ -112,8 +128,9 @@ def _settings(args: argparse.Namespace):
 def _print_report(report, what: str) -> None:
     missing = (f", no face in {report.frames_without_face} driving frames (held the last pose)"
                if report.frames_without_face else "")
-    print(f"Wrote {report.output} ({report.frames} frames at {report.video_fps:g} fps{missing})",
-          file=sys.stderr)
+    sound = ", with sound" if getattr(report, "sound", False) else ""
+    print(f"Wrote {report.output} ({report.frames} frames at {report.video_fps:g} fps{sound}"
+          f"{missing})", file=sys.stderr)
     print(f"{what}: {report.frames} frames in {report.seconds:.1f} s, {report.fps:.1f} fps, "
           f"generator on {report.provider.label}", file=sys.stderr)
 
@@ -155,6 +172,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_live(args: argparse.Namespace) -> int:
+    import dataclasses
     import json
 
     from puppet.live import BUILTIN_PREFIX, ENDED, SOURCE_FAILED, LiveEngine
@@ -210,8 +228,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     report["state"] = state
     report["source_fps"] = source_fps
     report["size"] = list(engine.portrait.size)
-    report["settings"] = {"expression": settings.expression, "head": settings.head,
-                          "smoothing": settings.smoothing}
+    report["settings"] = dataclasses.asdict(settings)
     if stats_path is not None:
         stats_path.write_text(json.dumps(report, indent=2) + "\n")
     for m in messages:
@@ -234,6 +251,21 @@ def cmd_gui(args: argparse.Namespace) -> int:
         raise PuppetError("the window is not available in this installation (PySide6 is missing)",
                           "install Puppet again: pip install .")
     return gui.main(args)
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    from puppet.outputs.recorder import default_recordings_folder, recover_recordings
+
+    folder = Path(args.folder).expanduser() if args.folder else default_recordings_folder()
+    if not folder.is_dir():
+        raise PuppetError(f"the folder {folder} does not exist",
+                          "give the folder the recordings were made in")
+    found = recover_recordings(folder)
+    for item in found:
+        print(item.message)
+    if not found:
+        print(f"Nothing to recover in {folder}.")
+    return 0
 
 
 def cmd_export_model(args: argparse.Namespace) -> int:
@@ -274,6 +306,7 @@ COMMANDS = {
     "live": cmd_live,
     "gui": cmd_gui,
     "demo": cmd_demo,
+    "recover": cmd_recover,
     "export-model": cmd_export_model,
 }
 

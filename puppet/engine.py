@@ -31,11 +31,16 @@ from puppet.tracking.face import Face
 
 @dataclass(frozen=True)
 class DriverFrame:
-    """One step of a performance: the driver's face (None when none was seen)."""
+    """One step of a performance: the driver's face (None when none was seen).
+
+    ``neutral``, when set, is a face to take as the driver's neutral before this
+    frame (a recorded performance replays the live engine's calibrations).
+    """
 
     index: int
     time: float
     face: Face | None
+    neutral: Face | None = None
     image: np.ndarray | None = field(default=None, compare=False, repr=False)  # BGR, if any
 
 
@@ -66,6 +71,7 @@ class RenderReport:
     provider: ProviderInfo
     frames_without_face: int
     times: StageTimes
+    sound: bool = False  # the output has a sound track
 
     @property
     def fps(self) -> float:
@@ -83,7 +89,7 @@ def track_video(video, tracker, max_frames: int = 0) -> Iterator[tuple[DriverFra
             break
         face = tracker.track(frame.image)
         t1 = time.perf_counter()
-        yield DriverFrame(frame.index, frame.time, face, frame.image), (t1 - t0) * 1000.0
+        yield DriverFrame(frame.index, frame.time, face, image=frame.image), (t1 - t0) * 1000.0
         t0 = time.perf_counter()
 
 
@@ -209,6 +215,8 @@ def render_performance(portrait: Portrait, driver: Iterable[tuple[DriverFrame, f
             times.add("decode+track", track_ms)
             if dframe.face is None:
                 counters["missing"] += 1
+            if dframe.neutral is not None:
+                renderer.calibrate(dframe.neutral)
             t0 = time.perf_counter()
             motion = renderer.motion_for(dframe.face, dframe.time, dframe.image)
             times.add("retarget", (time.perf_counter() - t0) * 1000.0)
@@ -235,20 +243,63 @@ def render_performance(portrait: Portrait, driver: Iterable[tuple[DriverFrame, f
                         frames_without_face=counters["missing"], times=times)
 
 
+def performance_driver(perf) -> Iterator[tuple[DriverFrame, float]]:
+    """A recorded performance as driver frames (frame i at its recorded capture time)."""
+    for i, t, face, neutral in perf.frames():
+        yield DriverFrame(i, t, face, neutral), 0.0
+
+
 def render_file(portrait_path: str | Path, driving_path: str | Path, output_path: str | Path,
                 size: int = DEFAULT_SIZE, device: str = "auto",
                 settings: RetargetSettings | None = None, generator_name: str = "warp",
                 progress: ProgressFn | None = None,
                 on_provider: Callable[[ProviderInfo], None] | None = None,
                 max_frames: int = 0) -> RenderReport:
-    """``puppet render``: a portrait driven by a video, written to an H.264 MP4.
-
-    ``max_frames`` > 0 renders only the driving video's first frames."""
+    """``puppet render``: a portrait driven by a video or by a recorded performance file
+    (see :mod:`puppet.sources.performance`), written to an H.264 MP4; a performance's
+    sound goes into the MP4 as AAC.  ``max_frames`` > 0 renders only a driving video's
+    first frames."""
     from puppet.outputs.video_writer import VideoWriter, check_output_path
+    from puppet.sources.performance import is_performance_file, read_performance
+
+    out = check_output_path(output_path, (portrait_path, driving_path))
+    if is_performance_file(driving_path):
+        perf = read_performance(driving_path)
+        portrait = load_portrait(portrait_path, size)
+        generator = generators.create(generator_name, device)
+        if on_provider is not None:
+            on_provider(generator.info)
+        w, h = portrait.size
+        writer = VideoWriter(out, w, h, perf.fps, audio=perf.audio)
+        try:
+            report = render_performance(portrait, performance_driver(perf), writer, generator,
+                                        settings, perf.frame_count, progress)
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        what, fix = "performance", "record a performance where a face is seen from the front"
+        report.video_fps = float(perf.fps)
+        report.sound = writer.has_sound
+    else:
+        report = _render_video(portrait_path, driving_path, out, size, device, settings,
+                               generator_name, progress, on_provider, max_frames)
+        what, fix = "driving video", "use a video where a face is seen from the front"
+    if report.frames_without_face == report.frames:
+        out.unlink(missing_ok=True)
+        raise PuppetError(f"no face was found in any frame of the {what} {driving_path}", fix)
+    return report
+
+
+def _render_video(portrait_path, driving_path, out: Path, size: int, device: str,
+                  settings: RetargetSettings | None, generator_name: str,
+                  progress: ProgressFn | None,
+                  on_provider: Callable[[ProviderInfo], None] | None,
+                  max_frames: int = 0) -> RenderReport:
+    from puppet.outputs.video_writer import VideoWriter
     from puppet.sources.video import VideoFile
     from puppet.tracking.mediapipe_tracker import FaceTracker
 
-    out = check_output_path(output_path, (portrait_path, driving_path))
     portrait = load_portrait(portrait_path, size)
     video = VideoFile(driving_path)
     try:
@@ -268,9 +319,5 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
                 raise
     finally:
         video.close()
-    if report.frames_without_face == report.frames:
-        out.unlink(missing_ok=True)
-        raise PuppetError(f"no face was found in any frame of the driving video {driving_path}",
-                          "use a video where a face is seen from the front")
     report.video_fps = video.fps
     return report

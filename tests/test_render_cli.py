@@ -112,3 +112,35 @@ def test_the_portrait_moves_with_the_head(rendered):
     ok = ~np.isnan(rolls)
     # image rotation by +a degrees (counter-clockwise) is a roll of -a in image coordinates
     assert np.corrcoef(rolls[ok], -expected[ok])[0, 1] > 0.8
+
+
+def test_feature_gains_from_the_command_line(tmp_path, driving_clip, builtin_portrait_path):
+    """--mouth 0 keeps the portrait's mouth shut while the driver talks."""
+    clip, _, mouth = driving_clip
+    out = tmp_path / "quiet.mp4"
+    result = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", clip,
+                        "--output", out, "--device", "cpu", "--mouth", "0")
+    assert result.returncode == 0, result.stderr
+    frames, _, _ = read_video(out)
+    gaps = [g for g, m in zip(mouth_gaps(frames), mouth) if g is not None and m > 0.25]
+    assert len(gaps) >= 6 and max(gaps) < 0.05
+    bad = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", clip,
+                     "--output", tmp_path / "x.mp4", "--eyes", "7")
+    assert bad.returncode == 2 and "eyes gain must be between 0 and 3" in bad.stderr.lower()
+
+
+def test_a_still_driver_gives_a_still_portrait(tmp_path, grace_photo, builtin_portrait_path):
+    """No flicker: a driver that does not move leaves the portrait as it is."""
+    from conftest import write_clip
+
+    still = write_clip(tmp_path / "still.mp4", [grace_photo[60:460, 56:456]] * 24, 24)
+    out = tmp_path / "still_out.mp4"
+    result = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", still,
+                        "--output", out, "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    frames, _, _ = read_video(out)
+    assert len(frames) == 24
+    # the tracker wobbles by about half a pixel on a still face: nothing of it shows
+    steps = [np.abs(b.astype(int) - a).mean() for a, b in zip(frames, frames[1:])]
+    assert max(steps) < 0.6 and np.median(steps) < 0.25
+    assert max(np.abs(f.astype(int) - frames[0]).mean() for f in frames) < 2.0

@@ -37,6 +37,7 @@ ROLL_LIMIT = 40.0
 SHIFT_GAIN = 0.6  # a driver leaning in its chair should not slide the painted head about
 SHIFT_LIMIT = 0.15  # of the portrait's face height
 SCALE_LIMIT = 0.15  # log of the scale change
+SHUT = 0.12  # an eye whose lids are this close (of the neutral's gap) is closed
 
 # landmark groups steered by the per-feature gains
 _MOUTH = sorted(set(lm.LIPS + lm.CHIN + [136, 150, 149, 176, 148, 377, 400, 378, 379, 365, 172,
@@ -144,6 +145,22 @@ def ease_head_motion(rotation: np.ndarray, scale: float, shift: np.ndarray,
     return rotation, scale, shift
 
 
+_INNER_LIPS = (lm.LIPS_INNER_UPPER[1:-1], lm.LIPS_INNER_LOWER[1:-1])
+
+
+def _keep_lips_apart(target: np.ndarray, portrait: np.ndarray) -> None:
+    """A driver closing a mouth that was a little open at its neutral must close the
+    portrait's mouth, not push its lips through each other (head frame, y down; the
+    portrait's own tracked lips may overlap a little, and may stay so)."""
+    upper, lower = _INNER_LIPS
+    gap = target[lower, 1] - target[upper, 1]
+    crossed = gap < np.minimum(portrait[lower, 1] - portrait[upper, 1], 0.0) - 1e-9
+    if crossed.any():
+        mid = 0.5 * (target[lower, 1] + target[upper, 1])
+        target[np.array(upper)[crossed], 1] = mid[crossed]
+        target[np.array(lower)[crossed], 1] = mid[crossed]
+
+
 def _face_height(pts: np.ndarray) -> float:
     return float(np.linalg.norm(pts[lm.CHIN_BOTTOM] - pts[lm.FOREHEAD_TOP]))
 
@@ -196,10 +213,11 @@ class Retargeter:
         gains[lm.RIGID] = 0.0
         self._gains = gains
         s = st.smoothing
-        # 0 -> no filtering; 1 -> heavy.  Still landmarks get a low cut-off, moving
-        # ones open it up quickly so that talking does not lag.
-        self._filter.min_cutoff = 30.0 * (1.0 - s) ** 2 + 0.6
-        self._filter.beta = 8.0 * (1.0 - 0.6 * s)
+        # 0 -> no filtering; 1 -> heavy.  Still landmarks get a low cut-off (the
+        # tracker wobbles by a few pixels even on a still face), moving ones open it
+        # up quickly (speeds in eye distances per second) so that talking does not lag.
+        self._filter.min_cutoff = 0.4 + 6.0 * (1.0 - s) ** 2
+        self._filter.beta = 6.0 * (1.0 - 0.5 * s)
 
     # neutral ----------------------------------------------------------------
     @property
@@ -255,6 +273,7 @@ class Retargeter:
         expression = (driver_head - neutral_head) * self._axis_ratio
         target = self._portrait_head + self._gains * expression
         self._transfer_eyes(target, driver_head)
+        _keep_lips_apart(target, self._portrait_head)
         # back to the portrait's camera frame, with the head motion about its centre
         head = st.head
         c_d = neutral[lm.RIGID].mean(axis=0)
@@ -278,6 +297,9 @@ class Retargeter:
             upper, lower = pairs
             ratio = d_gaps / np.maximum(n_gaps, 1e-6)
             openness = float(np.clip(np.median(ratio), 0.0, 1.6))
+            # the tracker never quite closes a closed eye: a gap of an eighth of the
+            # neutral's is shut
+            ratio = np.where(ratio < 1.0, np.clip((ratio - SHUT) / (1.0 - SHUT), 0.0, 1.0), ratio)
             ratio = np.clip(1.0 + gain * (np.clip(ratio, 0.0, 1.6) - 1.0), 0.0, 2.0)
             want = np.maximum(p_gaps, 0.0) * ratio
             have = target[lower, 1] - target[upper, 1]

@@ -1,18 +1,24 @@
-"""H.264 MP4 files written with PyAV (libx264), all or nothing.
+"""H.264 MP4 files written with PyAV (libx264), with an AAC sound track, all or nothing.
 
 Frames go to a hidden ``.part`` file beside the target; only a finished file is
 moved into place, so a failed or interrupted render never leaves a file that
-looks valid.
+looks valid.  (Live recordings, which must survive a crash instead, are written
+by :mod:`puppet.outputs.recorder`.)
 """
 from __future__ import annotations
 
 import os
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from puppet.errors import PuppetError
+from puppet.timeline import AudioFormat
+
+if TYPE_CHECKING:
+    from puppet.sources.audio import AudioTrack
 
 
 def check_output_path(path: str | Path, inputs: tuple[str | Path, ...] = ()) -> Path:
@@ -41,11 +47,53 @@ def check_output_path(path: str | Path, inputs: tuple[str | Path, ...] = ()) -> 
     return p
 
 
+class AacEncoder:
+    """Encodes float32 samples, shaped (frames, channels), to an AAC stream of a container.
+
+    ``pts_offset`` is added to every time stamp; the live recorder uses it to keep
+    the encoder's priming samples at non-negative times (see recorder.py).
+    """
+
+    #: Samples of encoder delay ("priming") at the start of FFmpeg's AAC encoder's output.
+    PRIMING = 1024
+
+    def __init__(self, container, fmt: AudioFormat, bitrate: int = 128_000,
+                 pts_offset: int = 0):
+        self.format = fmt
+        self.layout = "mono" if fmt.channels == 1 else "stereo"
+        stream = container.add_stream("aac", rate=fmt.samplerate)
+        stream.layout = self.layout
+        stream.bit_rate = bitrate
+        self.stream = stream
+        self.samples = 0
+        self._offset = pts_offset
+
+    def encode(self, samples: np.ndarray) -> list:
+        import av
+
+        if len(samples) == 0:
+            return []
+        planar = np.ascontiguousarray(np.asarray(samples, np.float32).T)
+        frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=self.layout)
+        frame.sample_rate = self.format.samplerate
+        frame.pts = self.samples + self._offset
+        self.samples += len(samples)
+        return list(self.stream.encode(frame))
+
+    def flush(self) -> list:
+        return list(self.stream.encode(None))
+
+
 class VideoWriter:
-    """Writes BGR frames of one fixed size to an H.264 MP4 at a constant rate."""
+    """Writes BGR frames of one fixed size to an H.264 MP4 at a constant rate.
+
+    With ``audio``, its samples are muxed in as AAC, sample 0 at frame 0, cut at
+    the end of the video.
+    """
 
     def __init__(self, path: str | Path, width: int, height: int, fps: float | Fraction,
-                 crf: int = 17, preset: str = "veryfast"):
+                 crf: int = 17, preset: str = "veryfast", audio: AudioTrack | None = None,
+                 audio_bitrate: int = 128_000):
         import av
 
         if width % 2 or height % 2:
@@ -67,6 +115,24 @@ class VideoWriter:
         stream.options = {"crf": str(crf), "preset": preset}
         stream.codec_context.time_base = Fraction(1, 1) / rate
         self._stream = stream
+        self._rate = rate
+        self._audio = audio
+        self._aac = None
+        if audio is not None and len(audio.samples):
+            self._aac = AacEncoder(self._container, audio.format, audio_bitrate)
+
+    @property
+    def has_sound(self) -> bool:
+        return self._aac is not None
+
+    def _encode_audio_until(self, frames: int) -> None:
+        """Audio up to the end of video frame ``frames - 1``."""
+        if self._aac is None or self._audio is None:
+            return
+        end = int(round(frames / self._rate * self._audio.format.samplerate))
+        end = min(end, len(self._audio.samples))
+        for packet in self._aac.encode(self._audio.samples[self._aac.samples:end]):
+            self._container.mux(packet)
 
     def write(self, frame_bgr: np.ndarray) -> None:
         import av
@@ -80,6 +146,7 @@ class VideoWriter:
         try:
             for packet in self._stream.encode(vf):
                 self._container.mux(packet)
+            self._encode_audio_until(self.frames)
         except (av.error.FFmpegError, OSError) as exc:
             raise PuppetError(f"writing {self.path} failed: {exc}",
                               "check the free disk space") from exc
@@ -92,6 +159,10 @@ class VideoWriter:
         try:
             for packet in self._stream.encode():
                 self._container.mux(packet)
+            if self._aac is not None:
+                self._encode_audio_until(self.frames)
+                for packet in self._aac.flush():
+                    self._container.mux(packet)
             self._container.close()
         except Exception:
             self._remove_part()

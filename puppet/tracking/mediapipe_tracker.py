@@ -65,6 +65,7 @@ class FaceTracker:
         self.video = video
         self._last_confidence = 0.0
         self._started = False
+        self._tracking = False
         with _quiet_native_stderr():
             self._graph = SolutionBase(
                 binary_graph_path=_GRAPH,
@@ -94,6 +95,13 @@ class FaceTracker:
         else:
             result = self._graph.process({"image": rgb})
         faces = result.multi_face_landmarks
+        detections = result.face_detections
+        if faces and self.video and not self._tracking:
+            # a new track: the detector's crop gives landmarks a little off those that
+            # tracking gives on the very same picture; settle into tracking at once so
+            # the first face (the neutral) matches the ones after it
+            faces = self._graph.process({"image": rgb}).multi_face_landmarks
+        self._tracking = bool(faces)
         if not faces:
             self._last_confidence = 0.0
             return None
@@ -106,7 +114,6 @@ class FaceTracker:
             if area > best_area:
                 best, best_area = pts, area
         assert best is not None
-        detections = result.face_detections
         if detections:
             self._last_confidence = _score_for(best, detections, w, h)
         elif self._last_confidence == 0.0:

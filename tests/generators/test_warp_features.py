@@ -69,15 +69,25 @@ def test_no_motion_draws_the_portrait_exactly(generator, prepared, portrait):
     assert np.abs(out.astype(int) - crop).max() <= 1
 
 
-def test_shut_eyes_only_paint_inside_the_eyes(prepared, portrait):
-    crop = crop_image(portrait.image, prepared.box)
-    shut = features.shut_eyes(crop, prepared.points)
-    changed = np.abs(shut.astype(int) - crop).max(axis=-1) > 3
-    ys, xs = np.nonzero(changed)
-    assert changed.sum() > 100
-    eye_pts = prepared.points[lm.RIGHT_EYE + lm.LEFT_EYE]
-    lo, hi = eye_pts.min(axis=0) - 3, eye_pts.max(axis=0) + 3
-    assert xs.min() >= lo[0] and xs.max() <= hi[0] and ys.min() >= lo[1] and ys.max() <= hi[1]
+def test_eye_patches_leave_an_open_eye_as_painted_and_cover_a_shut_one(prepared):
+    """No closing: the patch is the region itself.  Shut: the eyeball is covered by
+    the lid, whose colour is the skin's, not the eye's, and nothing changes outside
+    the region's eye part."""
+    for region in prepared.eyes:
+        assert np.array_equal(features.eye_patch(region, np.zeros(7)), region.rest)
+        shut = features.eye_patch(region, np.ones(7))[0].transpose(1, 2, 0) * 255
+        opened = region.source
+        x0, y0 = region.box[:2]
+        eye = features.fill_polygon(opened.shape[:2],
+                                    features.opening_polygon(prepared.points, region.eye),
+                                    (y0, x0)) > 0.99
+        eye = cv2.erode(eye.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        assert eye.sum() > 20
+        skin = np.median(region.lid_colour, axis=0)
+        assert np.abs(shut[eye].mean(0) - skin).mean() < np.abs(opened[eye].mean(0) - skin).mean()
+        above = region.uv[..., 1] < region.skin.min()  # the brow's side: untouched
+        assert above.sum() > 20
+        assert np.abs(shut[above] - opened[above]).max() < 1.0
 
 
 def test_a_blink_closes_the_portraits_eyes(generator, prepared, portrait):
@@ -136,3 +146,24 @@ def test_driver_view_reaches_the_mouth(generator, prepared, portrait, grace_phot
         m = dataclasses.replace(m, driver=DriverView(image, m.landmarks, None))
         outs.append(generator.render(prepared, m).astype(int))
     assert np.abs(outs[0] - outs[1]).max() > 60
+
+
+def test_the_pictures_frame_stays_still(generator, prepared, portrait):
+    """A big turn and shift of the head moves the face but not the picture's edge band."""
+    from puppet.motion.pose import euler_to_matrix
+
+    m = neutral_motion(portrait.face)
+    turn = euler_to_matrix(15, 10, 8)
+    pts = portrait.face.landmarks.astype(np.float64)
+    c = m.center
+    moved = (pts - c) @ turn.T + c + np.array([25.0, -20.0, 0.0])
+    m = dataclasses.replace(m, landmarks=moved, rotation=turn, shift=np.array([25.0, -20.0, 0]),
+                            neutral=False)
+    out = generator.render(prepared, m).astype(int)
+    crop = crop_image(portrait.image, prepared.box).astype(int)
+    box = prepared.box
+    top = -box.y0  # the picture's top edge, in crop rows
+    band = int(0.08 * min(portrait.size))
+    assert top >= 0
+    np.testing.assert_array_equal(out[top:top + band - 1], crop[top:top + band - 1])
+    assert np.abs(out[top + 3 * band:] - crop[top + 3 * band:]).mean() > 3  # the rest moved

@@ -30,27 +30,35 @@ def _points(rng, k, spread=0.03):
     return src, dst
 
 
-def _feeds(img, src, dst, closed=None, layers=None):
-    """All of the model's inputs; by default the eyes fully open and no mouth drawn."""
+def _feeds(img, src, dst, eyes=None, mouth=None, mobility=None):
+    """All of the model's inputs; by default the eyes as painted, no mouth drawn and
+    every pixel free to move."""
     size = img.shape[2]
-    closed = np.zeros_like(img) if closed is None else closed
-    feeds = {"portrait": img, "closed_eyes": closed, "src_points": src, "dst_points": dst,
-             "eye_r": np.concatenate([np.ones((4, 5, 1)), np.zeros((4, 5, 1))], 2),
-             "eye_r_origin": [0, 0],
-             "eye_l": np.concatenate([np.ones((4, 5, 1)), np.zeros((4, 5, 1))], 2),
-             "eye_l_origin": [size - 4, size - 5],
+    feeds = {"portrait": img, "src_points": src, "dst_points": dst,
+             "mobility": np.ones((1, size, size, 1)) if mobility is None else mobility,
              "mouth": np.zeros((3, 3, 4)), "mouth_origin": [1, 1]}
-    for name, (layer, origin) in (layers or {}).items():
-        feeds[name], feeds[name + "_origin"] = layer, origin
-    return {k: np.asarray(v, np.int64 if k.endswith("origin") else np.float32)
+    for side in ("r", "l"):
+        feeds.update({f"eye_{side}_patch": img[:, :, 0:4, 0:5],
+                      f"eye_{side}_patch_box": [0, 0, 5, 4],
+                      f"eye_{side}_origin": [0, 0], f"eye_{side}_size": [4, 5]})
+    for side, (patch, box, origin, box_size) in zip("rl", eyes or []):
+        feeds.update({f"eye_{side}_patch": patch, f"eye_{side}_patch_box": box,
+                      f"eye_{side}_origin": origin, f"eye_{side}_size": box_size})
+    if mouth is not None:
+        feeds["mouth"], feeds["mouth_origin"] = mouth
+    return {k: np.asarray(v, np.int64 if k.endswith(("origin", "size")) else np.float32)
             for k, v in feeds.items()}
 
 
 def _random_layers(rng, size):
     h, w = size // 6, size // 4
-    return {"eye_r": (rng.random((h, w, 2)), [size // 4, size // 6]),
-            "eye_l": (rng.random((h, w, 2)), [size // 4, size // 2]),
-            "mouth": (rng.random((h, w + 3, 4)), [size // 2 + 5, size // 3])}
+    eyes = [(rng.random((1, 3, h, w)), [size * 0.2, size * 0.2, size * 0.2 + w, size * 0.2 + h],
+             [size // 5, size // 8], [h + 8, w + 6]),
+            (rng.random((1, 3, h + 1, w)), [size * 0.6, size * 0.2, size * 0.6 + w,
+                                            size * 0.2 + h + 1],
+             [size // 5, size // 2], [h + 8, w + 6])]
+    mouth = (rng.random((h, w + 3, 4)), [size // 2 + 5, size // 3])
+    return eyes, mouth
 
 
 def test_committed_model_matches_a_fresh_export(tmp_path):
@@ -60,9 +68,9 @@ def test_committed_model_matches_a_fresh_export(tmp_path):
     rng = np.random.default_rng(1)
     for size, k in [(64, 40), (137, 90), (256, 200)]:
         img = rng.random((1, 3, size, size)).astype(np.float32)
-        closed = rng.random((1, 3, size, size)).astype(np.float32)
         src, dst = _points(rng, k, 0.05)
-        feeds = _feeds(img, src, dst, closed, _random_layers(rng, size))
+        mobility = rng.random((1, size, size, 1))
+        feeds = _feeds(img, src, dst, *_random_layers(rng, size), mobility)
         a = committed.run(None, feeds)[0]
         b = fresh.run(None, feeds)[0]
         assert a.shape == (size, size, 3) and a.dtype == np.uint8
@@ -74,9 +82,9 @@ def test_metadata_carries_name_version_and_contract():
     assert meta["puppet.name"] == model.NAME
     assert meta["puppet.version"] == model.VERSION
     contract = json.loads(meta["puppet.contract"])
-    assert set(contract["inputs"]) == {"portrait", "closed_eyes", "src_points", "dst_points",
-                                       "eye_r", "eye_r_origin", "eye_l", "eye_l_origin",
-                                       "mouth", "mouth_origin"}
+    assert set(contract["inputs"]) == {
+        "portrait", "src_points", "dst_points", "mobility", "mouth", "mouth_origin",
+        *(f"eye_{s}_{k}" for s in "rl" for k in ("patch", "patch_box", "origin", "size"))}
     assert set(contract["outputs"]) == {"frame"}
 
 
@@ -84,12 +92,11 @@ def test_onnx_agrees_with_the_numpy_reference():
     sess = _session(model.build().SerializeToString())
     rng = np.random.default_rng(2)
     img = _smooth_image(rng, 160)
-    closed = _smooth_image(rng, 160)
     src, dst = _points(rng, 80, 0.04)
-    layers = _random_layers(rng, 160)
-    out = sess.run(None, _feeds(img, src, dst, closed, layers))[0]
-    ref = model.reference(img, src, dst, closed,
-                          {k: (v.astype(np.float32), o) for k, (v, o) in layers.items()})
+    eyes, mouth = _random_layers(rng, 160)
+    mobility = np.clip(rng.random((1, 160, 160, 1)) * 2, 0, 1)
+    out = sess.run(None, _feeds(img, src, dst, eyes, mouth, mobility))[0]
+    ref = model.reference(img, src, dst, eyes, mouth, mobility)
     diff = np.abs(out.astype(int) - ref.astype(int))
     assert diff.max() <= 2 and diff.mean() < 0.05
 
@@ -101,6 +108,19 @@ def test_no_motion_gives_the_portrait_back_exactly():
     src, _ = _points(rng, 120)
     out = sess.run(None, _feeds(pixels / 255.0, src, src))[0]
     np.testing.assert_array_equal(out, pixels[0].transpose(1, 2, 0).astype(np.uint8))
+
+
+def test_held_pixels_do_not_move():
+    """Where mobility is 0 (the picture's frame) the warp leaves pixels exactly."""
+    sess = _session(model_file("puppet_warp.onnx"))
+    rng = np.random.default_rng(4)
+    pixels = rng.integers(0, 256, (1, 3, 96, 96)).astype(np.float32)
+    src, dst = _points(rng, 60, 0.08)
+    mobility = np.ones((1, 96, 96, 1), np.float32)
+    mobility[:, :, :20] = 0.0
+    out = sess.run(None, _feeds(pixels / 255.0, src, dst, mobility=mobility))[0]
+    np.testing.assert_array_equal(out[:, :20], pixels[0].transpose(1, 2, 0)[:, :20])
+    assert np.abs(out[:, 30:].astype(int) - pixels[0].transpose(1, 2, 0)[:, 30:]).mean() > 10
 
 
 def test_a_moved_point_carries_its_pixels():
@@ -127,22 +147,20 @@ def test_any_number_of_points_and_size(k):
     assert out.shape == (96, 96, 3)
 
 
-def test_layers_close_the_eyes_and_paint_the_mouth():
-    """Where an eye layer says shut, the shut-eye image shows (darkened on the lash
-    line); where the mouth layer covers, its colour shows; elsewhere the portrait."""
+def test_eye_patches_and_the_mouth_layer_are_drawn_where_they_belong():
+    """Where the warp samples an eye's region of the portrait, this frame's patch
+    shows; where the mouth layer covers, its colour; elsewhere the portrait."""
     sess = _session(model_file("puppet_warp.onnx"))
     size = 64
     img = np.full((1, 3, size, size), 0.5, np.float32)
-    closed = np.full((1, 3, size, size), 0.8, np.float32)
     src, _ = _points(np.random.default_rng(5), 20)
-    eye = np.zeros((6, 8, 2), np.float32)  # shut everywhere in its box
-    eye[3:, :, 1] = 1.0  # lash line on its lower half
+    patch = np.full((1, 3, 6, 8), 0.8, np.float32)  # the region x 10..18, y 12..18
+    eye = (patch, [10, 12, 18, 18], [8, 6], [14, 16])
     mouth = np.zeros((5, 7, 4), np.float32)
     mouth[..., :3] = 0.1
     mouth[..., 3] = 1.0
-    feeds = _feeds(img, src, src, closed, {"eye_r": (eye, [10, 12]), "mouth": (mouth, [40, 20])})
-    out = sess.run(None, feeds)[0].astype(int)
-    assert abs(out[11, 13, 0] - 204) <= 1  # 0.8: the shut eye
-    assert abs(out[14, 13, 0] - round(0.8 * 0.4 * 255)) <= 1  # lash line: darkened
-    assert abs(out[42, 23, 0] - 26) <= 1  # 0.1: inside of the mouth
+    out = sess.run(None, _feeds(img, src, src, [eye], (mouth, [40, 20])))[0].astype(int)
+    assert abs(out[15, 14, 0] - 204) <= 1  # inside the patch's region: the patch
+    assert abs(out[10, 8, 0] - 128) <= 1  # in the eye's box, outside the region
+    assert abs(out[42, 23, 0] - 26) <= 1  # inside of the mouth
     assert abs(out[30, 30, 0] - 128) <= 1  # elsewhere the portrait

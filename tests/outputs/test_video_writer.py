@@ -45,3 +45,26 @@ def test_frame_size_must_match(tmp_path):
     with pytest.raises(ValueError):
         w.write(np.zeros((32, 64, 3), np.uint8))
     w.abort()
+
+
+def test_a_sound_track_is_muxed_as_aac_and_cut_at_the_video_end(tmp_path):
+    from puppet.sources.audio import AudioTrack
+    from puppet.timeline import AudioFormat
+
+    sr = 48000
+    t = np.arange(int(2.5 * sr)) / sr  # longer than the video
+    track = AudioTrack((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[:, None],
+                       AudioFormat(sr, 1))
+    out = tmp_path / "o.mp4"
+    with VideoWriter(out, 64, 48, 25, audio=track) as w:
+        assert w.has_sound
+        for i in range(50):
+            w.write(np.full((48, 64, 3), i * 4, np.uint8))
+    with av.open(str(out)) as c:
+        v, a = c.streams.video[0], c.streams.audio[0]
+        assert a.codec_context.name == "aac" and a.rate == sr
+        assert float(v.duration * v.time_base) == pytest.approx(2.0)
+        assert float(a.duration * a.time_base) == pytest.approx(2.0, abs=0.03)
+        samples = np.concatenate([f.to_ndarray()[0] for f in c.decode(a)])
+    assert abs(len(samples) / sr - 2.0) < 0.03
+    assert 0.25 < np.abs(samples[sr // 2: sr]).max() < 0.35

@@ -1,17 +1,15 @@
-"""The eyes and the mouth: small per-frame layers for the warp model, and the shut-eye
-portrait it samples from.
+"""The eyes and the mouth: small per-frame inputs for the warp model.
 
 A warp can only move pixels: it stretches closed painted lips when the mouth
 opens and squashes a painted eye instead of closing it.  So the model draws two
 things a warp cannot:
 
-* **Eyes.** Once per portrait, :func:`shut_eyes` paints the eyes shut: each eye's
-  opening is filled with the lid skin just above it, mirrored down, with a darker
-  lash line.  Per frame, :func:`eye_layer` says, for each pixel of a box around
-  the eye, how open the eye is there (the opening between the target lids) and
-  where to darken a lash line on a closing eye.  The model shows the warped
-  portrait inside the opening and the warped shut eye outside it, so the lids
-  cover the eyeball instead of squashing it.
+* **Eyes.** Once per portrait, :func:`eye_region` takes the part of the crop that
+  an eye's upper lid can cover.  Per frame, :func:`eye_patch` repaints that part
+  with the lid brought down as far as the driver's (skin from above the eye, a
+  lash line along the lid's edge), hiding the eyeball instead of squashing it.
+  The model samples the patch wherever the warp samples that part of the
+  portrait, so the lid moves with the head.
 * **Mouth.** Per frame, :func:`mouth_layer` paints the inside of the opening
   between the target lips: the driver's own mouth interior (teeth, tongue, the
   dark of the throat) mapped into the portrait's mouth shape and matched to the
@@ -34,6 +32,7 @@ EYES = (
     (lm.RIGHT_EYE_UPPER, lm.RIGHT_EYE_LOWER, lm.RIGHT_BROW_LOWER),
     (lm.LEFT_EYE_UPPER, lm.LEFT_EYE_LOWER, lm.LEFT_BROW_LOWER),
 )
+LASH_BAND = 0.12  # the painted lash line's width above the tracked lid line, eye half-widths
 _AA_SHIFT = 4
 _AA_ONE = 1 << _AA_SHIFT
 
@@ -114,93 +113,129 @@ def _smoothstep(x: np.ndarray | float, lo: float, hi: float):
 # eyes
 
 
-def eye_box_shape(points: np.ndarray, res: int) -> tuple[int, int]:
-    """A box that holds either eye with room for its lids to move."""
-    widths = [np.linalg.norm(points[u[0], :2] - points[u[-1], :2]) for u, _, _ in EYES]
-    w = float(max(widths))
-    return min(res, max(4, int(round(1.2 * w)))), min(res, max(4, int(round(1.7 * w))))
-
-
 def opening_polygon(points: np.ndarray, eye: int) -> np.ndarray:
     upper, lower, _ = EYES[eye]
     return np.concatenate([points[upper, :2], points[lower[-2:0:-1], :2]], axis=0)
 
 
 def lid_gaps(points: np.ndarray, eye: int) -> np.ndarray:
+    """Distances between paired points of the upper and lower lid (corners left out)."""
     upper, lower, _ = EYES[eye]
     return np.linalg.norm(points[lower[1:-1], :2] - points[upper[1:-1], :2], axis=1)
 
 
-def shut_eyes(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """The crop with both eyes painted shut (``points``: landmarks in crop pixels)."""
-    out = crop.astype(np.float32)
+@dataclass(frozen=True)
+class EyeRegion:
+    """One eye of the portrait, prepared once: the region of the crop its lids may
+    cover (``box``: x0, y0, x1, y1 crop pixels), its lid curves in the eye's own
+    frame, and the size of the output box it may show in."""
+
+    eye: int
+    box: tuple[int, int, int, int]
+    frame: Frame2D
+    pair_u: np.ndarray  # where along the eye each lid pair sits
+    top: np.ndarray  # upper lid v on a fine u grid
+    bottom: np.ndarray
+    skin: np.ndarray  # top of the lid's skin band (above the lash line and crease)
+    lid_colour: np.ndarray  # [len(u_grid), 3] BGR of the lid's skin along the eye
+    u_grid: np.ndarray
+    out_size: tuple[int, int]
+    rest: np.ndarray  # [1, 3, h, w] the region as painted (lids where they are)
+    uv: np.ndarray  # [h, w, 2] the region's pixels in the eye's frame
+    source: np.ndarray  # [h, w, 3] float32, the region's pixels
+
+
+def eye_region(crop: np.ndarray, points: np.ndarray, eye: int) -> EyeRegion:
+    upper, lower, brow = EYES[eye]
     res = crop.shape[0]
-    for eye, (upper, lower, brow) in enumerate(EYES):
-        frame = Frame2D.from_corners(points[upper[0], :2], points[upper[-1], :2])
-        top = _curve(frame.to_local(points[upper, :2]))
-        bottom = _curve(frame.to_local(points[lower, :2]))
-        brow_line = _curve(frame.to_local(points[brow, :2]))
-        span = 1.5 * frame.half
-        x0 = int(max(0, np.floor(frame.origin[0] - span)))
-        x1 = int(min(res, np.ceil(frame.origin[0] + span)))
-        y0 = int(max(0, np.floor(frame.origin[1] - span)))
-        y1 = int(min(res, np.ceil(frame.origin[1] + span)))
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            continue
-        grid = _box_grid((y0, x0), (y1 - y0, x1 - x0))
-        uv = frame.to_local(grid)
-        u = np.clip(uv[..., 0], -1.0, 1.0)
-        v = uv[..., 1]
-        t, b = top(u), bottom(u)
-        band = np.clip(0.55 * (t - brow_line(u)), 0.12, 0.7)
-        height = np.maximum(b - t, 1e-3)
-        # mirror the skin above the lid down over the opening
-        v_src = t - 0.04 - (v - t) * (band / height)
-        src = frame.to_pixels(np.stack([u, v_src], axis=-1)) - 0.5
-        skin = cv2.remap(crop, src[..., 0].astype(np.float32), src[..., 1].astype(np.float32),
-                         cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).astype(np.float32)
-        # a closed lid is darker where it meets the lower lid (the lashes)
-        s = np.clip((v - t) / height, 0.0, 1.0)
-        skin *= (1.0 - 0.35 * np.exp(-(((1.0 - s) / 0.18) ** 2)))[..., None]
-        # cover the opening, leaving the painted lid lines themselves
-        mask = fill_polygon((y1 - y0, x1 - x0), opening_polygon(points, eye), (y0, x0))
-        mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
-        mask = cv2.GaussianBlur(mask, (0, 0), 0.6)[..., None]
-        region = out[y0:y1, x0:x1]
-        out[y0:y1, x0:x1] = region + (skin - region) * mask
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    frame = Frame2D.from_corners(points[upper[0], :2], points[upper[-1], :2])
+    top_c = _curve(frame.to_local(points[upper, :2]))
+    bottom_c = _curve(frame.to_local(points[lower, :2]))
+    brow_c = _curve(frame.to_local(points[brow, :2]))
+    u_grid = np.linspace(-1.2, 1.2, 49)
+    uc = np.clip(u_grid, -1.0, 1.0)
+    top, bottom = top_c(uc), bottom_c(uc)
+    band = np.clip(0.6 * (top - brow_c(uc)), 0.12, 0.9)
+    skin = top - band
+    # the region: from the skin band's top to below the lower lid, corner to corner
+    corners = frame.to_pixels(np.array([[u, v] for u in (-1.25, 1.25)
+                                        for v in (skin.min() - 0.1, bottom.max() + 0.15)]))
+    x0, y0 = np.floor(corners.min(axis=0)).astype(int) - 1
+    x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + 1
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, res), min(y1, res)
+    region = np.ascontiguousarray(crop[y0:y1, x0:x1]).astype(np.float32)
+    uv = frame.to_local(_box_grid((y0, x0), (y1 - y0, x1 - x0)))
+    pair_u = frame.to_local(points[upper[1:-1], :2])[:, 0]
+    rest = np.ascontiguousarray(region.transpose(2, 0, 1)[None] / 255.0)
+    lid_colour = _lid_colour(region, uv, u_grid, skin, top)
+    out_h = min(res, int(np.ceil(1.6 * (y1 - y0))) + 4)
+    out_w = min(res, int(np.ceil(1.6 * (x1 - x0))) + 4)
+    return EyeRegion(eye=eye, box=(int(x0), int(y0), int(x1), int(y1)), frame=frame,
+                     pair_u=pair_u, top=top, bottom=bottom, skin=skin,
+                     lid_colour=lid_colour, u_grid=u_grid,
+                     out_size=(out_h, out_w), rest=rest, uv=uv, source=region)
 
 
-def eye_layer(target: np.ndarray, source: np.ndarray, eye: int, shape: tuple[int, int],
-              res: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """The eye box's layer [h, w, 2] (how open, lash darkness) and its origin.
+def _lid_colour(region: np.ndarray, uv: np.ndarray, u_grid: np.ndarray, skin: np.ndarray,
+                top: np.ndarray) -> np.ndarray:
+    """The skin's colour above each part of the eye: median of the band between the
+    skin line and half way down to the lid, smoothed along the eye."""
+    u = uv[..., 0]
+    v = uv[..., 1]
+    out = np.zeros((len(u_grid), 3))
+    step = u_grid[1] - u_grid[0]
+    for i, ug in enumerate(u_grid):
+        k, t = skin[i], top[i]
+        near = (np.abs(u - ug) < 1.5 * step) & (v > k) & (v < k + 0.5 * (t - k))
+        if near.sum() < 3:
+            near = (np.abs(u - ug) < 4 * step) & (v > k - 0.2) & (v < t - LASH_BAND)
+        out[i] = np.median(region[near], axis=0) if near.any() else region.reshape(-1, 3).mean(0)
+    for c in range(3):
+        out[:, c] = np.convolve(np.pad(out[:, c], 4, mode="edge"), np.ones(9) / 9, "valid")
+    return out
 
-    ``target`` and ``source`` are the landmarks (crop pixels) of this frame and of
-    the portrait."""
-    upper, lower, _ = EYES[eye]
-    centre = 0.5 * (target[upper[0], :2] + target[upper[-1], :2])
-    origin = box_origin(centre, shape, res)
-    closing = 1.0 - float(lid_gaps(target, eye).mean() /
-                          max(lid_gaps(source, eye).mean(), 1e-3))
-    opened = float(np.clip((1.0 - closing) / 0.35, 0.0, 1.0))
-    polygon = opening_polygon(target, eye)
-    cover = fill_polygon(shape, polygon, origin)
-    if opened > 0:
-        rim = fill_polygon(shape, polygon, origin, outline=2)
-        cover = np.maximum(cover, rim * opened)
-    layer = np.zeros(shape + (2,), np.float32)
-    layer[..., 0] = cover
-    strength = float(_smoothstep(closing, 0.6, 0.95))
-    if strength > 0:
-        width = float(np.linalg.norm(target[upper[0], :2] - target[upper[-1], :2]))
-        canvas = np.zeros(shape, np.uint8)
-        line = target[upper, :2] - np.array([origin[1] + 0.5, origin[0] + 0.5])
-        fixed = np.round(line * _AA_ONE).astype(np.int32).reshape(-1, 1, 2)
-        cv2.polylines(canvas, [fixed], False, 255, max(1, int(round(0.06 * width))),
-                      cv2.LINE_AA, _AA_SHIFT)
-        lash = cv2.GaussianBlur(canvas.astype(np.float32) / 255.0, (0, 0), 0.7)
-        layer[..., 1] = strength * lash
-    return layer, origin
+
+def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
+    """The eye's region with its upper lid brought down by ``closing`` (per lid pair,
+    0 open as painted .. 1 shut).  [1, 3, h, w] float32, BGR 0..1.
+
+    The lid is painted from the skin above the eye (its colour along the eye, taken
+    above the crease where the skin is clean), a little darker towards its edge,
+    with a lash line along the edge; it covers the eye from just above the painted
+    lash line down to where the lid now ends, so the eyeball is hidden by the lid
+    rather than squashed."""
+    c = np.clip(np.asarray(closing, np.float64), 0.0, 1.0)
+    if c.max() <= 1e-3:
+        return region.rest
+    u = region.uv[..., 0]
+    v = region.uv[..., 1]
+    order = np.argsort(region.pair_u)
+    along = np.interp(np.clip(u, -1.0, 1.0), region.pair_u[order], c[order])
+    along = along * _smoothstep(1.1 - np.abs(u), 0.0, 0.25)  # none past the corners
+    t = np.interp(u, region.u_grid, region.top)
+    b = np.interp(u, region.u_grid, region.bottom)
+    top_edge = t - LASH_BAND
+    lid = t + along * np.maximum(b - t, 0.0)  # where the lid now ends
+    px = 1.0 / region.frame.half  # one pixel, in the eye's units
+    cover = (_smoothstep(v, top_edge - 3 * px, top_edge)
+             * np.clip((lid - v) / px + 0.5, 0.0, 1.0))
+    colour = np.stack([np.interp(u, region.u_grid, region.lid_colour[:, i]) for i in range(3)],
+                      axis=-1)
+    depth = np.clip((v - top_edge) / np.maximum(lid - top_edge, 1e-6), 0.0, 1.0)
+    shade = 1.0 - 0.12 * depth
+    lash_width = max(1.2 * px, 0.07)
+    shade = shade * (1.0 - 0.6 * np.exp(-(((lid - v) / lash_width) ** 2)))
+    painted = colour * shade[..., None]
+    weight = (cover * _smoothstep(along, 0.0, 0.2))[..., None]
+    patch = region.source + (painted - region.source) * weight
+    return np.ascontiguousarray(patch.transpose(2, 0, 1)[None] / 255.0, dtype=np.float32)
+
+
+def eye_closing(target: np.ndarray, source: np.ndarray, eye: int, scale: float = 1.0
+                ) -> np.ndarray:
+    """How shut each lid pair is in ``target`` against the portrait (0 .. 1)."""
+    return 1.0 - lid_gaps(target, eye) / np.maximum(lid_gaps(source, eye) * scale, 1e-3)
 
 
 # ---------------------------------------------------------------------------
@@ -262,11 +297,15 @@ def _edge_fade(shape: tuple[int, int], width: int = 3) -> np.ndarray:
 
 
 def mouth_gap(points: np.ndarray) -> float:
-    """How open the mouth is: the mean gap between the inner lips over the mouth's width."""
-    gaps = np.linalg.norm(points[lm.LIPS_INNER_LOWER[1:-1], :2]
-                          - points[lm.LIPS_INNER_UPPER[1:-1], :2], axis=1)
-    width = np.linalg.norm(points[lm.MOUTH_CORNERS[0], :2] - points[lm.MOUTH_CORNERS[1], :2])
-    return float(gaps.mean() / max(float(width), 1e-3))
+    """How open the mouth is: the mean gap between the inner lips (lower below upper,
+    across the mouth's line; never below 0) over the mouth's width."""
+    a, b = points[lm.MOUTH_CORNERS[0], :2], points[lm.MOUTH_CORNERS[1], :2]
+    width = max(float(np.linalg.norm(b - a)), 1e-3)
+    across = np.array([-(b - a)[1], (b - a)[0]]) / width
+    if across[1] < 0:
+        across = -across
+    gaps = (points[lm.LIPS_INNER_LOWER[1:-1], :2] - points[lm.LIPS_INNER_UPPER[1:-1], :2]) @ across
+    return float(np.maximum(gaps, 0.0).mean() / width)
 
 
 def mouth_layer(target: np.ndarray, source: np.ndarray, shape: tuple[int, int], res: int,
@@ -284,7 +323,7 @@ def mouth_layer(target: np.ndarray, source: np.ndarray, shape: tuple[int, int], 
     centre = polygon.mean(axis=0)
     origin = box_origin(centre, shape, res)
     layer = np.zeros(shape + (4,), np.float32)
-    opening = float(_smoothstep(mouth_gap(target) - mouth_gap(source), 0.0, 0.05))
+    opening = float(_smoothstep(mouth_gap(target) - mouth_gap(source), 0.0, 0.03))
     if opening <= 0.0:
         return layer, origin
     cover = fill_polygon(shape, polygon, origin)

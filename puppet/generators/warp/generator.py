@@ -35,12 +35,13 @@ LIMIT = 0.97  # moving points stay inside this part of the crop
 @dataclass(frozen=True)
 class WarpPrepared:
     box: CropBox
-    static_inputs: dict[str, np.ndarray]  # portrait, closed_eyes [1,3,res,res]; src_points
+    static_inputs: dict[str, np.ndarray]  # portrait [1,3,res,res], src_points, eye boxes
     ring: np.ndarray  # [R, 3] portrait pixels: points beyond the face that follow the head
     ring_amount: np.ndarray  # [R, 1] how much of the head motion each ring point takes
     anchors: np.ndarray  # [A, 2] crop units: points that never move
     points: np.ndarray  # [478, 2] the portrait's landmarks in crop pixels
-    eye_shape: tuple[int, int]  # (h, w) of the eye boxes
+    landmarks: np.ndarray  # [478, 3] the portrait's landmarks in portrait pixels
+    eyes: tuple[features.EyeRegion, features.EyeRegion]
     mouth_shape: tuple[int, int]
     palette: features.Palette
 
@@ -96,6 +97,49 @@ def _image_edge_anchors(box: CropBox, image_size: tuple[int, int]) -> np.ndarray
     return np.array(pts).reshape(-1, 2)
 
 
+FRAME_BAND = 0.08  # the picture's frame, as a fraction of its shorter side, never moves
+FRAME_RAMP = 0.06  # and inside it, motion fades in over this much more
+
+
+def _mobility(box: CropBox, image_size: tuple[int, int]) -> np.ndarray:
+    """[1, res, res, 1]: 0 where the warp must leave pixels exactly where they are
+    (the picture's frame, the crop's edges), 1 where they may move, smooth between."""
+    w, h = image_size
+    centres = (np.arange(box.res) + 0.5) * (box.side / box.res)
+    xs, ys = box.x0 + centres, box.y0 + centres
+    band, ramp = FRAME_BAND * min(w, h), FRAME_RAMP * min(w, h)
+
+    def fade(dist: np.ndarray, start: float, width: float) -> np.ndarray:
+        t = np.clip((dist - start) / max(width, 1e-6), 0.0, 1.0)
+        return t * t * (3.0 - 2.0 * t)
+
+    fx = fade(np.minimum(xs, w - xs), band, ramp) * fade(np.minimum(centres, box.side - centres),
+                                                         0.0, 0.04 * box.side)
+    fy = fade(np.minimum(ys, h - ys), band, ramp) * fade(np.minimum(centres, box.side - centres),
+                                                         0.0, 0.04 * box.side)
+    return np.ascontiguousarray(np.outer(fy, fx)[None, :, :, None], dtype=np.float32)
+
+
+def _border_band_anchors(box: CropBox, image_size: tuple[int, int],
+                         moving: np.ndarray) -> np.ndarray:
+    """Fixed points just inside the picture's edges (6% in), where the crop reaches
+    them and no moving point is near: the frame of the picture stays still."""
+    w, h = image_size
+    inset = 0.06 * min(w, h)
+    step = box.side / 8.0
+    xs = np.arange(inset, w - inset + 1e-6, step)
+    ys = np.arange(inset, h - inset + 1e-6, step)
+    pts = np.concatenate([np.stack([xs, np.full_like(xs, inset)], 1),
+                          np.stack([xs, np.full_like(xs, h - inset)], 1),
+                          np.stack([np.full_like(ys, inset), ys], 1),
+                          np.stack([np.full_like(ys, w - inset), ys], 1)])
+    unit = box.to_unit(pts)
+    inside = np.all(np.abs(unit) < 0.97, axis=1)
+    near = np.min(np.linalg.norm(pts[:, None, :] - moving[None, :, :], axis=2), axis=1)
+    keep = inside & (near > 0.1 * min(w, h))
+    return unit[keep].reshape(-1, 2)
+
+
 class WarpGenerator:
     """The built-in landmark-driven warp, as an ONNX model on CPU or CUDA."""
 
@@ -140,24 +184,46 @@ class WarpGenerator:
         chin_y = pts[lm.CHIN_BOTTOM, 1]
         below = np.clip((ring[:, 1] - nose_y) / max(chin_y - nose_y, 1.0), 0.0, 1.0)
         amount = 1.0 - 0.6 * below
+        # the picture's frame stays still: near its edges the ring moves less
+        w, h = portrait.size
+        margin = min(w, h)
+        to_edge = np.minimum.reduce([ring[:, 0], w - ring[:, 0], ring[:, 1], h - ring[:, 1]])
+        amount = amount * np.clip((to_edge - 0.08 * margin) / (0.12 * margin), 0.0, 1.0)
 
-        anchors = np.concatenate([_edge_points(9),
-                                  _image_edge_anchors(box, portrait.size)], axis=0)
+        moving = np.concatenate([pts[lm.CONTROL, :2], ring[:, :2]])
+        anchors = np.concatenate([_edge_points(9), _image_edge_anchors(box, portrait.size),
+                                  _border_band_anchors(box, portrait.size, moving)], axis=0)
         src = np.concatenate([control, ring_unit, anchors], axis=0).astype(np.float32)
-        static = {"portrait": _tensor(crop),
-                  "closed_eyes": _tensor(features.shut_eyes(crop, crop_points)),
-                  "src_points": src}
+        eyes = (features.eye_region(crop, crop_points, 0),
+                features.eye_region(crop, crop_points, 1))
+        static = {"portrait": _tensor(crop), "src_points": src,
+                  "mobility": _mobility(box, portrait.size)}
+        for region, name in zip(eyes, ("eye_r", "eye_l")):
+            static[name + "_patch_box"] = np.array(region.box, np.float32)
+            static[name + "_size"] = np.array(region.out_size, np.int64)
         return WarpPrepared(box=box, static_inputs=static, ring=ring,
                             ring_amount=amount[:, None], anchors=anchors.astype(np.float32),
-                            points=crop_points,
-                            eye_shape=features.eye_box_shape(crop_points, box.res),
+                            points=crop_points, landmarks=pts,
+                            eyes=eyes,
                             mouth_shape=features.mouth_box_shape(crop_points, box.res),
                             palette=features.portrait_palette(crop, crop_points))
 
     def targets(self, prepared: WarpPrepared, motion: Motion) -> np.ndarray:
-        """Where each control point goes for this motion (crop units, K x 2)."""
+        """Where each control point goes for this motion (crop units, K x 2).
+
+        Closing lids are not warped down (that would squash the eyeball): the upper
+        lid keeps its painted distance from the lower one, and the eye patch slides
+        the lid down over the eyeball instead."""
         box = prepared.box
-        control = box.to_unit(motion.landmarks[lm.CONTROL, :2])
+        pts = motion.landmarks[:, :2].copy()
+        rest = motion.move_head_points(prepared.landmarks)[:, :2]
+        for upper, lower, _ in features.EYES:
+            up, lo = upper[1:-1], lower[1:-1]
+            closing = np.linalg.norm(pts[lo] - pts[up], axis=1) < \
+                np.linalg.norm(rest[lo] - rest[up], axis=1)
+            held = pts[lo] - (rest[lo] - rest[up])
+            pts[up] = np.where(closing[:, None], held, pts[up])
+        control = box.to_unit(pts[lm.CONTROL])
         full = motion.move_head_points(prepared.ring)[:, :2]
         ring = prepared.ring[:, :2] + prepared.ring_amount * (full - prepared.ring[:, :2])
         moving = np.clip(np.concatenate([control, box.to_unit(ring)], axis=0), -LIMIT, LIMIT)
@@ -167,11 +233,13 @@ class WarpGenerator:
         box = prepared.box
         target = box.to_pixels(motion.landmarks[:, :2])
         inputs = {"dst_points": self.targets(prepared, motion)}
-        for eye, name in enumerate(("eye_r", "eye_l")):
-            layer, origin = features.eye_layer(target, prepared.points, eye, prepared.eye_shape,
-                                               box.res)
-            inputs[name] = layer
-            inputs[name + "_origin"] = np.array(origin, np.int64)
+        for region, name in zip(prepared.eyes, ("eye_r", "eye_l")):
+            closing = features.eye_closing(target, prepared.points, region.eye, motion.scale)
+            inputs[name + "_patch"] = features.eye_patch(region, closing)
+            upper = features.EYES[region.eye][0]
+            centre = 0.5 * (target[upper[0]] + target[upper[-1]])
+            inputs[name + "_origin"] = np.array(
+                features.box_origin(centre, region.out_size, box.res), np.int64)
         view = motion.driver
         layer, origin = features.mouth_layer(
             target, prepared.points, prepared.mouth_shape, box.res, prepared.palette,

@@ -30,25 +30,31 @@ import numpy as np
 from puppet.generators import onnx_graph as og
 
 NAME = "puppet-warp"
-VERSION = "2"
+VERSION = "4"
 GRID = 64
 EPS = 4e-6  # squared distance added in the weights (about half a pixel of a 512 crop)
 REG = 1e-6  # ridge on the local covariance
-LASH_DARKEN = 0.6  # how dark the lash line drawn on a closed eye is
+PATCH_EDGE = 20.0  # sharpness of the switch to an eye patch at its edges
 
 CONTRACT = {
     "inputs": {
         "portrait": "float32 [1, 3, S, S]: the portrait crop, BGR, 0..1 (per portrait)",
-        "closed_eyes": "float32 [1, 3, S, S]: the same crop with both eyes painted shut "
-                       "(per portrait)",
         "src_points": "float32 [K, 2]: control points in the portrait crop, x and y in "
                       "[-1, 1] (per portrait)",
+        "mobility": "float32 [1, S, S, 1]: how free each pixel is to move, 0 (held: the "
+                    "picture's frame) .. 1 (per portrait)",
         "dst_points": "float32 [K, 2]: where each control point appears in the output",
-        "eye_r": "float32 [He, We, 2]: right eye box: how open (0..1) and lash darkness "
-                 "(0..1) per output pixel",
-        "eye_r_origin": "int64 [2]: the right eye box's top-left (row, column) in the crop",
-        "eye_l": "float32 [He, We, 2]: the same for the left eye",
+        "eye_r_patch": "float32 [1, 3, Hp, Wp]: the portrait's right eye region with its "
+                       "lids as they are in this frame, BGR 0..1",
+        "eye_r_patch_box": "float32 [4]: where that region is in the portrait crop: x0, y0, "
+                           "x1, y1 in pixels (per portrait)",
+        "eye_r_origin": "int64 [2]: top-left (row, column) of the output box where the right "
+                        "eye may show",
+        "eye_r_size": "int64 [2]: that box's (rows, columns) (per portrait)",
+        "eye_l_patch": "float32 [1, 3, Hp, Wp]: the same for the left eye",
+        "eye_l_patch_box": "float32 [4]",
         "eye_l_origin": "int64 [2]",
+        "eye_l_size": "int64 [2]",
         "mouth": "float32 [Hm, Wm, 4]: mouth box: the inside of the mouth (BGR, 0..1) and "
                  "its coverage (0..1)",
         "mouth_origin": "int64 [2]: the mouth box's top-left (row, column) in the crop",
@@ -59,7 +65,8 @@ CONTRACT = {
 }
 
 
-def _warp_grid(g: og.GraphBuilder, portrait: og.Sym, src: og.Sym, dst: og.Sym):
+def _warp_grid(g: og.GraphBuilder, portrait: og.Sym, src: og.Sym, dst: og.Sym,
+               mobility: og.Sym):
     """The sampling grid [1, S, S, 2] of the MLS warp, and S as [1] int64."""
     size_i = g.dim(portrait, 2)  # [1] int64
     size = g.to_float(size_i)  # [1] float
@@ -109,7 +116,7 @@ def _warp_grid(g: og.GraphBuilder, portrait: og.Sym, src: og.Sym, dst: og.Sym):
     out_size = g.concat([g.const([1, 2], np.int64), size_i, size_i], axis=0)
     off = g.op("Resize", off, None, None, out_size, mode="linear",
                coordinate_transformation_mode="align_corners")
-    off = g.transpose(off, [0, 2, 3, 1])  # [1, S, S, 2]
+    off = g.transpose(off, [0, 2, 3, 1]) * mobility  # [1, S, S, 2]
 
     # identity sampling grid: pixel centres
     ramp = g.op("Range", g.const(0.0), g.reshape(size, []), g.const(1.0))  # [S]
@@ -120,46 +127,54 @@ def _warp_grid(g: og.GraphBuilder, portrait: og.Sym, src: og.Sym, dst: og.Sym):
     return g.concat([gx + zero, gy + zero], axis=3) + off, size_i
 
 
-def _box(g: og.GraphBuilder, layer: og.Sym, origin: og.Sym):
-    """Start, end and the (row, column) index grid [h, w, 2] of a layer's box."""
-    hw = g.op("Slice", g.op("Shape", layer), g.const([0], np.int64), g.const([2], np.int64))
-    end = origin + hw
+def _box(g: og.GraphBuilder, origin: og.Sym, size: og.Sym):
+    """End and the (row, column) index grid [h, w, 2] of a box."""
+    end = origin + size
     y0 = g.reshape(origin[0:1], [])
     x0 = g.reshape(origin[1:2], [])
     y1 = g.reshape(end[0:1], [])
     x1 = g.reshape(end[1:2], [])
     rows = g.op("Range", y0, y1, g.const(1, np.int64))  # [h]
     cols = g.op("Range", x0, x1, g.const(1, np.int64))  # [w]
-    shape3 = g.concat([hw, g.const([1], np.int64)], axis=0)
+    shape3 = g.concat([size, g.const([1], np.int64)], axis=0)
     rr = g.op("Expand", g.reshape(rows, [-1, 1, 1]), shape3)
     cc = g.op("Expand", g.reshape(cols, [1, -1, 1]), shape3)
-    return origin, end, g.concat([rr, cc], axis=2)
+    return end, g.concat([rr, cc], axis=2)
+
+
+def _layer_size(g: og.GraphBuilder, layer: og.Sym) -> og.Sym:
+    return g.op("Slice", g.op("Shape", layer), g.const([0], np.int64), g.const([2], np.int64))
 
 
 def _slice_hw(g: og.GraphBuilder, x: og.Sym, start: og.Sym, end: og.Sym, axes: list[int]):
     return g.op("Slice", x, start, end, g.const(axes, np.int64))
 
 
-def _eye(g: og.GraphBuilder, image: og.Sym, grid: og.Sym, closed: og.Sym, layer: og.Sym,
-         origin: og.Sym) -> og.Sym:
-    """Inside the eye box: the warped portrait where the eye is open, the warped
-    shut eye elsewhere, darkened along the lash line."""
-    start, end, index = _box(g, layer, origin)
-    base = _slice_hw(g, image, start, end, [0, 1])  # [h, w, 3]
-    box_grid = _slice_hw(g, grid, start, end, [1, 2])  # [1, h, w, 2]
-    shut = g.op("GridSample", closed, box_grid, mode="linear", padding_mode="border",
-                align_corners=0)
-    shut = g.transpose(g.op("Squeeze", shut, g.const([0], np.int64)), [1, 2, 0])
-    open_ = layer[:, :, 0:1]
-    lash = layer[:, :, 1:2]
-    mixed = (shut + (base - shut) * open_) * (1.0 - LASH_DARKEN * lash)
-    return g.op("ScatterND", image, index, mixed)
+def _hwc(g: og.GraphBuilder, nchw: og.Sym) -> og.Sym:
+    return g.transpose(g.op("Squeeze", nchw, g.const([0], np.int64)), [1, 2, 0])
+
+
+def _eye(g: og.GraphBuilder, image: og.Sym, grid: og.Sym, size_f: og.Sym, patch: og.Sym,
+         patch_box: og.Sym, origin: og.Sym, size: og.Sym) -> og.Sym:
+    """Inside the eye's output box: wherever the warp samples the eye's region of the
+    portrait, sample this frame's eye patch instead (its lids as they are now)."""
+    end, index = _box(g, origin, size)
+    base = _slice_hw(g, image, origin, end, [0, 1])  # [h, w, 3]
+    unit = _slice_hw(g, grid, origin, end, [1, 2])  # [1, h, w, 2], crop units
+    pixels = (unit + 1.0) * (size_f * 0.5)  # crop pixels
+    lo, hi = patch_box[0:2], patch_box[2:4]
+    local = (pixels - lo) / (hi - lo) * 2.0 - 1.0  # the patch's own units
+    sampled = _hwc(g, g.op("GridSample", patch, local, mode="linear",
+                           padding_mode="border", align_corners=0))
+    inside = g.clip((1.0 - g.op("Abs", local)) * PATCH_EDGE, 0.0, 1.0)
+    weight = _hwc(g, g.transpose(inside[:, :, :, 0:1] * inside[:, :, :, 1:2], [0, 3, 1, 2]))
+    return g.op("ScatterND", image, index, base + (sampled - base) * weight)
 
 
 def _mouth(g: og.GraphBuilder, image: og.Sym, layer: og.Sym, origin: og.Sym) -> og.Sym:
     """Inside the mouth box: the inside of the mouth over the warped lips."""
-    start, end, index = _box(g, layer, origin)
-    base = _slice_hw(g, image, start, end, [0, 1])
+    end, index = _box(g, origin, _layer_size(g, layer))
+    base = _slice_hw(g, image, origin, end, [0, 1])
     colour = layer[:, :, 0:3]
     cover = layer[:, :, 3:4]
     return g.op("ScatterND", image, index, base + (colour - base) * cover)
@@ -169,22 +184,25 @@ def build():
     """The model as an ``onnx.ModelProto``."""
     g = og.GraphBuilder(NAME)
     portrait = g.input("portrait", og.FLOAT, [1, 3, "S", "S"])
-    closed = g.input("closed_eyes", og.FLOAT, [1, 3, "S", "S"])
     src = g.input("src_points", og.FLOAT, ["K", 2])
     dst = g.input("dst_points", og.FLOAT, ["K", 2])
-    eye_r = g.input("eye_r", og.FLOAT, ["Hr", "Wr", 2])
-    eye_r_at = g.input("eye_r_origin", og.INT64, [2])
-    eye_l = g.input("eye_l", og.FLOAT, ["Hl", "Wl", 2])
-    eye_l_at = g.input("eye_l_origin", og.INT64, [2])
+    mobility = g.input("mobility", og.FLOAT, [1, "S", "S", 1])
+    eyes = []
+    for side in ("r", "l"):
+        eyes.append((g.input(f"eye_{side}_patch", og.FLOAT, [1, 3, f"Hp{side}", f"Wp{side}"]),
+                     g.input(f"eye_{side}_patch_box", og.FLOAT, [4]),
+                     g.input(f"eye_{side}_origin", og.INT64, [2]),
+                     g.input(f"eye_{side}_size", og.INT64, [2])))
     mouth = g.input("mouth", og.FLOAT, ["Hm", "Wm", 4])
     mouth_at = g.input("mouth_origin", og.INT64, [2])
 
-    grid, size_i = _warp_grid(g, portrait, src, dst)
+    grid, size_i = _warp_grid(g, portrait, src, dst, mobility)
     warped = g.op("GridSample", portrait, grid, mode="linear", padding_mode="border",
                   align_corners=0)
-    image = g.transpose(g.op("Squeeze", warped, g.const([0], np.int64)), [1, 2, 0])  # HWC
-    image = _eye(g, image, grid, closed, eye_r, eye_r_at)
-    image = _eye(g, image, grid, closed, eye_l, eye_l_at)
+    image = _hwc(g, warped)
+    size_f = g.to_float(size_i)
+    for patch, patch_box, origin, size in eyes:
+        image = _eye(g, image, grid, size_f, patch, patch_box, origin, size)
     image = _mouth(g, image, mouth, mouth_at)
     pixels = g.clip(image * 255.0 + 0.5, 0.0, 255.0)
     frame = g.op("Cast", pixels, to=og.UINT8)
@@ -263,28 +281,37 @@ def bilinear_sample(img: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarr
 
 
 def reference(portrait: np.ndarray, src: np.ndarray, dst: np.ndarray,
-              closed: np.ndarray | None = None, layers: dict | None = None) -> np.ndarray:
+              eyes: list | None = None, mouth: tuple | None = None,
+              mobility: np.ndarray | None = None) -> np.ndarray:
     """What the ONNX model computes, in NumPy: portrait [1,3,S,S] float -> [S,S,3] uint8.
 
-    ``layers`` maps eye_r, eye_l, mouth to (layer, (row, column)) like the model's inputs."""
+    ``eyes``: (patch [1,3,h,w], patch_box (x0,y0,x1,y1), origin (row, col), size (h, w))
+    per eye; ``mouth``: (layer [h,w,4], origin), like the model's inputs."""
     size = portrait.shape[2]
     lin = np.linspace(-1 + 1 / size, 1 - 1 / size, GRID)
     vy, vx = np.meshgrid(lin, lin, indexing="ij")
     off = offsets(np.stack([vx.ravel(), vy.ravel()], axis=1), src, dst)
     off = _resize_align_corners(off.reshape(GRID, GRID, 2), size)
+    if mobility is not None:
+        off = off * mobility[0]
     centres = (np.arange(size) * 2.0 + 1.0) / size - 1.0
     gx = centres[None, :] + off[..., 0]
     gy = centres[:, None] + off[..., 1]
     img = portrait[0].transpose(1, 2, 0).astype(np.float64)
     out = bilinear_sample(img, gx, gy)
-    for name, (layer, (r0, c0)) in (layers or {}).items():
+    for patch, (x0, y0, x1, y1), (r0, c0), (h, w) in eyes or []:
+        box = out[r0:r0 + h, c0:c0 + w]
+        px = (gx[r0:r0 + h, c0:c0 + w] + 1.0) * size / 2.0
+        py = (gy[r0:r0 + h, c0:c0 + w] + 1.0) * size / 2.0
+        lx = (px - x0) / (x1 - x0) * 2.0 - 1.0
+        ly = (py - y0) / (y1 - y0) * 2.0 - 1.0
+        sampled = bilinear_sample(patch[0].transpose(1, 2, 0).astype(np.float64), lx, ly)
+        weight = (np.clip((1.0 - np.abs(lx)) * PATCH_EDGE, 0, 1)
+                  * np.clip((1.0 - np.abs(ly)) * PATCH_EDGE, 0, 1))[..., None]
+        box[:] = box + (sampled - box) * weight
+    if mouth is not None:
+        layer, (r0, c0) = mouth
         h, w = layer.shape[:2]
         box = out[r0:r0 + h, c0:c0 + w]
-        if name.startswith("eye"):
-            shut_img = closed[0].transpose(1, 2, 0).astype(np.float64)
-            shut = bilinear_sample(shut_img, gx[r0:r0 + h, c0:c0 + w], gy[r0:r0 + h, c0:c0 + w])
-            open_, lash = layer[..., 0:1], layer[..., 1:2]
-            box[:] = (shut + (box - shut) * open_) * (1.0 - LASH_DARKEN * lash)
-        else:
-            box[:] = box + (layer[..., :3] - box) * layer[..., 3:4]
+        box[:] = box + (layer[..., :3] - box) * layer[..., 3:4]
     return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
