@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from puppet.gui.images import to_qimage
 from puppet.tracking import landmarks as lm
 
 BACKGROUND = QColor(24, 24, 27)
@@ -53,7 +55,9 @@ class ImageView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 120)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
-        self._image: QImage | None = None
+        self._image: np.ndarray | None = None  # BGR; scaled to the view when painted
+        self._scaled: QImage | None = None
+        self._scaled_key: tuple = ()
         self._canvas: tuple[int, int] | None = None  # (w, h) to show when there is no image
         self._points: np.ndarray | None = None
         self._sketch = False  # draw the face's contours instead of dots
@@ -65,12 +69,13 @@ class ImageView(QWidget):
         self.paints = 0
 
     # content --------------------------------------------------------------------
-    def set_image(self, image: QImage | None, points: np.ndarray | None = None,
+    def set_image(self, image: np.ndarray | None, points: np.ndarray | None = None,
                   canvas: tuple[int, int] | None = None, capture_time: float = 0.0,
                   sketch: bool = False) -> None:
-        """Show ``image`` (or an empty canvas of ``canvas`` pixels), with ``points``
+        """Show ``image`` (BGR, or an empty canvas of ``canvas`` pixels), with ``points``
         (the 478 landmarks, in the image's pixels) drawn as dots, or with ``sketch`` as
-        the lines of the face (its outline, brows, eyes, nose and lips)."""
+        the lines of the face (its outline, brows, eyes, nose and lips).  The array must
+        not change afterwards (the engine never changes a frame it has handed on)."""
         self._image = image
         self._canvas = canvas
         self._points = points
@@ -110,8 +115,23 @@ class ImageView(QWidget):
 
     def image_size(self) -> tuple[int, int] | None:
         if self._image is not None:
-            return self._image.width(), self._image.height()
+            return self._image.shape[1], self._image.shape[0]
         return self._canvas
+
+    def _scaled_image(self, rect: QRectF) -> QImage:
+        """The image at the size it is shown, with its dots: scaled by OpenCV, which lets
+        the engine's threads run meanwhile (Qt's smooth scaling would hold Python's lock)."""
+        assert self._image is not None
+        tw, th = max(1, int(round(rect.width()))), max(1, int(round(rect.height())))
+        key = (id(self._image), id(self._points), self._sketch, tw, th)
+        if key != self._scaled_key or self._scaled is None:
+            h, w = self._image.shape[:2]
+            interp = cv2.INTER_AREA if tw < w else cv2.INTER_LINEAR
+            small = cv2.resize(self._image, (tw, th), interpolation=interp)
+            if self._points is not None and len(self._points) and not self._sketch:
+                _dots(small, self._points[:, :2] * np.array([tw / w, th / h]))
+            self._scaled, self._scaled_key = to_qimage(small), key
+        return self._scaled
 
     def target_rect(self) -> QRectF | None:
         size = self.image_size()
@@ -129,14 +149,13 @@ class ImageView(QWidget):
         rect = self.target_rect()
         if rect is not None:
             if self._image is not None:
-                p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-                p.drawImage(rect, self._image)
+                p.drawImage(QPointF(round(rect.x()), round(rect.y())), self._scaled_image(rect))
             else:
                 p.fillRect(rect, QColor(34, 36, 42))
             if self._points is not None and len(self._points):
                 if self._sketch:
                     self._draw_sketch(p, rect)
-                else:
+                elif self._image is None:
                     self._draw_points(p, rect)
         elif self._placeholder:
             self._draw_centered(p, self._placeholder, QColor(170, 170, 178))
@@ -225,6 +244,16 @@ class ImageView(QWidget):
         p.setPen(QColor(255, 214, 120))
         p.drawText(box, Qt.AlignmentFlag.AlignCenter,
                    fm.elidedText(self._banner, Qt.TextElideMode.ElideRight, int(text_w) + 2))
+
+
+def _dots(image: np.ndarray, xy: np.ndarray, color: tuple[int, int, int] = (170, 230, 80),
+          radius: int = 1) -> None:
+    """Square dots (BGR ``color``) at the points ``xy`` (N x 2 pixels), in place."""
+    h, w = image.shape[:2]
+    pts = np.round(xy).astype(np.int64)
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            image[np.clip(pts[:, 1] + dy, 0, h - 1), np.clip(pts[:, 0] + dx, 0, w - 1)] = color
 
 
 class MessageBar(QFrame):

@@ -38,7 +38,6 @@ from puppet import __version__
 from puppet.artwork import BUILTIN, builtin_path
 from puppet.errors import PuppetError
 from puppet.generators import base as generators
-from puppet.gui.images import to_qimage
 from puppet.gui.settings import Settings
 from puppet.gui.widgets import Gallery, ImageView, MessageBar, RateMeter, SliderRow
 from puppet.live import (
@@ -770,14 +769,14 @@ class MainWindow(QMainWindow):
         if out is None or self._closed:
             return
         capture = out.capture_time if out.driver is not None else 0.0
-        self.portrait_view.set_image(to_qimage(out.frame), capture_time=capture)
+        self.portrait_view.set_image(out.frame, capture_time=capture)
         drv = out.driver
         if drv is None:
             return
         face = out.face
         if drv.image is not None:
             pts = face.landmarks if face is not None and self.act_landmarks.isChecked() else None
-            self.camera_view.set_image(to_qimage(drv.image), pts)
+            self.camera_view.set_image(drv.image, pts)
             self.camera_view.set_overlay("")
         else:  # the demo performance: a face with no picture; show its landmarks, large
             if face is not None:
