@@ -810,8 +810,10 @@ class MainWindow(QMainWindow):
             return
         st = self.engine.stats(recent=True)
         ms = st.stages_ms
+        shown = ("track",) if st.state == LOOKING else ("track", "retarget", "generate",
+                                                         "compose")  # no face: no drawing
         stages = " · ".join(f"{k} {ms[k]:.0f}" if ms[k] >= 1 else f"{k} {ms[k]:.1f}"
-                            for k in ("track", "retarget", "generate", "compose") if k in ms)
+                            for k in shown if k in ms)
         provider = self.engine.provider
         where = "CUDA" if provider is not None and provider.device == "cuda" else "CPU"
         lines = [f"{self.rate.fps():4.1f} fps   {self.rate.latency_ms():3.0f} ms camera→screen",
