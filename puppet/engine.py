@@ -1,12 +1,17 @@
 """The pipeline: driver frames -> tracking -> retargeting -> generator -> compose -> outputs.
 
 This is the one module that knows about threads, queues and timing.  Offline
-rendering (``puppet render``, ``puppet demo``) overlaps three stages:
+rendering (``puppet render``, ``puppet demo``) runs every stage in a thread of
+its own, with short queues between them:
 
-    [decode + track]  ->  [retarget + generate + compose]  ->  [encode]
+    [decode] -> [track] -> [retarget + generate] -> [compose] -> [encode]
 
-each in its own thread with a short queue between them (onnxruntime, OpenCV,
-MediaPipe and PyAV release the GIL while they work).
+onnxruntime, OpenCV, MediaPipe and PyAV release the GIL while they work, so the
+stages really overlap.  Frames are composed straight in the encoder's pixel
+format (I420) into a few reused buffers that already hold the portrait: only
+the face crop's square is written per frame, and no stage copies or converts a
+whole frame.  Every stage's time per frame is kept (:class:`StageTimes`), for
+``puppet bench``.
 """
 from __future__ import annotations
 
@@ -16,16 +21,20 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from puppet.compose import Compositor
+from puppet.compose import Compositor, FramePool
 from puppet.errors import PuppetError
 from puppet.generators import base as generators
 from puppet.generators.runtime import ProviderInfo
 from puppet.motion.retarget import Motion, Retargeter, RetargetSettings, neutral_motion
 from puppet.portrait import DEFAULT_SIZE, Portrait, load_portrait
 from puppet.tracking.face import Face
+
+STAGES = ("decode", "track", "retarget", "generate", "compose", "encode")
+QUEUE_SIZE = 4  # frames waiting between two stages
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,7 @@ class DriverFrame:
 
 @dataclass
 class StageTimes:
-    """Milliseconds spent per frame in each stage."""
+    """Milliseconds spent per frame in each stage (safe to add to from several threads)."""
 
     samples: dict[str, list[float]] = field(default_factory=dict)
 
@@ -51,7 +60,8 @@ class StageTimes:
         for stage, values in self.samples.items():
             arr = np.asarray(values)
             out[stage] = {"median_ms": float(np.median(arr)),
-                          "p95_ms": float(np.percentile(arr, 95)), "frames": int(arr.size)}
+                          "p95_ms": float(np.percentile(arr, 95)),
+                          "mean_ms": float(arr.mean()), "frames": int(arr.size)}
         return out
 
 
@@ -73,21 +83,18 @@ class RenderReport:
 ProgressFn = Callable[[int, int, float], None]  # (frames done, total or 0, fps so far)
 
 
-def track_video(video, tracker) -> Iterator[tuple[DriverFrame, float]]:
-    """Decode and track a video: (DriverFrame, milliseconds spent) for each frame."""
-    t0 = time.perf_counter()
-    for frame in video.frames():
-        face = tracker.track(frame.image)
-        t1 = time.perf_counter()
-        yield DriverFrame(frame.index, frame.time, face), (t1 - t0) * 1000.0
-        t0 = time.perf_counter()
+# ---------------------------------------------------------------------------
+# threads and queues
 
 
 class _Stop(Exception):
     pass
 
 
-def _put(q: queue.Queue, item, stop: threading.Event) -> None:
+_END = object()
+
+
+def _put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
     while True:
         if stop.is_set():
             raise _Stop()
@@ -98,7 +105,7 @@ def _put(q: queue.Queue, item, stop: threading.Event) -> None:
             continue
 
 
-def _get(q: queue.Queue, stop: threading.Event):
+def _get(q: queue.Queue, stop: threading.Event) -> Any:
     while True:
         if stop.is_set():
             raise _Stop()
@@ -108,18 +115,100 @@ def _get(q: queue.Queue, stop: threading.Event):
             continue
 
 
-_END = object()
+def run_pipeline(source: Iterable[Any], steps: list[tuple[str, Callable[[Any], Any]]],
+                 sink: Callable[[Any], None], queue_size: int = QUEUE_SIZE,
+                 stop: threading.Event | None = None) -> None:
+    """Run ``source`` -> each step -> ``sink``, every step in a thread of its own.
+
+    The source is iterated in its own thread too; the sink runs in the calling
+    thread (so a progress callback and Ctrl+C behave as usual).  Items keep
+    their order.  The first error in any stage stops them all and is raised
+    here.  Setting ``stop`` from outside ends the run early (without error).
+    """
+    stop = stop or threading.Event()
+    errors: list[BaseException] = []
+    queues: list[queue.Queue] = [queue.Queue(maxsize=queue_size) for _ in range(len(steps) + 1)]
+
+    def fail(exc: BaseException) -> None:
+        errors.append(exc)
+        stop.set()
+
+    def feed() -> None:
+        try:
+            for item in source:
+                _put(queues[0], item, stop)
+            _put(queues[0], _END, stop)
+        except _Stop:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+            fail(exc)
+
+    def work(step: Callable[[Any], Any], q_in: queue.Queue, q_out: queue.Queue) -> None:
+        try:
+            while True:
+                item = _get(q_in, stop)
+                if item is _END:
+                    _put(q_out, _END, stop)
+                    return
+                _put(q_out, step(item), stop)
+        except _Stop:
+            pass
+        except BaseException as exc:  # noqa: BLE001
+            fail(exc)
+
+    threads = [threading.Thread(target=feed, name="puppet-source", daemon=True)]
+    for i, (name, step) in enumerate(steps):
+        threads.append(threading.Thread(target=work, args=(step, queues[i], queues[i + 1]),
+                                        name=f"puppet-{name}", daemon=True))
+    for t in threads:
+        t.start()
+    try:
+        while True:
+            item = _get(queues[-1], stop)
+            if item is _END:
+                break
+            sink(item)
+    except _Stop:
+        pass
+    finally:
+        stop.set()  # after a normal end every thread is done already
+        for t in threads:
+            t.join(timeout=5)
+    if errors:
+        raise errors[0]
+
+
+def _timed(iterable: Iterable[Any], times: StageTimes, stage: str) -> Iterator[Any]:
+    """Iterate, adding the time each item took to ``stage``."""
+    it = iter(iterable)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            item = next(it)
+        except StopIteration:
+            return
+        times.add(stage, (time.perf_counter() - t0) * 1000.0)
+        yield item
+
+
+# ---------------------------------------------------------------------------
+# stages
 
 
 class FrameRenderer:
-    """Retarget + generate + compose for one portrait: driver face in, output frame out."""
+    """Retarget + generate + compose for one portrait: driver face in, output frame out.
 
-    def __init__(self, portrait: Portrait, generator, settings: RetargetSettings | None = None):
+    ``fmt`` is the format of the frames :meth:`draw` returns (``bgr24`` or
+    ``yuv420p``, see :class:`puppet.compose.Compositor`).
+    """
+
+    def __init__(self, portrait: Portrait, generator, settings: RetargetSettings | None = None,
+                 fmt: str = "bgr24"):
         self.portrait = portrait
         self.generator = generator
         self.retargeter = Retargeter(portrait.face, settings)
         self.prepared = generator.prepare(portrait)
-        self.compositor = Compositor(portrait.image, self.prepared.box)
+        self.compositor = Compositor(portrait.image, self.prepared.box, fmt=fmt)
         self.last_motion: Motion = neutral_motion(portrait.face)
 
     def motion_for(self, face: Face | None, t: float | None) -> Motion:
@@ -127,103 +216,149 @@ class FrameRenderer:
             self.last_motion = self.retargeter.motion(face, t)
         return self.last_motion  # no face: hold the last good pose
 
-    def draw(self, motion: Motion) -> tuple[np.ndarray, float, float]:
-        """The output frame, and the milliseconds spent generating and composing."""
+    def crop_for(self, motion: Motion) -> np.ndarray | None:
+        """The generator's crop for this motion; None for the neutral pose (the portrait)."""
+        return None if motion.neutral else self.generator.render(self.prepared, motion)
+
+    def draw(self, motion: Motion, out: np.ndarray | None = None
+             ) -> tuple[np.ndarray, float, float]:
+        """The output frame, and the milliseconds spent generating and composing.
+
+        ``out``: a frame to draw into (see :meth:`Compositor.paste`); a new one otherwise.
+        """
         t0 = time.perf_counter()
-        crop = None if motion.neutral else self.generator.render(self.prepared, motion)
+        crop = self.crop_for(motion)
         t1 = time.perf_counter()
-        frame = self.portrait.image.copy() if crop is None else self.compositor.paste(crop)
+        frame = self.compositor.paste(crop, out)
         t2 = time.perf_counter()
         return frame, (t1 - t0) * 1000.0, (t2 - t1) * 1000.0
 
 
-def render_performance(portrait: Portrait, driver: Iterable[tuple[DriverFrame, float]],
-                       writer, generator, settings: RetargetSettings | None = None,
-                       total: int = 0, progress: ProgressFn | None = None) -> RenderReport:
-    """Render every driver frame to ``writer``; the stages run in overlapping threads."""
-    renderer = FrameRenderer(portrait, generator, settings)
+def track_video(video, tracker) -> Iterator[tuple[DriverFrame, float]]:
+    """Decode and track a video in the calling thread: (DriverFrame, milliseconds spent)
+    for each frame.  :func:`render_file` runs the same two stages in two threads."""
+    t0 = time.perf_counter()
+    for frame in video.frames("rgb24"):
+        face = tracker.track_rgb(frame.image)
+        t1 = time.perf_counter()
+        yield DriverFrame(frame.index, frame.time, face), (t1 - t0) * 1000.0
+        t0 = time.perf_counter()
+
+
+def track_step(tracker, times: StageTimes) -> Callable[[Any], DriverFrame]:
+    """The tracking stage: an RGB :class:`~puppet.sources.video.Frame` in, a DriverFrame out."""
+
+    def track(frame) -> DriverFrame:
+        t0 = time.perf_counter()
+        face = tracker.track_rgb(frame.image)
+        times.add("track", (time.perf_counter() - t0) * 1000.0)
+        return DriverFrame(frame.index, frame.time, face)
+
+    return track
+
+
+def measure_tracking(video, tracker, stop: threading.Event | None = None
+                     ) -> tuple[int, float, StageTimes]:
+    """Decode + track a whole video with nothing after it, in the same two overlapping
+    threads as a render: (frames, seconds, times).  What a render is measured against."""
     times = StageTimes()
-    stop = threading.Event()
-    errors: list[BaseException] = []
-    tracked: queue.Queue = queue.Queue(maxsize=8)
-    drawn: queue.Queue = queue.Queue(maxsize=8)
+    count = [0]
+
+    def sink(_: DriverFrame) -> None:
+        count[0] += 1
+
+    start = time.perf_counter()
+    run_pipeline(_timed(video.frames("rgb24"), times, "decode"),
+                 [("track", track_step(tracker, times))], sink, stop=stop)
+    return count[0], time.perf_counter() - start, times
+
+
+def _render(portrait: Portrait, source: Iterable[Any],
+            driver_steps: list[tuple[str, Callable[[Any], Any]]], writer, generator,
+            settings: RetargetSettings | None, total: int, progress: ProgressFn | None,
+            times: StageTimes, stop: threading.Event | None = None) -> RenderReport:
+    """The render pipeline: ``source`` and ``driver_steps`` make DriverFrames; then
+    retarget + generate, compose (into pooled I420 frames) and encode."""
+    renderer = FrameRenderer(portrait, generator, settings, fmt="yuv420p")
+    pool = FramePool(renderer.compositor, QUEUE_SIZE + 3)
+    stop = stop or threading.Event()
     counters = {"missing": 0, "written": 0}
 
-    def produce() -> None:
-        try:
-            for item in driver:
-                _put(tracked, item, stop)
-            _put(tracked, _END, stop)
-        except _Stop:
-            pass
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            errors.append(exc)
-            stop.set()
+    def generate(dframe: DriverFrame) -> np.ndarray | None:
+        if dframe.face is None:
+            counters["missing"] += 1
+        t0 = time.perf_counter()
+        motion = renderer.motion_for(dframe.face, dframe.time)
+        t1 = time.perf_counter()
+        crop = renderer.crop_for(motion)
+        t2 = time.perf_counter()
+        times.add("retarget", (t1 - t0) * 1000.0)
+        times.add("generate", (t2 - t1) * 1000.0)
+        return crop
 
-    def consume() -> None:
-        try:
-            while True:
-                item = _get(drawn, stop)
-                if item is _END:
-                    return
-                t0 = time.perf_counter()
-                writer.write(item)
-                times.add("encode", (time.perf_counter() - t0) * 1000.0)
-                counters["written"] += 1
-        except _Stop:
-            pass
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-            stop.set()
-
-    producer = threading.Thread(target=produce, name="puppet-track", daemon=True)
-    encoder = threading.Thread(target=consume, name="puppet-encode", daemon=True)
-    start = time.perf_counter()
-    producer.start()
-    encoder.start()
-    done = 0
-    try:
-        while True:
-            item = _get(tracked, stop)
-            if item is _END:
-                _put(drawn, _END, stop)
+    def compose(crop: np.ndarray | None) -> np.ndarray:
+        while True:  # a free buffer, or stop
+            try:
+                frame = pool.take(timeout=0.1)
                 break
-            dframe, track_ms = item
-            times.add("decode+track", track_ms)
-            if dframe.face is None:
-                counters["missing"] += 1
-            t0 = time.perf_counter()
-            motion = renderer.motion_for(dframe.face, dframe.time)
-            times.add("retarget", (time.perf_counter() - t0) * 1000.0)
-            frame, gen_ms, comp_ms = renderer.draw(motion)
-            times.add("generate", gen_ms)
-            times.add("compose", comp_ms)
-            _put(drawn, frame, stop)
-            done += 1
-            if progress is not None:
-                elapsed = time.perf_counter() - start
-                progress(done, total, done / elapsed if elapsed > 0 else 0.0)
-        encoder.join()
-    except _Stop:
-        pass
-    finally:
-        stop.set()  # after a normal end both threads are done already
-        producer.join(timeout=5)
-        encoder.join(timeout=5)
-    if errors:
-        raise errors[0]
+            except queue.Empty:
+                if stop.is_set():
+                    raise _Stop() from None
+        t0 = time.perf_counter()
+        renderer.compositor.paste(crop, frame)
+        times.add("compose", (time.perf_counter() - t0) * 1000.0)
+        return frame
+
+    start = time.perf_counter()
+
+    def encode(frame: np.ndarray) -> None:
+        t0 = time.perf_counter()
+        writer.write(frame)
+        times.add("encode", (time.perf_counter() - t0) * 1000.0)
+        pool.give_back(frame)
+        counters["written"] += 1
+        if progress is not None:
+            elapsed = time.perf_counter() - start
+            done = counters["written"]
+            progress(done, total, done / elapsed if elapsed > 0 else 0.0)
+
+    steps = [*driver_steps, ("generate", generate), ("compose", compose)]
+    run_pipeline(source, steps, encode, stop=stop)
     seconds = time.perf_counter() - start
     return RenderReport(output=Path(getattr(writer, "path", "")), frames=counters["written"],
                         video_fps=0.0, seconds=seconds, provider=generator.info,
                         frames_without_face=counters["missing"], times=times)
 
 
+def render_performance(portrait: Portrait, driver: Iterable[tuple[DriverFrame, float]],
+                       writer, generator, settings: RetargetSettings | None = None,
+                       total: int = 0, progress: ProgressFn | None = None) -> RenderReport:
+    """Render every driver frame to ``writer``; the stages run in overlapping threads.
+
+    ``driver`` yields (DriverFrame, milliseconds it took to make); those times
+    are kept as the "track" stage.
+    """
+    times = StageTimes()
+
+    def frames() -> Iterator[DriverFrame]:
+        for dframe, ms in driver:
+            times.add("track", ms)
+            yield dframe
+
+    return _render(portrait, frames(), [], writer, generator, settings, total, progress, times)
+
+
 def render_file(portrait_path: str | Path, driving_path: str | Path, output_path: str | Path,
                 size: int = DEFAULT_SIZE, device: str = "auto",
                 settings: RetargetSettings | None = None, generator_name: str = "warp",
                 progress: ProgressFn | None = None,
-                on_provider: Callable[[ProviderInfo], None] | None = None) -> RenderReport:
-    """``puppet render``: a portrait driven by a video, written to an H.264 MP4."""
+                on_provider: Callable[[ProviderInfo], None] | None = None,
+                generator=None) -> RenderReport:
+    """``puppet render``: a portrait driven by a video, written to an H.264 MP4.
+
+    ``generator``: one made already (``puppet bench`` passes its own); by default
+    ``generator_name`` is created on ``device``.
+    """
     from puppet.outputs.video_writer import VideoWriter, check_output_path
     from puppet.sources.video import VideoFile
     from puppet.tracking.mediapipe_tracker import FaceTracker
@@ -232,15 +367,18 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
     portrait = load_portrait(portrait_path, size)
     video = VideoFile(driving_path)
     try:
-        generator = generators.create(generator_name, device)
+        if generator is None:
+            generator = generators.create(generator_name, device)
         if on_provider is not None:
             on_provider(generator.info)
         w, h = portrait.size
+        times = StageTimes()
         with FaceTracker(video=True) as tracker:
             writer = VideoWriter(out, w, h, video.rate)
             try:
-                report = render_performance(portrait, track_video(video, tracker), writer,
-                                            generator, settings, video.frame_count, progress)
+                report = _render(portrait, _timed(video.frames("rgb24"), times, "decode"),
+                                 [("track", track_step(tracker, times))], writer, generator,
+                                 settings, video.frame_count, progress, times)
                 writer.close()
             except BaseException:
                 writer.abort()
