@@ -109,8 +109,11 @@ def _print_report(report, what: str) -> None:
                if report.frames_without_face else "")
     print(f"Wrote {report.output} ({report.frames} frames at {report.video_fps:g} fps{missing})",
           file=sys.stderr)
+    where = report.provider.label
+    if report.provider.device == "cuda" and report.generator_note:
+        where += f", {report.generator_note}"  # a CUDA graph, or why not
     print(f"{what}: {report.frames} frames in {report.seconds:.1f} s, {report.fps:.1f} fps, "
-          f"generator on {report.provider.label}", file=sys.stderr)
+          f"generator on {where}", file=sys.stderr)
 
 
 def cmd_render(args: argparse.Namespace) -> int:

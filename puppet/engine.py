@@ -74,6 +74,8 @@ class RenderReport:
     provider: ProviderInfo
     frames_without_face: int
     times: StageTimes
+    generator_mode: str = ""  # how the model ran: io-binding, static-shapes, cuda-graph...
+    generator_note: str = ""  # why not faster, where it could not be (e.g. no CUDA graph)
 
     @property
     def fps(self) -> float:
@@ -325,9 +327,12 @@ def _render(portrait: Portrait, source: Iterable[Any],
     steps = [*driver_steps, ("generate", generate), ("compose", compose)]
     run_pipeline(source, steps, encode, stop=stop)
     seconds = time.perf_counter() - start
+    runner = getattr(generator, "runner", None)
     return RenderReport(output=Path(getattr(writer, "path", "")), frames=counters["written"],
                         video_fps=0.0, seconds=seconds, provider=generator.info,
-                        frames_without_face=counters["missing"], times=times)
+                        frames_without_face=counters["missing"], times=times,
+                        generator_mode=str(getattr(runner, "mode", "")),
+                        generator_note=str(getattr(runner, "note", "")))
 
 
 def render_performance(portrait: Portrait, driver: Iterable[tuple[DriverFrame, float]],
