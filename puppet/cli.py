@@ -110,8 +110,9 @@ def _print_report(report, what: str) -> None:
     print(f"Wrote {report.output} ({report.frames} frames at {report.video_fps:g} fps{missing})",
           file=sys.stderr)
     where = report.provider.label
-    if report.provider.device == "cuda" and report.generator_note:
-        where += f", {report.generator_note}"  # a CUDA graph, or why not
+    note = report.generator_note
+    if note and (report.provider.device == "cuda" or note.startswith("no ")):
+        where += f", {note}"  # a CUDA graph, or why not
     print(f"{what}: {report.frames} frames in {report.seconds:.1f} s, {report.fps:.1f} fps, "
           f"generator on {where}", file=sys.stderr)
 

@@ -325,7 +325,11 @@ class ModelRunner:
         key = (tuple((name, id(arr)) for name, arr in static.items()),
                tuple((name, np.shape(arr)) for name, arr in per_frame.items()))
         if self._bound is None or key != self._key:
-            self._bind(static, per_frame)
+            try:
+                self._bind(static, per_frame)
+            except Exception as exc:  # noqa: BLE001 - reported in note, then plain runs
+                self._fall_back(exc)
+                return self.session.run(self.output_names[:1], {**static, **per_frame})[0]
             self._key = key
             self._static = static  # keeps the arrays (and so their ids) alive
         bound = self._bound
@@ -349,6 +353,13 @@ class ModelRunner:
             self._bound = _Binding(self.session, self.device, self.device_id, static,
                                    self.output_names[0], None)
         self.static_uploads += 1
+
+    def _fall_back(self, exc: BaseException) -> None:
+        """I/O binding itself failed: plain runs from now on, and say so."""
+        self.use_binding = False
+        self._bound = None
+        self.static = self.cuda_graph = False
+        self.note = f"no I/O binding: {_short(exc)}"
 
     def _static_binding(self, static: dict, per_frame: dict) -> _Binding:
         """A twin session for these shapes (a CUDA graph on CUDA), checked against the

@@ -193,3 +193,17 @@ def test_generator_threads_sleep_when_idle():
     assert opts.intra_op_num_threads == 1
     assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert 1 <= runtime.default_threads() <= 4
+
+
+def test_when_binding_itself_fails_the_runner_runs_plainly_and_says_why(monkeypatch):
+    session, info = runtime.create_session(MODEL, "cpu")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("cudaMalloc failed: out of memory")
+
+    monkeypatch.setattr(runtime, "_Binding", broken)
+    runner = runtime.ModelRunner(session, info)
+    static, frames = _inputs()
+    for f in frames[:2]:
+        np.testing.assert_array_equal(runner.run(static, f), _plain(session, static, f))
+    assert runner.mode == "plain" and "no I/O binding: cudaMalloc failed" in runner.note
