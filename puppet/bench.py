@@ -169,29 +169,23 @@ def _runner_info(generator) -> dict[str, Any]:
 
 
 def _track_only(driving: str, frames: int | None) -> tuple[dict[str, Any], list]:
-    """Decode + track alone, in the render's two threads; also returns the faces."""
-    from puppet.engine import StageTimes, _timed, run_pipeline, track_step
+    """Decode + track alone, in the render's two threads; also returns the driver frames."""
+    from puppet.engine import measure_tracking
     from puppet.sources.video import VideoFile
     from puppet.tracking.mediapipe_tracker import FaceTracker
 
-    times = StageTimes()
-    faces: list = []
     with VideoFile(driving) as video, FaceTracker(video=True) as tracker:
-        source = itertools.islice(video.frames("rgb24"), frames)
-        start = time.perf_counter()
-        run_pipeline(_timed(source, times, "decode"), [("track", track_step(tracker, times))],
-                     faces.append)
-        seconds = time.perf_counter() - start
+        dframes, seconds, times = measure_tracking(video, tracker, frames)
         fps = video.fps
-    n = len(faces)
+    n = len(dframes)
     return ({"fps": n / seconds if seconds > 0 else 0.0, "frames": n, "seconds": seconds,
-             "video_fps": fps, "stages": times.summary()}, faces)
+             "video_fps": fps, "stages": times.summary()}, dframes)
 
 
 def _render_once(portrait, driving: str, frames: int | None, generator, out: Path
                  ) -> tuple[Any, float]:
     """One ``puppet render`` through the engine's own pipeline, at most ``frames`` frames."""
-    from puppet.engine import StageTimes, _render, _timed, track_step
+    from puppet.engine import StageTimes, render_frames, timed, track_step
     from puppet.outputs.video_writer import VideoWriter
     from puppet.sources.video import VideoFile
     from puppet.tracking.mediapipe_tracker import FaceTracker
@@ -202,7 +196,7 @@ def _render_once(portrait, driving: str, frames: int | None, generator, out: Pat
         writer = VideoWriter(out, w, h, video.rate)
         try:
             source = itertools.islice(video.frames("rgb24"), frames)
-            report = _render(portrait, _timed(source, times, "decode"),
+            report = render_frames(portrait, timed(source, times, "decode"),
                              [("track", track_step(tracker, times))], writer, generator,
                              None, 0, None, times)
             writer.close()
@@ -212,14 +206,14 @@ def _render_once(portrait, driving: str, frames: int | None, generator, out: Pat
     return report, video.fps
 
 
-def _generator_alone(portrait, generator, faces: list) -> dict[str, Any]:
+def _generator_alone(portrait, generator, dframes: list) -> dict[str, Any]:
     """The generator's own time per frame, on the motions of the driving clip."""
     from puppet.engine import FrameRenderer
 
     renderer = FrameRenderer(portrait, generator)
     motions = []
-    for i, face in enumerate(faces):
-        motion = renderer.motion_for(face.face, face.time) if face.face is not None else None
+    for i, d in enumerate(dframes):
+        motion = renderer.motion_for(d.face, d.time) if d.face is not None else None
         if motion is not None and not motion.neutral:
             motions.append(motion)
         if i > 400:
@@ -247,7 +241,7 @@ def child_render(device: str, settings: BenchSettings, driving: str, workdir: st
     result: dict[str, Any] = {"provider": generator.info.label, "device": generator.info.device,
                               "threads": settings.threads,
                               "portrait_size": list(portrait.size)}
-    track_only, faces = _track_only(driving, settings.frames)
+    track_only, dframes = _track_only(driving, settings.frames)
     result["track_only"] = track_only
     renders, stages = [], None
     from puppet.engine import StageTimes
@@ -266,7 +260,7 @@ def child_render(device: str, settings: BenchSettings, driving: str, workdir: st
                         "stages": stages}
     if track_only["fps"] > 0:
         result["render"]["ratio_to_track_only"] = result["render"]["fps"] / track_only["fps"]
-    result["generator"] = _generator_alone(portrait, generator, faces)
+    result["generator"] = _generator_alone(portrait, generator, dframes)
     result.update(_runner_info(generator))
     result["peak_rss_mb"] = _peak_rss_mb()
     result["gpu_memory_mb"] = _gpu_memory_mb()

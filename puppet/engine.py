@@ -15,6 +15,7 @@ whole frame.  Every stage's time per frame is kept (:class:`StageTimes`), for
 """
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -180,7 +181,7 @@ def run_pipeline(source: Iterable[Any], steps: list[tuple[str, Callable[[Any], A
         raise errors[0]
 
 
-def _timed(iterable: Iterable[Any], times: StageTimes, stage: str) -> Iterator[Any]:
+def timed(iterable: Iterable[Any], times: StageTimes, stage: str) -> Iterator[Any]:
     """Iterate, adding the time each item took to ``stage``."""
     it = iter(iterable)
     while True:
@@ -259,28 +260,28 @@ def track_step(tracker, times: StageTimes) -> Callable[[Any], DriverFrame]:
     return track
 
 
-def measure_tracking(video, tracker, stop: threading.Event | None = None
-                     ) -> tuple[int, float, StageTimes]:
-    """Decode + track a whole video with nothing after it, in the same two overlapping
-    threads as a render: (frames, seconds, times).  What a render is measured against."""
+def measure_tracking(video, tracker, max_frames: int | None = None,
+                     stop: threading.Event | None = None
+                     ) -> tuple[list[DriverFrame], float, StageTimes]:
+    """Decode + track a video (at most ``max_frames`` frames) with nothing after it, in
+    the same two overlapping threads as a render: (driver frames, seconds, times).
+    What a render's speed is measured against (``puppet bench``)."""
     times = StageTimes()
-    count = [0]
-
-    def sink(_: DriverFrame) -> None:
-        count[0] += 1
-
+    dframes: list[DriverFrame] = []
+    source = itertools.islice(video.frames("rgb24"), max_frames)
     start = time.perf_counter()
-    run_pipeline(_timed(video.frames("rgb24"), times, "decode"),
-                 [("track", track_step(tracker, times))], sink, stop=stop)
-    return count[0], time.perf_counter() - start, times
+    run_pipeline(timed(source, times, "decode"), [("track", track_step(tracker, times))],
+                 dframes.append, stop=stop)
+    return dframes, time.perf_counter() - start, times
 
 
-def _render(portrait: Portrait, source: Iterable[Any],
+def render_frames(portrait: Portrait, source: Iterable[Any],
             driver_steps: list[tuple[str, Callable[[Any], Any]]], writer, generator,
             settings: RetargetSettings | None, total: int, progress: ProgressFn | None,
             times: StageTimes, stop: threading.Event | None = None) -> RenderReport:
-    """The render pipeline: ``source`` and ``driver_steps`` make DriverFrames; then
-    retarget + generate, compose (into pooled I420 frames) and encode."""
+    """The render pipeline: ``source`` and ``driver_steps`` (each in its own thread) make
+    DriverFrames; then retarget + generate, compose (into pooled I420 frames) and encode
+    (in the calling thread).  Stage times go to ``times``."""
     renderer = FrameRenderer(portrait, generator, settings, fmt="yuv420p")
     pool = FramePool(renderer.compositor, QUEUE_SIZE + 3)
     stop = stop or threading.Event()
@@ -350,7 +351,8 @@ def render_performance(portrait: Portrait, driver: Iterable[tuple[DriverFrame, f
             times.add("track", ms)
             yield dframe
 
-    return _render(portrait, frames(), [], writer, generator, settings, total, progress, times)
+    return render_frames(portrait, frames(), [], writer, generator, settings, total, progress,
+                         times)
 
 
 def render_file(portrait_path: str | Path, driving_path: str | Path, output_path: str | Path,
@@ -381,7 +383,7 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
         with FaceTracker(video=True) as tracker:
             writer = VideoWriter(out, w, h, video.rate)
             try:
-                report = _render(portrait, _timed(video.frames("rgb24"), times, "decode"),
+                report = render_frames(portrait, timed(video.frames("rgb24"), times, "decode"),
                                  [("track", track_step(tracker, times))], writer, generator,
                                  settings, video.frame_count, progress, times)
                 writer.close()
