@@ -15,7 +15,9 @@ and replayed per frame.  Whatever it cannot use it says so in ``runner.note``.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import io
 import os
 import sys
 import weakref
@@ -155,7 +157,8 @@ def _cuda_unavailable_reason(ort) -> str | None:
     preload = getattr(ort, "preload_dlls", None)
     if preload is not None:  # loads CUDA and cuDNN from pip's nvidia-* wheels where present
         try:
-            preload()
+            with contextlib.redirect_stdout(io.StringIO()):  # it prints what it misses
+                preload()
         except Exception:  # noqa: BLE001 - a best effort; the session check decides
             pass
     return None
