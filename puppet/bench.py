@@ -250,12 +250,17 @@ def child_render(device: str, settings: BenchSettings, driving: str, workdir: st
     for i in range(max(1, settings.repeat)):
         report, video_fps = _render_once(portrait, driving, settings.frames, generator,
                                          Path(workdir) / f"render-{device}-{i}.mp4")
-        renders.append({"fps": report.fps, "frames": report.frames, "seconds": report.seconds})
+        renders.append({"fps": report.fps, "frames": report.frames, "seconds": report.seconds,
+                        "steady_fps": report.steady_fps,
+                        "first_frame_seconds": report.first_frame_seconds})
         for stage, values in report.times.samples.items():
             merged.samples.setdefault(stage, []).extend(values)
     stages = merged.summary()
     fps_values = [r["fps"] for r in renders]
     result["render"] = {"fps": float(np.median(fps_values)), "fps_runs": fps_values,
+                        "steady_fps": float(np.median([r["steady_fps"] for r in renders])),
+                        "first_frame_seconds": float(np.median(
+                            [r["first_frame_seconds"] for r in renders])),
                         "frames": renders[-1]["frames"], "video_fps": video_fps,
                         "stages": stages}
     if track_only["fps"] > 0:
@@ -491,7 +496,8 @@ def format_table(results: dict[str, Any]) -> str:
         r, t = run["render"], run["track_only"]
         runs = ", ".join(f"{f:.1f}" for f in r["fps_runs"])
         lines.append(f"  render: {r['fps']:.1f} fps end to end ({r['frames']} frames; "
-                     f"runs: {runs})")
+                     f"runs: {runs}); {r['steady_fps']:.1f} fps after the first frame, "
+                     f"which took {r['first_frame_seconds'] * 1000:.0f} ms")
         ratio = r.get("ratio_to_track_only")
         lines.append(f"  decode + track alone: {t['fps']:.1f} fps"
                      + (f"; render / that = {ratio:.2f}" if ratio is not None else ""))

@@ -77,10 +77,17 @@ class RenderReport:
     times: StageTimes
     generator_mode: str = ""  # how the model ran: io-binding, static-shapes, cuda-graph...
     generator_note: str = ""  # why not faster, where it could not be (e.g. no CUDA graph)
+    first_frame_seconds: float = 0.0  # from the start until the first frame was written
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def steady_fps(self) -> float:
+        """Frames per second after the first one (without the start-up)."""
+        rest = self.seconds - self.first_frame_seconds
+        return (self.frames - 1) / rest if self.frames > 1 and rest > 0 else self.fps
 
 
 ProgressFn = Callable[[int, int, float], None]  # (frames done, total or 0, fps so far)
@@ -286,6 +293,7 @@ def render_frames(portrait: Portrait, source: Iterable[Any],
     pool = FramePool(renderer.compositor, QUEUE_SIZE + 3)
     stop = stop or threading.Event()
     counters = {"missing": 0, "written": 0}
+    first: list[float] = []
 
     def generate(dframe: DriverFrame) -> np.ndarray | None:
         if dframe.face is None:
@@ -320,6 +328,8 @@ def render_frames(portrait: Portrait, source: Iterable[Any],
         times.add("encode", (time.perf_counter() - t0) * 1000.0)
         pool.give_back(frame)
         counters["written"] += 1
+        if not first:
+            first.append(time.perf_counter() - start)
         if progress is not None:
             elapsed = time.perf_counter() - start
             done = counters["written"]
@@ -333,7 +343,8 @@ def render_frames(portrait: Portrait, source: Iterable[Any],
                         video_fps=0.0, seconds=seconds, provider=generator.info,
                         frames_without_face=counters["missing"], times=times,
                         generator_mode=str(getattr(runner, "mode", "")),
-                        generator_note=str(getattr(runner, "note", "")))
+                        generator_note=str(getattr(runner, "note", "")),
+                        first_frame_seconds=first[0] if first else 0.0)
 
 
 def render_performance(portrait: Portrait, driver: Iterable[tuple[DriverFrame, float]],

@@ -25,6 +25,7 @@ def test_bench_measures_every_stage_and_writes_json(tmp_path):
         s = stages[stage]
         assert s["frames"] == 16 and 0 < s["median_ms"] <= s["p95_ms"], stage
     assert run["render"]["frames"] == 16 and run["render"]["fps"] > 0
+    assert run["render"]["steady_fps"] > 0 and run["render"]["first_frame_seconds"] > 0
     assert run["track_only"]["frames"] == 16 and run["track_only"]["fps"] > 0
     assert run["render"]["ratio_to_track_only"] == pytest.approx(
         run["render"]["fps"] / run["track_only"]["fps"])

@@ -129,3 +129,15 @@ def test_frames_are_composed_into_a_few_reused_buffers(grace_photo):
     driver = ((DriverFrame(i, t, f), 0.0) for i, (t, f) in enumerate(faces))
     report = render_performance(portrait, driver, Ids(), generators.create("warp", "cpu"))
     assert report.frames == 50 and len(seen) <= QUEUE_SIZE + 3
+
+
+def test_steady_fps_leaves_out_the_start():
+    from pathlib import Path
+
+    from puppet.engine import RenderReport
+    from puppet.generators.runtime import ProviderInfo
+
+    r = RenderReport(Path("x"), frames=101, video_fps=25.0, seconds=3.0,
+                     provider=ProviderInfo("CPUExecutionProvider", "cpu"), frames_without_face=0,
+                     times=StageTimes(), first_frame_seconds=1.0)
+    assert r.fps == pytest.approx(101 / 3.0) and r.steady_fps == pytest.approx(50.0)

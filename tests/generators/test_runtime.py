@@ -207,3 +207,24 @@ def test_when_binding_itself_fails_the_runner_runs_plainly_and_says_why(monkeypa
     for f in frames[:2]:
         np.testing.assert_array_equal(runner.run(static, f), _plain(session, static, f))
     assert runner.mode == "plain" and "no I/O binding: cudaMalloc failed" in runner.note
+
+
+def test_a_new_portrait_of_the_same_shapes_reuses_the_twin_session():
+    """Switching to a portrait whose inputs have the same shapes refills the twin's
+    buffers (on CUDA: keeps the captured graph) instead of making a new session."""
+    session, info = runtime.create_session(MODEL, "cpu")
+    runner = runtime.ModelRunner(session, info, static_shapes=True)
+    first, frames = _inputs(seed=0)
+    second, frames2 = _inputs(seed=3)  # same sizes, other values
+    a = runner.run(first, frames[0])
+    b = runner.run(second, frames2[0])
+    assert runner.twins_made == 1 and runner.static_uploads == 2
+    np.testing.assert_array_equal(a, _plain(session, first, frames[0]))
+    np.testing.assert_array_equal(b, _plain(session, second, frames2[0]))
+    # the caller's arrays were copied, not written over
+    np.testing.assert_array_equal(first["portrait"], _inputs(seed=0)[0]["portrait"])
+    np.testing.assert_array_equal(runner.run(first, frames[1]),
+                                  _plain(session, first, frames[1]))
+    other, other_frames = _inputs(size=64, k=25, seed=1)
+    runner.run(other, other_frames[0])
+    assert runner.twins_made == 2
