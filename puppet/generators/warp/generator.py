@@ -245,7 +245,8 @@ class WarpGenerator:
             target, prepared.points, prepared.mouth_shape, box.res, prepared.palette,
             driver_image=None if view is None else view.image,
             driver_points=None if view is None else view.landmarks[:, :2],
-            driver_lips=None if view is None else view.lip_colour)
+            driver_lips=None if view is None else view.lip_colour,
+            driver_rgb=view is not None and view.channels == "rgb")
         inputs["mouth"] = layer
         inputs["mouth_origin"] = np.array(origin, np.int64)
         return inputs

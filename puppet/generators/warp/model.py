@@ -216,6 +216,26 @@ def build():
     return g.to_model(meta, doc=__doc__ or "")
 
 
+def sample_inputs(size: int = 64, points: int = 20, value: float = 0.5) -> dict:
+    """Valid inputs for a quick check that the model runs: a flat grey crop that no
+    control point moves, the eyes as painted and no mouth; the frame it gives is the
+    grey crop again."""
+    rng = np.random.default_rng(0)
+    src = rng.uniform(-0.9, 0.9, (points, 2)).astype(np.float32)
+    portrait = np.full((1, 3, size, size), value, np.float32)
+    box = max(2, size // 8)
+    feeds = {"portrait": portrait, "src_points": src, "dst_points": src.copy(),
+             "mobility": np.ones((1, size, size, 1), np.float32),
+             "mouth": np.zeros((box, box, 4), np.float32),
+             "mouth_origin": np.zeros(2, np.int64)}
+    for side in ("r", "l"):
+        feeds[f"eye_{side}_patch"] = portrait[:, :, :box, :box].copy()
+        feeds[f"eye_{side}_patch_box"] = np.array([0, 0, box, box], np.float32)
+        feeds[f"eye_{side}_origin"] = np.zeros(2, np.int64)
+        feeds[f"eye_{side}_size"] = np.array([box, box], np.int64)
+    return feeds
+
+
 def export(path: str | Path) -> Path:
     """Write the model to ``path`` (a file, or a folder to put ``puppet_warp.onnx`` in)."""
     path = Path(path)
