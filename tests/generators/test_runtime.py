@@ -65,7 +65,7 @@ def _inputs(size=96, k=40, frames=4, seed=0):
     e = size // 8  # eye and mouth boxes
     static = {"portrait": rng.random((1, 3, size, size), dtype=np.float32),
               "src_points": rng.uniform(-0.9, 0.9, (k, 2)).astype(np.float32),
-              "mobility": np.ones((1, size, size, 1), np.float32)}
+              "mobility": np.ones((64 * 64, 1), np.float32)}
     for side, x in (("r", size // 4), ("l", size // 2)):
         static[f"eye_{side}_patch_box"] = np.array([x, e, x + e, 2 * e], np.float32)
         static[f"eye_{side}_size"] = np.array([2 * e, 2 * e], np.int64)
