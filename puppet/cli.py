@@ -107,6 +107,40 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the recordings folder (default: the standard one, "
                         "e.g. ~/Videos/Puppet)")
 
+    p = sub.add_parser("bench", help="measure speed and memory, stage by stage, per provider",
+                       description="Measures decode + tracking alone, 'puppet render' end to "
+                                   "end (median and p95 of every stage), the generator alone, "
+                                   "peak memory and a live-like session, on the CPU and on "
+                                   "CUDA where it works. With no inputs it uses the built-in "
+                                   "portrait and a driving clip synthesised from the built-in "
+                                   "performance.")
+    p.add_argument("--portrait", metavar="IMAGE", help="the portrait (default: built-in)")
+    p.add_argument("--driving", metavar="VIDEO",
+                   help="a video of a face (default: synthesised from the built-in performance)")
+    p.add_argument("--frames", type=int, metavar="N",
+                   help="use at most N driving frames (default: all; 250 when synthesised)")
+    p.add_argument("--size", type=int, default=1280, metavar="N",
+                   help="longest side of the output in pixels (default 1280)")
+    p.add_argument("--device", choices=("all", "auto", "cpu", "cuda"), default="all",
+                   help="providers to measure (default all: the CPU, and CUDA where it works)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="onnxruntime threads on the CPU (default: half the cores)")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="renders per provider; every run's fps is reported (default 1)")
+    p.add_argument("--live-seconds", type=float, default=10.0, metavar="S",
+                   help="length of the live-like session, 0 to skip it (default 10)")
+    p.add_argument("--plain", action="store_true",
+                   help="run the generator with plain session.run calls (no I/O binding), "
+                        "for comparison")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+
+    sub.add_parser("doctor", help="check what is installed and what works, with fixes",
+                   description="Checks packages and their versions (and the duplicates that "
+                               "break them), the onnxruntime providers (by running the model "
+                               "on them), GPUs, cameras, the virtual-camera backend and audio, "
+                               "and says how to fix each problem. The exit code is 0 when "
+                               "everything needed to run on the CPU is fine.")
+
     p = sub.add_parser("export-model", help="re-create the built-in generator's ONNX file",
                        description="Exports the built-in warp generator from its source in "
                                    "puppet/generators/warp/model.py.")
@@ -131,8 +165,12 @@ def _print_report(report, what: str) -> None:
     sound = ", with sound" if getattr(report, "sound", False) else ""
     print(f"Wrote {report.output} ({report.frames} frames at {report.video_fps:g} fps{sound}"
           f"{missing})", file=sys.stderr)
+    where = report.provider.label
+    note = report.generator_note
+    if note and (report.provider.device == "cuda" or note.startswith("no ")):
+        where += f", {note}"  # a CUDA graph, or why not
     print(f"{what}: {report.frames} frames in {report.seconds:.1f} s, {report.fps:.1f} fps, "
-          f"generator on {report.provider.label}", file=sys.stderr)
+          f"generator on {where}", file=sys.stderr)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -278,6 +316,39 @@ def cmd_export_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from puppet.bench import BenchSettings, format_table, run_bench, write_json
+
+    if args.repeat < 1:
+        raise PuppetError(f"--repeat {args.repeat} is too few", "use 1 or more")
+    if args.threads is not None and not 1 <= args.threads <= 64:
+        raise PuppetError(f"--threads {args.threads} is out of range", "use 1 to 64")
+    if args.live_seconds < 0:
+        raise PuppetError("--live-seconds cannot be negative", "use 0 to skip the live session")
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise PuppetError(f"the folder for {args.json} does not exist", "create it first")
+    for path, what in ((args.portrait, "portrait"), (args.driving, "driving video")):
+        if path is not None and not Path(path).is_file():
+            raise PuppetError(f"{what} not found: {path}", "check the path and the file name")
+    settings = BenchSettings(portrait=args.portrait, driving=args.driving, frames=args.frames,
+                             size=args.size, threads=args.threads, repeat=args.repeat,
+                             live_seconds=args.live_seconds, binding=not args.plain)
+    results = run_bench(settings, args.device)
+    print(format_table(results))
+    if args.json:
+        path = write_json(results, args.json)
+        print(f"Wrote {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from puppet.doctor import report, run_checks
+
+    checks = run_checks()
+    print(report(checks))
+    return 1 if any(c.blocks_cpu for c in checks) else 0
+
+
 def cmd_default(args: argparse.Namespace) -> int:
     """No command: the window where there is a display, else the demo."""
     headless = sys.platform.startswith("linux") and not (
@@ -308,6 +379,8 @@ COMMANDS = {
     "demo": cmd_demo,
     "recover": cmd_recover,
     "export-model": cmd_export_model,
+    "bench": cmd_bench,
+    "doctor": cmd_doctor,
 }
 
 

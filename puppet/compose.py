@@ -1,5 +1,15 @@
-"""Pasting the generator's face crop back into the whole portrait, with no seam."""
+"""Pasting the generator's face crop back into the whole portrait, with no seam.
+
+Only the crop's square ever changes from frame to frame, so a frame is composed
+by rewriting that square in a buffer that already holds the portrait (see
+:class:`FramePool`); the rest of the portrait is never touched or copied.
+Frames can be composed in BGR or straight in I420 (YUV 4:2:0, the H.264
+encoder's own format), so the encoder needs no colour conversion of whole
+frames: only the crop's square is converted.
+"""
 from __future__ import annotations
+
+import queue
 
 import cv2
 import numpy as np
@@ -7,6 +17,7 @@ import numpy as np
 from puppet.generators.base import CropBox
 
 FEATHER = 0.08  # width of the blend at the crop's edges, as a fraction of its side
+FORMATS = ("bgr24", "yuv420p")
 
 
 def _ramp(n: int, width: int) -> np.ndarray:
@@ -17,35 +28,154 @@ def _ramp(n: int, width: int) -> np.ndarray:
     return (0.5 - 0.5 * np.cos(np.pi * d)).astype(np.float32)
 
 
+def bgr_to_i420(image: np.ndarray) -> np.ndarray:
+    """A BGR image (even width and height) as one I420 array of shape (h * 3 / 2, w)."""
+    return cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+
+
+def i420_planes(frame: np.ndarray, width: int, height: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of the Y, U and V planes of an I420 array."""
+    flat = frame.reshape(-1)
+    n = width * height
+    y = flat[:n].reshape(height, width)
+    u = flat[n:n + n // 4].reshape(height // 2, width // 2)
+    v = flat[n + n // 4:n + n // 2].reshape(height // 2, width // 2)
+    return y, u, v
+
+
+def _first_full(ramp: np.ndarray) -> tuple[int, int]:
+    """The first and one past the last index where ``ramp`` is exactly 1 (0, 0 if never)."""
+    full = np.flatnonzero(ramp == 1.0)
+    if full.size == 0:
+        return 0, 0
+    return int(full[0]), int(full[-1]) + 1
+
+
 class Compositor:
     """Blends crops drawn by a generator into a portrait.
 
     The crop's edges blend into the portrait over a soft band; the portrait
-    outside the crop is never touched.
+    outside the crop is never touched.  ``fmt`` is the format of the frames it
+    makes: ``bgr24`` (H x W x 3) or ``yuv420p`` (one I420 array, H * 3/2 x W;
+    the portrait's width and height must be even).
     """
 
-    def __init__(self, image: np.ndarray, box: CropBox, feather: float = FEATHER):
+    def __init__(self, image: np.ndarray, box: CropBox, feather: float = FEATHER,
+                 fmt: str = "bgr24"):
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown frame format {fmt!r}; use one of {FORMATS}")
         self.image = image
         self.box = box
+        self.fmt = fmt
         h, w = image.shape[:2]
+        self.width, self.height = w, h
         self.dst = (slice(max(0, box.y0), min(h, box.y0 + box.side)),
                     slice(max(0, box.x0), min(w, box.x0 + box.side)))
         self.src = (slice(self.dst[0].start - box.y0, self.dst[0].stop - box.y0),
                     slice(self.dst[1].start - box.x0, self.dst[1].stop - box.x0))
         ramp = _ramp(box.side, int(round(feather * box.side)))
-        alpha = np.outer(ramp, ramp)[self.src]
+        ry, rx = ramp[self.src[0]], ramp[self.src[1]]
+        alpha = np.outer(ry, rx)
         self.alpha = np.ascontiguousarray(alpha)
         self.beta = np.ascontiguousarray(1.0 - alpha)
         self.region = np.ascontiguousarray(image[self.dst])
+        # where alpha is exactly 1 the crop is copied, elsewhere (the band) blended
+        top, bottom = _first_full(ry)
+        left, right = _first_full(rx)
+        rh, rw = self.region.shape[:2]
+        if bottom <= top or right <= left:  # no inner part: blend everything
+            top = bottom = rh
+            left = right = rw
+        self._inner = (slice(top, bottom), slice(left, right))
+        self._band = [s for s in (
+            (slice(0, top), slice(0, rw)), (slice(bottom, rh), slice(0, rw)),
+            (slice(top, bottom), slice(0, left)), (slice(top, bottom), slice(right, rw)))
+            if s[0].stop > s[0].start and s[1].stop > s[1].start]
+        self._big = np.empty((box.side, box.side, 3), np.uint8)
+        if fmt == "yuv420p":
+            if w % 2 or h % 2:
+                raise ValueError("I420 frames need an even width and height")
+            self.base = bgr_to_i420(image)
+            # the crop's square grown to even bounds (I420 shares chroma in 2 x 2 blocks)
+            y0, y1 = self.dst[0].start // 2 * 2, (self.dst[0].stop + 1) // 2 * 2
+            x0, x1 = self.dst[1].start // 2 * 2, (self.dst[1].stop + 1) // 2 * 2
+            self._even = (slice(y0, y1), slice(x0, x1))
+            self._scratch = np.ascontiguousarray(image[self._even])
+            self._scratch_dst = (slice(self.dst[0].start - y0, self.dst[0].stop - y0),
+                                 slice(self.dst[1].start - x0, self.dst[1].stop - x0))
+            self._region_i420 = bgr_to_i420(self._scratch)
+        else:
+            self.base = image
 
-    def paste(self, crop: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """The whole frame with ``crop`` (res x res x 3) blended in; written into ``out``
-        when given (it must hold a copy of the portrait)."""
-        box = self.box
-        if crop.shape[0] != box.side:
-            crop = cv2.resize(crop, (box.side, box.side), interpolation=cv2.INTER_LINEAR)
-        part = np.ascontiguousarray(crop[self.src])
-        blended = cv2.blendLinear(part, self.region, self.alpha, self.beta)
-        frame = self.image.copy() if out is None else out
-        frame[self.dst] = blended
+    # frames -------------------------------------------------------------
+    def blank(self) -> np.ndarray:
+        """A new frame (in ``fmt``) showing the portrait as it is."""
+        return self.base.copy()
+
+    def paste(self, crop: np.ndarray | None, out: np.ndarray | None = None) -> np.ndarray:
+        """The frame with ``crop`` (res x res x 3 BGR) blended in, or the portrait
+        itself where ``crop`` is None.
+
+        Written into ``out`` when given: ``out`` must be a frame in ``fmt`` that
+        holds the portrait outside the crop's square (one from :meth:`blank` or
+        from an earlier ``paste``); only that square is rewritten.
+        """
+        frame = self.blank() if out is None else out
+        if self.fmt == "bgr24":
+            target = frame[self.dst]
+            if crop is None:
+                target[...] = self.region
+            else:
+                self._blend_into(crop, target)
+            return frame
+        scratch = self._scratch
+        if crop is None:
+            scratch[...] = self.image[self._even]
+        else:
+            self._blend_into(crop, scratch[self._scratch_dst])
+        cv2.cvtColor(scratch, cv2.COLOR_BGR2YUV_I420, dst=self._region_i420)
+        (ys, xs) = self._even
+        sh, sw = scratch.shape[:2]
+        planes = i420_planes(frame, self.width, self.height)
+        parts = i420_planes(self._region_i420, sw, sh)
+        planes[0][ys, xs] = parts[0]
+        half = (slice(ys.start // 2, ys.stop // 2), slice(xs.start // 2, xs.stop // 2))
+        planes[1][half] = parts[1]
+        planes[2][half] = parts[2]
         return frame
+
+    def _blend_into(self, crop: np.ndarray, target: np.ndarray) -> None:
+        """Blend the crop into ``target`` (a view of the crop's square in the frame)."""
+        side = self.box.side
+        if crop.shape[0] != side:
+            big = cv2.resize(crop, (side, side), dst=self._big, interpolation=cv2.INTER_LINEAR)
+        else:
+            big = crop
+        part = big[self.src]
+        if self._inner[0].stop > self._inner[0].start:
+            target[self._inner] = part[self._inner]
+        for s in self._band:
+            cv2.blendLinear(part[s], self.region[s], self.alpha[s], self.beta[s], dst=target[s])
+
+
+class FramePool:
+    """A few frame buffers that already hold the portrait, handed out and given back.
+
+    Composing into a buffer from the pool rewrites only the crop's square; the
+    encoder gives the buffer back once it has taken the frame.  When every
+    buffer is in use, :meth:`take` waits, which keeps a fast producer from
+    running ahead of the encoder.
+    """
+
+    def __init__(self, compositor: Compositor, size: int):
+        self._free: queue.Queue[np.ndarray] = queue.Queue()
+        for _ in range(max(1, size)):
+            self._free.put(compositor.blank())
+
+    def take(self, timeout: float | None = None) -> np.ndarray:
+        """A free buffer (raises ``queue.Empty`` after ``timeout`` seconds)."""
+        return self._free.get(timeout=timeout)
+
+    def give_back(self, frame: np.ndarray) -> None:
+        self._free.put(frame)

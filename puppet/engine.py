@@ -1,25 +1,32 @@
 """The pipeline: driver frames -> tracking -> retargeting -> generator -> compose -> outputs.
 
 This is the one module that knows about threads, queues and timing.  Offline
-rendering (``puppet render``, ``puppet demo``) overlaps three stages:
+rendering (``puppet render``, ``puppet demo``) runs every stage in a thread of
+its own, with short queues between them:
 
-    [decode + track]  ->  [retarget + generate + compose]  ->  [encode]
+    [decode] -> [track] -> [retarget + generate] -> [compose] -> [encode]
 
-each in its own thread with a short queue between them (onnxruntime, OpenCV,
-MediaPipe and PyAV release the GIL while they work).
+onnxruntime, OpenCV, MediaPipe and PyAV release the GIL while they work, so the
+stages really overlap.  Frames are composed straight in the encoder's pixel
+format (I420) into a few reused buffers that already hold the portrait: only
+the face crop's square is written per frame, and no stage copies or converts a
+whole frame.  Every stage's time per frame is kept (:class:`StageTimes`), for
+``puppet bench``.
 """
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from puppet.compose import Compositor
+from puppet.compose import Compositor, FramePool
 from puppet.errors import PuppetError
 from puppet.generators import base as generators
 from puppet.generators.runtime import ProviderInfo
@@ -28,6 +35,9 @@ from puppet.motion.retarget import DriverView, Motion, Retargeter, RetargetSetti
 from puppet.portrait import DEFAULT_SIZE, Portrait, load_portrait
 from puppet.tracking.face import Face
 
+STAGES = ("decode", "track", "retarget", "generate", "compose", "encode")
+QUEUE_SIZE = 4  # frames waiting between two stages
+
 
 @dataclass(frozen=True)
 class DriverFrame:
@@ -35,18 +45,21 @@ class DriverFrame:
 
     ``neutral``, when set, is a face to take as the driver's neutral before this
     frame (a recorded performance replays the live engine's calibrations).
+    ``image`` is the driver's picture when there is one (``channels`` says its
+    order): the inside of the driver's mouth is carried over from it.
     """
 
     index: int
     time: float
     face: Face | None
     neutral: Face | None = None
-    image: np.ndarray | None = field(default=None, compare=False, repr=False)  # BGR, if any
+    image: np.ndarray | None = field(default=None, compare=False, repr=False)
+    channels: str = "rgb"
 
 
 @dataclass
 class StageTimes:
-    """Milliseconds spent per frame in each stage."""
+    """Milliseconds spent per frame in each stage (safe to add to from several threads)."""
 
     samples: dict[str, list[float]] = field(default_factory=dict)
 
@@ -58,7 +71,8 @@ class StageTimes:
         for stage, values in self.samples.items():
             arr = np.asarray(values)
             out[stage] = {"median_ms": float(np.median(arr)),
-                          "p95_ms": float(np.percentile(arr, 95)), "frames": int(arr.size)}
+                          "p95_ms": float(np.percentile(arr, 95)),
+                          "mean_ms": float(arr.mean()), "frames": int(arr.size)}
         return out
 
 
@@ -71,33 +85,37 @@ class RenderReport:
     provider: ProviderInfo
     frames_without_face: int
     times: StageTimes
+    generator_mode: str = ""  # how the model ran: io-binding, static-shapes, cuda-graph...
+    generator_note: str = ""  # why not faster, where it could not be (e.g. no CUDA graph)
+    first_frame_seconds: float = 0.0  # from the start until the first frame was written
     sound: bool = False  # the output has a sound track
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def steady_fps(self) -> float:
+        """Frames per second after the first one (without the start-up)."""
+        rest = self.seconds - self.first_frame_seconds
+        return (self.frames - 1) / rest if self.frames > 1 and rest > 0 else self.fps
+
 
 ProgressFn = Callable[[int, int, float], None]  # (frames done, total or 0, fps so far)
 
 
-def track_video(video, tracker, max_frames: int = 0) -> Iterator[tuple[DriverFrame, float]]:
-    """Decode and track a video: (DriverFrame, milliseconds spent) for each frame."""
-    t0 = time.perf_counter()
-    for frame in video.frames():
-        if max_frames and frame.index >= max_frames:
-            break
-        face = tracker.track(frame.image)
-        t1 = time.perf_counter()
-        yield DriverFrame(frame.index, frame.time, face, image=frame.image), (t1 - t0) * 1000.0
-        t0 = time.perf_counter()
+# ---------------------------------------------------------------------------
+# threads and queues
 
 
 class _Stop(Exception):
     pass
 
 
-def _put(q: queue.Queue, item, stop: threading.Event) -> None:
+_END = object()
+
+
+def _put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
     while True:
         if stop.is_set():
             raise _Stop()
@@ -108,7 +126,7 @@ def _put(q: queue.Queue, item, stop: threading.Event) -> None:
             continue
 
 
-def _get(q: queue.Queue, stop: threading.Event):
+def _get(q: queue.Queue, stop: threading.Event) -> Any:
     while True:
         if stop.is_set():
             raise _Stop()
@@ -118,129 +136,271 @@ def _get(q: queue.Queue, stop: threading.Event):
             continue
 
 
-_END = object()
+def run_pipeline(source: Iterable[Any], steps: list[tuple[str, Callable[[Any], Any]]],
+                 sink: Callable[[Any], None], queue_size: int = QUEUE_SIZE,
+                 stop: threading.Event | None = None) -> None:
+    """Run ``source`` -> each step -> ``sink``, every step in a thread of its own.
+
+    The source is iterated in its own thread too; the sink runs in the calling
+    thread (so a progress callback and Ctrl+C behave as usual).  Items keep
+    their order.  The first error in any stage stops them all and is raised
+    here.  Setting ``stop`` from outside ends the run early (without error).
+    """
+    stop = stop or threading.Event()
+    errors: list[BaseException] = []
+    queues: list[queue.Queue] = [queue.Queue(maxsize=queue_size) for _ in range(len(steps) + 1)]
+
+    def fail(exc: BaseException) -> None:
+        errors.append(exc)
+        stop.set()
+
+    def feed() -> None:
+        try:
+            for item in source:
+                _put(queues[0], item, stop)
+            _put(queues[0], _END, stop)
+        except _Stop:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+            fail(exc)
+
+    def work(step: Callable[[Any], Any], q_in: queue.Queue, q_out: queue.Queue) -> None:
+        try:
+            while True:
+                item = _get(q_in, stop)
+                if item is _END:
+                    _put(q_out, _END, stop)
+                    return
+                _put(q_out, step(item), stop)
+        except _Stop:
+            pass
+        except BaseException as exc:  # noqa: BLE001
+            fail(exc)
+
+    threads = [threading.Thread(target=feed, name="puppet-source", daemon=True)]
+    for i, (name, step) in enumerate(steps):
+        threads.append(threading.Thread(target=work, args=(step, queues[i], queues[i + 1]),
+                                        name=f"puppet-{name}", daemon=True))
+    for t in threads:
+        t.start()
+    try:
+        while True:
+            item = _get(queues[-1], stop)
+            if item is _END:
+                break
+            sink(item)
+    except _Stop:
+        pass
+    finally:
+        stop.set()  # after a normal end every thread is done already
+        for t in threads:
+            t.join(timeout=5)
+    if errors:
+        raise errors[0]
+
+
+def timed(iterable: Iterable[Any], times: StageTimes, stage: str) -> Iterator[Any]:
+    """Iterate, adding the time each item took to ``stage``."""
+    it = iter(iterable)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            item = next(it)
+        except StopIteration:
+            return
+        times.add(stage, (time.perf_counter() - t0) * 1000.0)
+        yield item
+
+
+# ---------------------------------------------------------------------------
+# stages
 
 
 class FrameRenderer:
-    """Retarget + generate + compose for one portrait: driver face in, output frame out."""
+    """Retarget + generate + compose for one portrait: driver face in, output frame out.
 
-    def __init__(self, portrait: Portrait, generator, settings: RetargetSettings | None = None):
+    ``fmt`` is the format of the frames :meth:`draw` returns (``bgr24`` or
+    ``yuv420p``, see :class:`puppet.compose.Compositor`).
+    """
+
+    def __init__(self, portrait: Portrait, generator, settings: RetargetSettings | None = None,
+                 fmt: str = "bgr24"):
         self.portrait = portrait
         self.generator = generator
         self.retargeter = Retargeter(portrait.face, settings)
         self.prepared = generator.prepare(portrait)
-        self.compositor = Compositor(portrait.image, self.prepared.box)
+        self.compositor = Compositor(portrait.image, self.prepared.box, fmt=fmt)
         self.last_motion: Motion = neutral_motion(portrait.face)
         self.driver_lips: np.ndarray | None = None
 
-    def calibrate(self, face: Face, image: np.ndarray | None = None) -> None:
+    def calibrate(self, face: Face, image: np.ndarray | None = None,
+                  channels: str = "rgb") -> None:
         """Take this driver face (and picture) as the neutral."""
         self.retargeter.calibrate(face)
-        self.driver_lips = None if image is None else lip_colour(image, face.landmarks[:, :2])
+        self.driver_lips = None
+        if image is not None:
+            lips = lip_colour(image, face.landmarks[:, :2])
+            self.driver_lips = lips[::-1].copy() if channels == "rgb" else lips
 
-    def motion_for(self, face: Face | None, t: float | None,
-                   image: np.ndarray | None = None) -> Motion:
+    def motion_for(self, face: Face | None, t: float | None, image: np.ndarray | None = None,
+                   channels: str = "rgb") -> Motion:
         """The motion for a driver face (None: hold the last good pose).  With the
         driver's picture, the inside of its mouth is carried over too."""
         if face is None:
             return self.last_motion
         if not self.retargeter.calibrated:
-            self.calibrate(face, image)
-        view = None if image is None else DriverView(image, face.landmarks, self.driver_lips)
+            self.calibrate(face, image, channels)
+        view = None
+        if image is not None:
+            view = DriverView(image, face.landmarks, self.driver_lips, channels)
         self.last_motion = self.retargeter.motion(face, t, view)
         return self.last_motion
 
-    def draw(self, motion: Motion) -> tuple[np.ndarray, float, float]:
-        """The output frame, and the milliseconds spent generating and composing."""
+    def motion_for_frame(self, dframe: DriverFrame) -> Motion:
+        if dframe.neutral is not None:
+            self.calibrate(dframe.neutral)
+        return self.motion_for(dframe.face, dframe.time, dframe.image, dframe.channels)
+
+    def crop_for(self, motion: Motion) -> np.ndarray | None:
+        """The generator's crop for this motion; None for the neutral pose (the portrait)."""
+        return None if motion.neutral else self.generator.render(self.prepared, motion)
+
+    def draw(self, motion: Motion, out: np.ndarray | None = None
+             ) -> tuple[np.ndarray, float, float]:
+        """The output frame, and the milliseconds spent generating and composing.
+
+        ``out``: a frame to draw into (see :meth:`Compositor.paste`); a new one otherwise.
+        """
         t0 = time.perf_counter()
-        crop = None if motion.neutral else self.generator.render(self.prepared, motion)
+        crop = self.crop_for(motion)
         t1 = time.perf_counter()
-        frame = self.portrait.image.copy() if crop is None else self.compositor.paste(crop)
+        frame = self.compositor.paste(crop, out)
         t2 = time.perf_counter()
         return frame, (t1 - t0) * 1000.0, (t2 - t1) * 1000.0
+
+
+def track_video(video, tracker, max_frames: int = 0) -> Iterator[tuple[DriverFrame, float]]:
+    """Decode and track a video in the calling thread: (DriverFrame, milliseconds spent)
+    for each frame.  :func:`render_file` runs the same two stages in two threads."""
+    t0 = time.perf_counter()
+    for frame in video.frames("rgb24"):
+        if max_frames and frame.index >= max_frames:
+            break
+        face = tracker.track_rgb(frame.image)
+        t1 = time.perf_counter()
+        yield DriverFrame(frame.index, frame.time, face, image=frame.image), (t1 - t0) * 1000.0
+        t0 = time.perf_counter()
+
+
+def track_step(tracker, times: StageTimes) -> Callable[[Any], DriverFrame]:
+    """The tracking stage: an RGB :class:`~puppet.sources.video.Frame` in, a DriverFrame out."""
+
+    def track(frame) -> DriverFrame:
+        t0 = time.perf_counter()
+        face = tracker.track_rgb(frame.image)
+        times.add("track", (time.perf_counter() - t0) * 1000.0)
+        return DriverFrame(frame.index, frame.time, face, image=frame.image)
+
+    return track
+
+
+def measure_tracking(video, tracker, max_frames: int | None = None,
+                     stop: threading.Event | None = None
+                     ) -> tuple[list[DriverFrame], float, StageTimes]:
+    """Decode + track a video (at most ``max_frames`` frames) with nothing after it, in
+    the same two overlapping threads as a render: (driver frames, seconds, times).
+    What a render's speed is measured against (``puppet bench``)."""
+    times = StageTimes()
+    dframes: list[DriverFrame] = []
+    source = itertools.islice(video.frames("rgb24"), max_frames)
+    start = time.perf_counter()
+    run_pipeline(timed(source, times, "decode"), [("track", track_step(tracker, times))],
+                 dframes.append, stop=stop)
+    return dframes, time.perf_counter() - start, times
+
+
+def render_frames(portrait: Portrait, source: Iterable[Any],
+            driver_steps: list[tuple[str, Callable[[Any], Any]]], writer, generator,
+            settings: RetargetSettings | None, total: int, progress: ProgressFn | None,
+            times: StageTimes, stop: threading.Event | None = None) -> RenderReport:
+    """The render pipeline: ``source`` and ``driver_steps`` (each in its own thread) make
+    DriverFrames; then retarget + generate, compose (into pooled I420 frames) and encode
+    (in the calling thread).  Stage times go to ``times``."""
+    renderer = FrameRenderer(portrait, generator, settings, fmt="yuv420p")
+    pool = FramePool(renderer.compositor, QUEUE_SIZE + 3)
+    stop = stop or threading.Event()
+    counters = {"missing": 0, "written": 0}
+    first: list[float] = []
+
+    def generate(dframe: DriverFrame) -> np.ndarray | None:
+        if dframe.face is None:
+            counters["missing"] += 1
+        t0 = time.perf_counter()
+        motion = renderer.motion_for_frame(dframe)
+        t1 = time.perf_counter()
+        crop = renderer.crop_for(motion)
+        t2 = time.perf_counter()
+        times.add("retarget", (t1 - t0) * 1000.0)
+        times.add("generate", (t2 - t1) * 1000.0)
+        return crop
+
+    def compose(crop: np.ndarray | None) -> np.ndarray:
+        while True:  # a free buffer, or stop
+            try:
+                frame = pool.take(timeout=0.1)
+                break
+            except queue.Empty:
+                if stop.is_set():
+                    raise _Stop() from None
+        t0 = time.perf_counter()
+        renderer.compositor.paste(crop, frame)
+        times.add("compose", (time.perf_counter() - t0) * 1000.0)
+        return frame
+
+    start = time.perf_counter()
+
+    def encode(frame: np.ndarray) -> None:
+        t0 = time.perf_counter()
+        writer.write(frame)
+        times.add("encode", (time.perf_counter() - t0) * 1000.0)
+        pool.give_back(frame)
+        counters["written"] += 1
+        if not first:
+            first.append(time.perf_counter() - start)
+        if progress is not None:
+            elapsed = time.perf_counter() - start
+            done = counters["written"]
+            progress(done, total, done / elapsed if elapsed > 0 else 0.0)
+
+    steps = [*driver_steps, ("generate", generate), ("compose", compose)]
+    run_pipeline(source, steps, encode, stop=stop)
+    seconds = time.perf_counter() - start
+    runner = getattr(generator, "runner", None)
+    return RenderReport(output=Path(getattr(writer, "path", "")), frames=counters["written"],
+                        video_fps=0.0, seconds=seconds, provider=generator.info,
+                        frames_without_face=counters["missing"], times=times,
+                        generator_mode=str(getattr(runner, "mode", "")),
+                        generator_note=str(getattr(runner, "note", "")),
+                        first_frame_seconds=first[0] if first else 0.0)
 
 
 def render_performance(portrait: Portrait, driver: Iterable[tuple[DriverFrame, float]],
                        writer, generator, settings: RetargetSettings | None = None,
                        total: int = 0, progress: ProgressFn | None = None) -> RenderReport:
-    """Render every driver frame to ``writer``; the stages run in overlapping threads."""
-    renderer = FrameRenderer(portrait, generator, settings)
+    """Render every driver frame to ``writer``; the stages run in overlapping threads.
+
+    ``driver`` yields (DriverFrame, milliseconds it took to make); those times
+    are kept as the "track" stage.
+    """
     times = StageTimes()
-    stop = threading.Event()
-    errors: list[BaseException] = []
-    tracked: queue.Queue = queue.Queue(maxsize=8)
-    drawn: queue.Queue = queue.Queue(maxsize=8)
-    counters = {"missing": 0, "written": 0}
 
-    def produce() -> None:
-        try:
-            for item in driver:
-                _put(tracked, item, stop)
-            _put(tracked, _END, stop)
-        except _Stop:
-            pass
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            errors.append(exc)
-            stop.set()
+    def frames() -> Iterator[DriverFrame]:
+        for dframe, ms in driver:
+            times.add("track", ms)
+            yield dframe
 
-    def consume() -> None:
-        try:
-            while True:
-                item = _get(drawn, stop)
-                if item is _END:
-                    return
-                t0 = time.perf_counter()
-                writer.write(item)
-                times.add("encode", (time.perf_counter() - t0) * 1000.0)
-                counters["written"] += 1
-        except _Stop:
-            pass
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-            stop.set()
-
-    producer = threading.Thread(target=produce, name="puppet-track", daemon=True)
-    encoder = threading.Thread(target=consume, name="puppet-encode", daemon=True)
-    start = time.perf_counter()
-    producer.start()
-    encoder.start()
-    done = 0
-    try:
-        while True:
-            item = _get(tracked, stop)
-            if item is _END:
-                _put(drawn, _END, stop)
-                break
-            dframe, track_ms = item
-            times.add("decode+track", track_ms)
-            if dframe.face is None:
-                counters["missing"] += 1
-            if dframe.neutral is not None:
-                renderer.calibrate(dframe.neutral)
-            t0 = time.perf_counter()
-            motion = renderer.motion_for(dframe.face, dframe.time, dframe.image)
-            times.add("retarget", (time.perf_counter() - t0) * 1000.0)
-            frame, gen_ms, comp_ms = renderer.draw(motion)
-            times.add("generate", gen_ms)
-            times.add("compose", comp_ms)
-            _put(drawn, frame, stop)
-            done += 1
-            if progress is not None:
-                elapsed = time.perf_counter() - start
-                progress(done, total, done / elapsed if elapsed > 0 else 0.0)
-        encoder.join()
-    except _Stop:
-        pass
-    finally:
-        stop.set()  # after a normal end both threads are done already
-        producer.join(timeout=5)
-        encoder.join(timeout=5)
-    if errors:
-        raise errors[0]
-    seconds = time.perf_counter() - start
-    return RenderReport(output=Path(getattr(writer, "path", "")), frames=counters["written"],
-                        video_fps=0.0, seconds=seconds, provider=generator.info,
-                        frames_without_face=counters["missing"], times=times)
+    return render_frames(portrait, frames(), [], writer, generator, settings, total, progress,
+                         times)
 
 
 def performance_driver(perf) -> Iterator[tuple[DriverFrame, float]]:
@@ -254,11 +414,15 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
                 settings: RetargetSettings | None = None, generator_name: str = "warp",
                 progress: ProgressFn | None = None,
                 on_provider: Callable[[ProviderInfo], None] | None = None,
-                max_frames: int = 0) -> RenderReport:
+                generator=None, max_frames: int = 0) -> RenderReport:
     """``puppet render``: a portrait driven by a video or by a recorded performance file
     (see :mod:`puppet.sources.performance`), written to an H.264 MP4; a performance's
-    sound goes into the MP4 as AAC.  ``max_frames`` > 0 renders only a driving video's
-    first frames."""
+    sound goes into the MP4 as AAC.
+
+    ``generator``: one made already (``puppet bench`` passes its own); by default
+    ``generator_name`` is created on ``device``.  ``max_frames`` > 0 renders only a
+    driving video's first frames.
+    """
     from puppet.outputs.video_writer import VideoWriter, check_output_path
     from puppet.sources.performance import is_performance_file, read_performance
 
@@ -266,7 +430,8 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
     if is_performance_file(driving_path):
         perf = read_performance(driving_path)
         portrait = load_portrait(portrait_path, size)
-        generator = generators.create(generator_name, device)
+        if generator is None:
+            generator = generators.create(generator_name, device)
         if on_provider is not None:
             on_provider(generator.info)
         w, h = portrait.size
@@ -283,7 +448,7 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
         report.sound = writer.has_sound
     else:
         report = _render_video(portrait_path, driving_path, out, size, device, settings,
-                               generator_name, progress, on_provider, max_frames)
+                               generator_name, progress, on_provider, generator, max_frames)
         what, fix = "driving video", "use a video where a face is seen from the front"
     if report.frames_without_face == report.frames:
         out.unlink(missing_ok=True)
@@ -295,7 +460,7 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
                   settings: RetargetSettings | None, generator_name: str,
                   progress: ProgressFn | None,
                   on_provider: Callable[[ProviderInfo], None] | None,
-                  max_frames: int = 0) -> RenderReport:
+                  generator=None, max_frames: int = 0) -> RenderReport:
     from puppet.outputs.video_writer import VideoWriter
     from puppet.sources.video import VideoFile
     from puppet.tracking.mediapipe_tracker import FaceTracker
@@ -303,16 +468,23 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
     portrait = load_portrait(portrait_path, size)
     video = VideoFile(driving_path)
     try:
-        generator = generators.create(generator_name, device)
+        if generator is None:
+            generator = generators.create(generator_name, device)
         if on_provider is not None:
             on_provider(generator.info)
         w, h = portrait.size
+        times = StageTimes()
+        frames = video.frames("rgb24")
+        total = video.frame_count
+        if max_frames:
+            frames = itertools.islice(frames, max_frames)
+            total = min(total, max_frames) if total else max_frames
         with FaceTracker(video=True) as tracker:
             writer = VideoWriter(out, w, h, video.rate)
             try:
-                total = min(video.frame_count, max_frames) if max_frames else video.frame_count
-                report = render_performance(portrait, track_video(video, tracker, max_frames),
-                                            writer, generator, settings, total, progress)
+                report = render_frames(portrait, timed(frames, times, "decode"),
+                                       [("track", track_step(tracker, times))], writer,
+                                       generator, settings, total, progress, times)
                 writer.close()
             except BaseException:
                 writer.abort()

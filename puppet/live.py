@@ -20,7 +20,6 @@ runs behind ``puppet live`` (headless) and behind the window.
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import time
 from collections import deque
@@ -67,14 +66,6 @@ EVENT_GENERATOR = "generator"
 EVENT_GENERATOR_ERROR = "generator-error"
 EVENT_CALIBRATED = "calibrated"
 EVENT_SINK_ERROR = "sink-error"
-
-
-def generator_threads(cpus: int | None = None) -> int:
-    """CPU threads for the generator: all cores but one (tracking and decoding run beside
-    it), at most four.  On two cores that is one, which also keeps onnxruntime's thread
-    pool from spinning against the tracker."""
-    cpus = cpus or os.cpu_count() or 1
-    return max(1, min(4, cpus - 1))
 
 
 @dataclass(frozen=True)
@@ -554,10 +545,9 @@ class LiveEngine:
 
     def _new_generator(self, name: str | None = None, device: str | None = None):
         name, device = name or self.generator_name, device or self.device
-        try:  # leave a core to tracking and decoding, which run at the same time
-            gen = generators.create(name, device, threads=generator_threads())
-        except TypeError:  # a generator that does not take a thread count
-            gen = generators.create(name, device)
+        # onnxruntime's threads: the runtime's default (half the cores, not spinning) leaves
+        # the other cores to tracking and decoding, which run at the same time
+        gen = generators.create(name, device)
         self.generator_name, self.device = name, device
         return gen
 

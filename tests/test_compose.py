@@ -1,6 +1,9 @@
-import numpy as np
+import queue
 
-from puppet.compose import Compositor
+import numpy as np
+import pytest
+
+from puppet.compose import Compositor, FramePool, bgr_to_i420
 from puppet.generators.base import CropBox
 from puppet.generators.warp.generator import crop_image
 
@@ -40,3 +43,71 @@ def test_a_crop_past_the_image_edge():
     out = Compositor(img, box).paste(np.zeros_like(crop))
     assert out.shape == img.shape
     assert np.array_equal(out[:200], img[:200])
+
+
+def _reference_paste(img, box, crop, feather=0.08):
+    """The straightforward way (what Compositor did before it learned to skip work):
+    resize the crop, blend the whole square with the ramp, copy the whole frame."""
+    import cv2
+
+    from puppet.compose import _ramp
+
+    h, w = img.shape[:2]
+    dst = (slice(max(0, box.y0), min(h, box.y0 + box.side)),
+           slice(max(0, box.x0), min(w, box.x0 + box.side)))
+    src = (slice(dst[0].start - box.y0, dst[0].stop - box.y0),
+           slice(dst[1].start - box.x0, dst[1].stop - box.x0))
+    big = cv2.resize(crop, (box.side, box.side), interpolation=cv2.INTER_LINEAR)
+    ramp = _ramp(box.side, int(round(feather * box.side)))
+    alpha = np.ascontiguousarray(np.outer(ramp, ramp)[src])
+    out = img.copy()
+    out[dst] = cv2.blendLinear(np.ascontiguousarray(big[src]), np.ascontiguousarray(img[dst]),
+                               alpha, np.ascontiguousarray(1.0 - alpha))
+    return out
+
+
+@pytest.mark.parametrize("box", [CropBox(x0=100, y0=50, side=160, res=80),
+                                 CropBox(x0=-40, y0=150, side=200, res=128),
+                                 CropBox(x0=301, y0=-7, side=121, res=121)])
+def test_paste_equals_blending_the_whole_square(box):
+    img = _image()
+    rng = np.random.default_rng(5)
+    crop = rng.integers(0, 256, (box.res, box.res, 3), dtype=np.uint8)
+    expected = _reference_paste(img, box, crop)
+    comp = Compositor(img, box)
+    assert np.array_equal(comp.paste(crop), expected)
+    # into a reused frame: only the square is rewritten, and the result is the same
+    frame = comp.blank()
+    comp.paste(rng.integers(0, 256, (box.res, box.res, 3), dtype=np.uint8), frame)
+    assert np.array_equal(comp.paste(crop, frame), expected)
+    assert np.array_equal(comp.paste(None, frame), img)  # the neutral frame: the portrait
+
+
+@pytest.mark.parametrize("box", [CropBox(x0=100, y0=50, side=160, res=80),
+                                 CropBox(x0=-41, y0=151, side=199, res=128),
+                                 CropBox(x0=301, y0=-7, side=121, res=121)])
+def test_i420_frames_equal_converting_the_bgr_frame(box):
+    """Composing straight in I420 gives exactly the I420 of the BGR frame, though only
+    the crop's square (grown to even bounds) is converted."""
+    img = _image()
+    rng = np.random.default_rng(6)
+    bgr = Compositor(img, box)
+    yuv = Compositor(img, box, fmt="yuv420p")
+    frame = yuv.blank()
+    assert frame.shape == (450, 400) and np.array_equal(frame, bgr_to_i420(img))
+    for _ in range(3):
+        crop = rng.integers(0, 256, (box.res, box.res, 3), dtype=np.uint8)
+        assert np.array_equal(yuv.paste(crop, frame), bgr_to_i420(bgr.paste(crop)))
+    assert np.array_equal(yuv.paste(None, frame), bgr_to_i420(img))
+
+
+def test_frame_pool_hands_out_portrait_frames_and_waits_when_empty():
+    img = _image()
+    comp = Compositor(img, CropBox(x0=100, y0=50, side=160, res=80))
+    pool = FramePool(comp, 2)
+    a, b = pool.take(), pool.take()
+    assert a is not b and np.array_equal(a, img) and np.array_equal(b, img)
+    with pytest.raises(queue.Empty):
+        pool.take(timeout=0.01)
+    pool.give_back(a)
+    assert pool.take(timeout=0.01) is a

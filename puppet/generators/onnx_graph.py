@@ -129,7 +129,9 @@ class GraphBuilder:
 
     def const(self, value: Any, dtype: Any = np.float32) -> Sym:
         require_onnx()
-        arr = np.ascontiguousarray(np.asarray(value, dtype=dtype))
+        # np.array, not np.ascontiguousarray: that one turns scalars into 1-element
+        # vectors, which ONNX ops that want scalars (Range) reject once shapes are static
+        arr = np.array(value, dtype=dtype, order="C")
         key = (arr.dtype.str, arr.shape, arr.tobytes())
         if key in self._const_cache:
             return self._const_cache[key]

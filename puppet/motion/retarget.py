@@ -82,9 +82,10 @@ class DriverView:
     """The driver's own frame and face, for features drawn from its picture (the
     inside of the mouth)."""
 
-    image: np.ndarray  # BGR
+    image: np.ndarray  # in the channel order ``channels`` says
     landmarks: np.ndarray  # 478 x 3, pixels of ``image``
-    lip_colour: np.ndarray | None = None  # BGR mean of the neutral's lips
+    lip_colour: np.ndarray | None = None  # BGR median of the neutral's lips
+    channels: str = "bgr"  # "bgr" or "rgb"
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,14 @@ import numpy as np
 
 from puppet.errors import PuppetError
 
+PIXEL_FORMATS = ("bgr24", "rgb24")
+
 
 @dataclass(frozen=True)
 class Frame:
     index: int
     time: float  # seconds from the start of the source
-    image: np.ndarray  # BGR uint8
+    image: np.ndarray  # BGR uint8 (RGB where the source was asked for rgb24)
 
 
 def _av():
@@ -69,13 +71,19 @@ class VideoFile:
             frames = int(round(self._container.duration / 1_000_000 * self.fps))
         self.frame_count = max(0, frames)  # an estimate: some files do not say
 
-    def frames(self) -> Iterator[Frame]:
-        """Every frame in order; frame i is at time i / fps (constant rate)."""
+    def frames(self, pixel_format: str = "bgr24") -> Iterator[Frame]:
+        """Every frame in order; frame i is at time i / fps (constant rate).
+
+        ``pixel_format`` is ``bgr24`` (OpenCV's order) or ``rgb24`` (MediaPipe's):
+        the decoder converts straight to it, so no stage converts again.
+        """
+        if pixel_format not in PIXEL_FORMATS:
+            raise ValueError(f"pixel_format must be one of {PIXEL_FORMATS}")
         av = _av()
         index = 0
         try:
             for vf in self._container.decode(self._stream):
-                yield Frame(index, index / self.fps, vf.to_ndarray(format="bgr24"))
+                yield Frame(index, index / self.fps, vf.to_ndarray(format=pixel_format))
                 index += 1
         except av.error.FFmpegError as exc:
             if index == 0:

@@ -83,11 +83,16 @@ class FaceTracker:
             )
 
     def track(self, frame_bgr: np.ndarray) -> Face | None:
-        """The largest face in the frame, or None."""
+        """The largest face in the frame (BGR), or None."""
         if frame_bgr is None or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
             raise ValueError("FaceTracker.track takes an H x W x 3 BGR image")
-        h, w = frame_bgr.shape[:2]
-        rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+        return self.track_rgb(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
+
+    def track_rgb(self, rgb: np.ndarray) -> Face | None:
+        """The largest face in an RGB frame (MediaPipe's own order: no conversion), or None."""
+        if rgb is None or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError("FaceTracker.track_rgb takes an H x W x 3 RGB image")
+        h, w = rgb.shape[:2]
         if not self._started:
             with _quiet_native_stderr():
                 result = self._graph.process({"image": rgb})

@@ -33,9 +33,8 @@ def _points(rng, k, spread=0.03):
 def _feeds(img, src, dst, eyes=None, mouth=None, mobility=None):
     """All of the model's inputs; by default the eyes as painted, no mouth drawn and
     every pixel free to move."""
-    size = img.shape[2]
     feeds = {"portrait": img, "src_points": src, "dst_points": dst,
-             "mobility": np.ones((1, size, size, 1)) if mobility is None else mobility,
+             "mobility": np.ones((model.GRID ** 2, 1)) if mobility is None else mobility,
              "mouth": np.zeros((3, 3, 4)), "mouth_origin": [1, 1]}
     for side in ("r", "l"):
         feeds.update({f"eye_{side}_patch": img[:, :, 0:4, 0:5],
@@ -69,7 +68,7 @@ def test_committed_model_matches_a_fresh_export(tmp_path):
     for size, k in [(64, 40), (137, 90), (256, 200)]:
         img = rng.random((1, 3, size, size)).astype(np.float32)
         src, dst = _points(rng, k, 0.05)
-        mobility = rng.random((1, size, size, 1))
+        mobility = rng.random((model.GRID ** 2, 1))
         feeds = _feeds(img, src, dst, *_random_layers(rng, size), mobility)
         a = committed.run(None, feeds)[0]
         b = fresh.run(None, feeds)[0]
@@ -94,7 +93,7 @@ def test_onnx_agrees_with_the_numpy_reference():
     img = _smooth_image(rng, 160)
     src, dst = _points(rng, 80, 0.04)
     eyes, mouth = _random_layers(rng, 160)
-    mobility = np.clip(rng.random((1, 160, 160, 1)) * 2, 0, 1)
+    mobility = np.clip(rng.random((model.GRID ** 2, 1)) * 2, 0, 1)
     out = sess.run(None, _feeds(img, src, dst, eyes, mouth, mobility))[0]
     ref = model.reference(img, src, dst, eyes, mouth, mobility)
     diff = np.abs(out.astype(int) - ref.astype(int))
@@ -116,9 +115,9 @@ def test_held_pixels_do_not_move():
     rng = np.random.default_rng(4)
     pixels = rng.integers(0, 256, (1, 3, 96, 96)).astype(np.float32)
     src, dst = _points(rng, 60, 0.08)
-    mobility = np.ones((1, 96, 96, 1), np.float32)
-    mobility[:, :, :20] = 0.0
-    out = sess.run(None, _feeds(pixels / 255.0, src, dst, mobility=mobility))[0]
+    mobility = np.ones((model.GRID, model.GRID), np.float32)
+    mobility[:, :16] = 0.0  # the left quarter of the nodes, and one more column
+    out = sess.run(None, _feeds(pixels / 255.0, src, dst, mobility=mobility.reshape(-1, 1)))[0]
     np.testing.assert_array_equal(out[:, :20], pixels[0].transpose(1, 2, 0)[:, :20])
     assert np.abs(out[:, 30:].astype(int) - pixels[0].transpose(1, 2, 0)[:, 30:]).mean() > 10
 

@@ -68,3 +68,30 @@ def test_a_sound_track_is_muxed_as_aac_and_cut_at_the_video_end(tmp_path):
         samples = np.concatenate([f.to_ndarray()[0] for f in c.decode(a)])
     assert abs(len(samples) / sr - 2.0) < 0.03
     assert 0.25 < np.abs(samples[sr // 2: sr]).max() < 0.35
+
+
+def test_i420_and_bgr_frames_give_the_same_video(tmp_path):
+    import cv2
+
+    rng = np.random.default_rng(0)
+    frames = [cv2.GaussianBlur(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8), (0, 0), 3)
+              for _ in range(5)]
+    paths = []
+    for fmt in ("bgr", "i420"):
+        out = tmp_path / f"{fmt}.mp4"
+        with VideoWriter(out, 128, 96, 25) as w:
+            for f in frames:
+                w.write(f if fmt == "bgr" else cv2.cvtColor(f, cv2.COLOR_BGR2YUV_I420))
+        paths.append(out)
+    decoded = []
+    for p in paths:
+        with av.open(str(p)) as c:
+            decoded.append([f.to_ndarray(format="bgr24") for f in c.decode(video=0)])
+    assert len(decoded[0]) == len(decoded[1]) == 5
+    for a, b, src in zip(*decoded, frames):
+        assert np.array_equal(a, b)
+        assert np.abs(a.astype(int) - src).mean() < 3
+    w = VideoWriter(tmp_path / "x.mp4", 128, 96, 25)
+    with pytest.raises(ValueError):
+        w.write(np.zeros((96, 128), np.uint8))  # neither BGR nor I420 of this size
+    w.abort()

@@ -59,3 +59,21 @@ def test_a_folder_is_not_a_video(tmp_path):
     with pytest.raises(PuppetError) as err:
         VideoFile(tmp_path)
     assert "folder" in err.value.message
+
+
+def test_frames_decode_straight_to_rgb(tmp_path):
+    frames = _frames(4)
+    for f in frames:
+        f[..., 0] = 30  # blue low, red high: the order shows
+        f[..., 2] = 220
+    path = write_clip(tmp_path / "c.mp4", frames, 15)
+    with VideoFile(path) as v:
+        bgr = [f.image for f in v.frames()]
+    with VideoFile(path) as v:
+        rgb = [f.image for f in v.frames("rgb24")]
+    assert len(bgr) == len(rgb) == 4
+    for a, b in zip(bgr, rgb):
+        assert np.array_equal(a[..., ::-1], b)
+    assert rgb[0][..., 0].mean() > 150 and rgb[0][..., 2].mean() < 80
+    with pytest.raises(ValueError):
+        next(VideoFile(path).frames("yuv"))

@@ -68,3 +68,15 @@ def test_video_mode_follows_a_moving_face(grace_photo):
             xs.append(face.landmarks[1, 0])
     steps = np.diff(xs)
     assert np.all(np.abs(steps - 8) < 2.5)
+
+
+def test_rgb_frames_track_like_bgr_ones(grace_photo):
+    with FaceTracker(video=False) as tracker:
+        from_bgr = tracker.track(grace_photo)
+        from_rgb = tracker.track_rgb(np.ascontiguousarray(grace_photo[..., ::-1]))
+        swapped = tracker.track_rgb(grace_photo)  # the wrong order: the network sees it
+    assert from_bgr is not None and from_rgb is not None and swapped is not None
+    np.testing.assert_array_equal(from_bgr.landmarks, from_rgb.landmarks)
+    assert not np.array_equal(swapped.landmarks, from_bgr.landmarks)
+    with pytest.raises(ValueError):
+        tracker.track_rgb(np.zeros((10, 10), np.uint8))

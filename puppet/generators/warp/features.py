@@ -311,7 +311,8 @@ def mouth_gap(points: np.ndarray) -> float:
 def mouth_layer(target: np.ndarray, source: np.ndarray, shape: tuple[int, int], res: int,
                 palette: Palette, driver_image: np.ndarray | None = None,
                 driver_points: np.ndarray | None = None,
-                driver_lips: np.ndarray | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+                driver_lips: np.ndarray | None = None,
+                driver_rgb: bool = False) -> tuple[np.ndarray, tuple[int, int]]:
     """The mouth box's layer [h, w, 4] (BGR 0..1, coverage) and its origin.
 
     With a driver picture the inside comes from the driver's own mouth, mapped
@@ -335,22 +336,28 @@ def mouth_layer(target: np.ndarray, source: np.ndarray, shape: tuple[int, int], 
     t, b = top(u), bottom(u)
     s = np.clip((uv[..., 1] - t) / np.maximum(b - t, 1e-3), 0.0, 1.0)
     if driver_image is not None and driver_points is not None:
-        colour = _driver_interior(u, s, driver_image, driver_points, palette, driver_lips)
+        colour = _driver_interior(u, s, driver_image, driver_points, palette, driver_lips,
+                                  driver_rgb)
     else:
         colour = _painted_interior(u, s, (b - t) * frame.half, frame.half, palette)
     layer[..., :3] = np.clip(colour / 255.0, 0.0, 1.0)
     return layer, origin
 
 
-def _driver_interior(u, s, image, points, palette: Palette, driver_lips) -> np.ndarray:
+def _driver_interior(u, s, image, points, palette: Palette, driver_lips,
+                     rgb: bool = False) -> np.ndarray:
     frame, top, bottom = _mouth_curves(points)
     t, b = top(u), bottom(u)
     v = t + s * (b - t)
     src = frame.to_pixels(np.stack([u, v], axis=-1)) - 0.5
     colour = cv2.remap(image, src[..., 0].astype(np.float32), src[..., 1].astype(np.float32),
                        cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float64)
+    if rgb:
+        colour = colour[..., ::-1]
     if driver_lips is None:
         driver_lips = lip_colour(image, points)
+        if rgb:
+            driver_lips = driver_lips[::-1]
     # keep the driver's brightness relative to its lips (dark throat, bright teeth),
     # but paint it in the portrait's colours: darker than the lips in the lips' hue,
     # brighter than the lips towards the portrait's teeth colour

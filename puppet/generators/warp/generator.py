@@ -102,22 +102,26 @@ FRAME_RAMP = 0.06  # and inside it, motion fades in over this much more
 
 
 def _mobility(box: CropBox, image_size: tuple[int, int]) -> np.ndarray:
-    """[1, res, res, 1]: 0 where the warp must leave pixels exactly where they are
-    (the picture's frame, the crop's edges), 1 where they may move, smooth between."""
+    """[G*G, 1], for the warp grid's nodes (row by row): 0 where the warp must leave
+    pixels exactly where they are (the picture's frame, the crop's edges), 1 where they
+    may move, smooth between.  The held band reaches one node further than needed, so
+    that the grid's bilinear upsampling is exactly still over all of it."""
     w, h = image_size
-    centres = (np.arange(box.res) + 0.5) * (box.side / box.res)
-    xs, ys = box.x0 + centres, box.y0 + centres
-    band, ramp = FRAME_BAND * min(w, h), FRAME_RAMP * min(w, h)
+    grid = warp_model.GRID
+    # node positions: the centres of evenly spread pixels, corners included
+    lin = np.linspace(0.5, box.res - 0.5, grid) * (box.side / box.res)
+    cell = lin[1] - lin[0]
+    xs, ys = box.x0 + lin, box.y0 + lin
+    band, ramp = FRAME_BAND * min(w, h) + cell, FRAME_RAMP * min(w, h)
 
     def fade(dist: np.ndarray, start: float, width: float) -> np.ndarray:
         t = np.clip((dist - start) / max(width, 1e-6), 0.0, 1.0)
         return t * t * (3.0 - 2.0 * t)
 
-    fx = fade(np.minimum(xs, w - xs), band, ramp) * fade(np.minimum(centres, box.side - centres),
-                                                         0.0, 0.04 * box.side)
-    fy = fade(np.minimum(ys, h - ys), band, ramp) * fade(np.minimum(centres, box.side - centres),
-                                                         0.0, 0.04 * box.side)
-    return np.ascontiguousarray(np.outer(fy, fx)[None, :, :, None], dtype=np.float32)
+    edge = np.minimum(lin, box.side - lin)
+    fx = fade(np.minimum(xs, w - xs), band, ramp) * fade(edge, cell, 0.04 * box.side)
+    fy = fade(np.minimum(ys, h - ys), band, ramp) * fade(edge, cell, 0.04 * box.side)
+    return np.ascontiguousarray(np.outer(fy, fx).reshape(-1, 1), dtype=np.float32)
 
 
 def _border_band_anchors(box: CropBox, image_size: tuple[int, int],
@@ -245,7 +249,8 @@ class WarpGenerator:
             target, prepared.points, prepared.mouth_shape, box.res, prepared.palette,
             driver_image=None if view is None else view.image,
             driver_points=None if view is None else view.landmarks[:, :2],
-            driver_lips=None if view is None else view.lip_colour)
+            driver_lips=None if view is None else view.lip_colour,
+            driver_rgb=view is not None and view.channels == "rgb")
         inputs["mouth"] = layer
         inputs["mouth_origin"] = np.array(origin, np.int64)
         return inputs

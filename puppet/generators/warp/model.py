@@ -30,7 +30,7 @@ import numpy as np
 from puppet.generators import onnx_graph as og
 
 NAME = "puppet-warp"
-VERSION = "4"
+VERSION = "5"
 GRID = 64
 EPS = 4e-6  # squared distance added in the weights (about half a pixel of a 512 crop)
 REG = 1e-6  # ridge on the local covariance
@@ -41,8 +41,8 @@ CONTRACT = {
         "portrait": "float32 [1, 3, S, S]: the portrait crop, BGR, 0..1 (per portrait)",
         "src_points": "float32 [K, 2]: control points in the portrait crop, x and y in "
                       "[-1, 1] (per portrait)",
-        "mobility": "float32 [1, S, S, 1]: how free each pixel is to move, 0 (held: the "
-                    "picture's frame) .. 1 (per portrait)",
+        "mobility": "float32 [G*G, 1]: how free each node of the warp's grid (row by row) "
+                    "is to move, 0 (held: the picture's frame) .. 1 (per portrait)",
         "dst_points": "float32 [K, 2]: where each control point appears in the output",
         "eye_r_patch": "float32 [1, 3, Hp, Wp]: the portrait's right eye region with its "
                        "lids as they are in this frame, BGR 0..1",
@@ -108,15 +108,15 @@ def _warp_grid(g: og.GraphBuilder, portrait: og.Sym, src: og.Sym, dst: og.Sym,
     m21 = i12 * d11 + i22 * d21
     m22 = i12 * d12 + i22 * d22
     ux, uy = vx - psx, vy - psy
-    off_x = ux * m11 + uy * m21 + dsx
-    off_y = ux * m12 + uy * m22 + dsy
+    off_x = (ux * m11 + uy * m21 + dsx) * mobility
+    off_y = (ux * m12 + uy * m22 + dsy) * mobility
 
     off = g.reshape(g.concat([off_x, off_y], axis=1), [1, GRID, GRID, 2])
     off = g.transpose(off, [0, 3, 1, 2])  # [1, 2, G, G]
     out_size = g.concat([g.const([1, 2], np.int64), size_i, size_i], axis=0)
     off = g.op("Resize", off, None, None, out_size, mode="linear",
                coordinate_transformation_mode="align_corners")
-    off = g.transpose(off, [0, 2, 3, 1]) * mobility  # [1, S, S, 2]
+    off = g.transpose(off, [0, 2, 3, 1])  # [1, S, S, 2]
 
     # identity sampling grid: pixel centres
     ramp = g.op("Range", g.const(0.0), g.reshape(size, []), g.const(1.0))  # [S]
@@ -124,7 +124,11 @@ def _warp_grid(g: og.GraphBuilder, portrait: og.Sym, src: og.Sym, dst: og.Sym,
     gx = g.reshape(centres, [1, 1, -1, 1])
     gy = g.reshape(centres, [1, -1, 1, 1])
     zero = gx * 0.0 + gy * 0.0  # [1, S, S, 1]
-    return g.concat([gx + zero, gy + zero], axis=3) + off, size_i
+    # keep every sample within the outer pixels' centres: then GridSample's plain zero
+    # padding (faster than border padding) never shows, and equals border padding
+    edge = g.reshape(1.0 - inv, [])
+    grid = g.op("Clip", g.concat([gx + zero, gy + zero], axis=3) + off, -edge, edge)
+    return grid, size_i
 
 
 def _box(g: og.GraphBuilder, origin: og.Sym, size: og.Sym):
@@ -186,7 +190,7 @@ def build():
     portrait = g.input("portrait", og.FLOAT, [1, 3, "S", "S"])
     src = g.input("src_points", og.FLOAT, ["K", 2])
     dst = g.input("dst_points", og.FLOAT, ["K", 2])
-    mobility = g.input("mobility", og.FLOAT, [1, "S", "S", 1])
+    mobility = g.input("mobility", og.FLOAT, [GRID * GRID, 1])
     eyes = []
     for side in ("r", "l"):
         eyes.append((g.input(f"eye_{side}_patch", og.FLOAT, [1, 3, f"Hp{side}", f"Wp{side}"]),
@@ -197,7 +201,7 @@ def build():
     mouth_at = g.input("mouth_origin", og.INT64, [2])
 
     grid, size_i = _warp_grid(g, portrait, src, dst, mobility)
-    warped = g.op("GridSample", portrait, grid, mode="linear", padding_mode="border",
+    warped = g.op("GridSample", portrait, grid, mode="linear", padding_mode="zeros",
                   align_corners=0)
     image = _hwc(g, warped)
     size_f = g.to_float(size_i)
@@ -214,6 +218,26 @@ def build():
         "puppet.grid": str(GRID),
     }
     return g.to_model(meta, doc=__doc__ or "")
+
+
+def sample_inputs(size: int = 64, points: int = 20, value: float = 0.5) -> dict:
+    """Valid inputs for a quick check that the model runs: a flat grey crop that no
+    control point moves, the eyes as painted and no mouth; the frame it gives is the
+    grey crop again."""
+    rng = np.random.default_rng(0)
+    src = rng.uniform(-0.9, 0.9, (points, 2)).astype(np.float32)
+    portrait = np.full((1, 3, size, size), value, np.float32)
+    box = max(2, size // 8)
+    feeds = {"portrait": portrait, "src_points": src, "dst_points": src.copy(),
+             "mobility": np.ones((GRID * GRID, 1), np.float32),
+             "mouth": np.zeros((box, box, 4), np.float32),
+             "mouth_origin": np.zeros(2, np.int64)}
+    for side in ("r", "l"):
+        feeds[f"eye_{side}_patch"] = portrait[:, :, :box, :box].copy()
+        feeds[f"eye_{side}_patch_box"] = np.array([0, 0, box, box], np.float32)
+        feeds[f"eye_{side}_origin"] = np.zeros(2, np.int64)
+        feeds[f"eye_{side}_size"] = np.array([box, box], np.int64)
+    return feeds
 
 
 def export(path: str | Path) -> Path:
@@ -291,9 +315,9 @@ def reference(portrait: np.ndarray, src: np.ndarray, dst: np.ndarray,
     lin = np.linspace(-1 + 1 / size, 1 - 1 / size, GRID)
     vy, vx = np.meshgrid(lin, lin, indexing="ij")
     off = offsets(np.stack([vx.ravel(), vy.ravel()], axis=1), src, dst)
-    off = _resize_align_corners(off.reshape(GRID, GRID, 2), size)
     if mobility is not None:
-        off = off * mobility[0]
+        off = off * mobility
+    off = _resize_align_corners(off.reshape(GRID, GRID, 2), size)
     centres = (np.arange(size) * 2.0 + 1.0) / size - 1.0
     gx = centres[None, :] + off[..., 0]
     gy = centres[:, None] + off[..., 1]

@@ -1,0 +1,170 @@
+"""``puppet doctor``: each check on this machine, and with failures put in its way."""
+from __future__ import annotations
+
+import pytest
+from test_render_cli import run_puppet
+
+from puppet import doctor
+from puppet.generators import runtime
+
+
+def _states(checks, name):
+    return [c for c in checks if c.name == name]
+
+
+def test_doctor_on_this_machine_passes_for_the_cpu():
+    r = run_puppet("doctor")
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    assert "ok    CPU provider: a session runs the built-in model" in out
+    assert "Everything Puppet needs to run on the CPU is fine" in out
+    # what is missing here is said with a fix, never as a crash
+    lines = out.splitlines()
+    for line, after in zip(lines, lines[1:]):
+        if line.lstrip().startswith("warn"):
+            assert after.lstrip().startswith("fix: "), line
+
+
+def test_a_missing_package_fails_with_its_pip_command(monkeypatch):
+    real = doctor.dist_version
+    monkeypatch.setattr(doctor, "dist_version",
+                        lambda name: None if name == "mediapipe" else real(name))
+    checks = doctor.check_packages()
+    (mp,) = _states(checks, "mediapipe")
+    assert mp.state == doctor.FAIL and mp.blocks_cpu
+    assert mp.fix == 'pip install "mediapipe==0.10.21"'
+
+
+def test_an_optional_package_missing_is_only_a_warning(monkeypatch):
+    real = doctor.dist_version
+    monkeypatch.setattr(doctor, "dist_version",
+                        lambda name: None if name == "pyvirtualcam" else real(name))
+    (cam,) = _states(doctor.check_packages(), "pyvirtualcam")
+    assert cam.state == doctor.WARN and not cam.blocks_cpu
+    assert doctor.check_virtual_camera() == []  # not tried when it is not installed
+
+
+@pytest.mark.parametrize("name, version, words", [
+    ("numpy", "2.1.0", "numpy<2"),
+    ("opencv-contrib-python", "4.12.0.88", "opencv-contrib-python<=4.11.0.86"),
+])
+def test_a_wrong_version_fails(monkeypatch, name, version, words):
+    real = doctor.dist_version
+    monkeypatch.setattr(doctor, "dist_version", lambda n: version if n == name else real(n))
+    (c,) = _states(doctor.check_packages(), name)
+    assert c.state == doctor.FAIL and words in c.detail and words in c.fix
+
+
+@pytest.mark.parametrize("bad, good", [("opencv-python", "opencv-contrib-python"),
+                                       ("onnxruntime", "onnxruntime-gpu")])
+def test_duplicates_that_break_each_other_are_found(monkeypatch, bad, good):
+    real = doctor.dist_version
+    monkeypatch.setattr(doctor, "dist_version", lambda n: "1.0" if n == bad else real(n))
+    (c,) = _states(doctor.check_packages(), bad)
+    assert c.state == doctor.FAIL and good in c.detail
+    assert c.fix.startswith(f"pip uninstall -y {bad} {good}") and f'pip install "{good}' in c.fix
+
+
+def test_the_cpu_provider_is_tried_not_listed():
+    ok, detail = doctor.try_provider(runtime.CPU)
+    assert ok and "runs" in detail
+
+
+def test_a_failing_cpu_provider_stops_puppet(monkeypatch):
+    monkeypatch.setattr(doctor, "try_provider", lambda p: (False, "the session did not start"))
+    monkeypatch.setattr(runtime, "nvidia_driver_present", lambda: False)
+    (cpu,) = _states(doctor.check_onnxruntime(), "CPU provider")
+    assert cpu.state == doctor.FAIL and cpu.fix
+
+
+def test_no_driver_says_so_and_lists_the_missing_cuda_libraries(monkeypatch):
+    monkeypatch.setattr(runtime, "nvidia_driver_present", lambda: False)
+    monkeypatch.setattr(doctor, "missing_cuda_libraries", lambda: ["libcublas.so.13"])
+    (cuda,) = _states(doctor.check_onnxruntime(), "CUDA provider")
+    assert cuda.state == doctor.WARN and not cuda.blocks_cpu
+    assert "no NVIDIA driver" in cuda.detail and "libcublas.so.13" in cuda.detail
+    assert "580" in cuda.fix and "onnxruntime-gpu[cuda,cudnn]" in cuda.fix
+
+
+def test_a_cuda_provider_that_falls_back_is_caught_with_the_library_fix(monkeypatch):
+    """A driver is there but the CUDA libraries are not: onnxruntime silently falls back
+    to the CPU; the doctor tries a session, notices, and names the libraries."""
+    import onnxruntime as ort
+
+    if runtime.CUDA not in ort.get_available_providers():
+        pytest.skip("this onnxruntime build has no CUDA provider")
+    monkeypatch.setattr(runtime, "nvidia_driver_present", lambda: True)
+    monkeypatch.setattr(doctor, "missing_cuda_libraries",
+                        lambda: ["libcublasLt.so.13", "libcublas.so.13"])
+    monkeypatch.setattr(doctor, "system", lambda: "Linux")
+    (cuda,) = _states(doctor.check_onnxruntime(), "CUDA provider")
+    assert cuda.state == doctor.WARN
+    assert "fell back to CPUExecutionProvider" in cuda.detail or "did not start" in cuda.detail
+    assert "libcublas.so.13" in cuda.detail
+    assert 'pip install "onnxruntime-gpu[cuda,cudnn]"' in cuda.fix and "apt" in cuda.fix
+
+
+def test_a_working_cuda_provider_is_ok(monkeypatch):
+    monkeypatch.setattr(runtime, "nvidia_driver_present", lambda: True)
+    monkeypatch.setattr(doctor, "try_provider", lambda p: (True, "a session runs"))
+    import onnxruntime as ort
+
+    if runtime.CUDA not in ort.get_available_providers():
+        pytest.skip("this onnxruntime build has no CUDA provider")
+    (cuda,) = _states(doctor.check_onnxruntime(), "CUDA provider")
+    assert cuda.state == doctor.OK
+
+
+@pytest.mark.parametrize("os_name, words", [("Linux", "v4l2loopback"), ("Windows", "OBS"),
+                                            ("Darwin", "OBS")])
+def test_no_virtual_camera_backend_names_the_one_to_install(monkeypatch, os_name, words):
+    def fail():
+        raise RuntimeError("'v4l2loopback' backend: No v4l2 loopback device found")
+
+    monkeypatch.setattr(doctor, "open_virtual_camera", fail)
+    monkeypatch.setattr(doctor, "system", lambda: os_name)
+    (c,) = doctor.check_virtual_camera()
+    assert c.state == doctor.WARN and "no backend" in c.detail and words in c.fix
+
+
+def test_the_real_virtual_camera_attempt_is_reported():
+    (c,) = doctor.check_virtual_camera()
+    assert c.state in (doctor.OK, doctor.WARN)
+    if c.state == doctor.WARN:
+        assert c.fix  # here: no v4l2loopback, and the fix says how to get it
+
+
+def test_cameras_skip_virtual_devices(monkeypatch):
+    monkeypatch.setattr(doctor, "system", lambda: "Linux")
+    monkeypatch.setattr(doctor, "_v4l2_names", lambda: {"/dev/video0": "Dummy video device",
+                                                        "/dev/video1": "HD Webcam"})
+    monkeypatch.setattr(doctor, "open_camera", lambda dev: True)
+    (c,) = doctor.check_cameras()
+    assert c.state == doctor.OK and "/dev/video1 (HD Webcam)" in c.detail
+    assert "video0" not in c.detail
+    monkeypatch.setattr(doctor, "_v4l2_names", lambda: {"/dev/video0": "v4l2loopback"})
+    (c,) = doctor.check_cameras()
+    assert c.state == doctor.WARN and "no camera" in c.detail and c.fix
+
+
+def test_a_check_that_crashes_is_a_finding_not_a_crash():
+    def broken():
+        raise KeyError("boom")
+
+    checks = doctor.run_checks([doctor.check_python, broken])
+    assert checks[-1].state == doctor.WARN and "boom" in checks[-1].detail
+    assert "Everything Puppet needs" in doctor.report(checks)
+
+
+def test_the_exit_code_says_whether_the_cpu_can_run(monkeypatch, capsys):
+    from puppet import cli
+
+    real = doctor.dist_version
+    monkeypatch.setattr(doctor, "dist_version",
+                        lambda n: "1.0" if n == "opencv-python" else real(n))
+    monkeypatch.setattr(doctor, "CHECKS", [doctor.check_packages])
+    assert cli.main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  opencv-python" in out and "stop Puppet from running" in out
+    monkeypatch.setattr(doctor, "dist_version", real)
+    assert cli.main(["doctor"]) == 0

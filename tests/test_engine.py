@@ -1,0 +1,143 @@
+"""The pipeline: stages overlap in threads, yet frames keep their order and content."""
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from puppet.compose import bgr_to_i420
+from puppet.engine import (
+    QUEUE_SIZE,
+    DriverFrame,
+    FrameRenderer,
+    StageTimes,
+    render_performance,
+    run_pipeline,
+)
+
+
+def test_items_keep_their_order_through_threads():
+    rng = random.Random(0)
+
+    def slow(x):
+        time.sleep(rng.random() * 0.003)
+        return x
+
+    out = []
+    run_pipeline(iter(range(60)), [("a", slow), ("b", lambda x: x * 2), ("c", slow)], out.append)
+    assert out == [2 * i for i in range(60)]
+
+
+def test_an_error_in_a_stage_stops_everything_and_reaches_the_caller():
+    pulled = []
+
+    def source():
+        for i in range(10_000):
+            pulled.append(i)
+            yield i
+
+    def boom(x):
+        if x == 5:
+            raise ValueError("stage failed at 5")
+        return x
+
+    before = threading.active_count()
+    with pytest.raises(ValueError, match="stage failed at 5"):
+        run_pipeline(source(), [("boom", boom), ("id", lambda x: x)], lambda x: None)
+    assert len(pulled) < 100  # the source stopped too
+    deadline = time.time() + 5
+    while threading.active_count() > before and time.time() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() <= before
+
+
+def test_an_error_in_the_sink_stops_the_stages():
+    def sink(x):
+        if x == 3:
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        run_pipeline(iter(range(1000)), [("id", lambda x: x)], sink)
+
+
+class _Collect:
+    path = "memory"
+
+    def __init__(self):
+        self.frames = []
+
+    def write(self, frame):
+        self.frames.append(frame.copy())
+
+
+def test_render_gives_the_frames_a_sequential_render_gives(grace_photo):
+    """Frame i follows driver frame i and frame 0 is the portrait, although the
+    stages overlap and frames are composed (in I420) into reused buffers."""
+    from puppet.generators import base as generators
+    from puppet.portrait import portrait_from_image
+    from puppet.sources.procedural import performance
+
+    portrait = portrait_from_image(grace_photo, "grace", "test", 512)
+    generator = generators.create("warp", "cpu")
+    faces = list(performance(portrait.face, 1.2, 25.0, start=1.0))  # talking
+    faces[7] = (faces[7][0], None)  # a frame with no face: holds the last pose
+    driver = [(DriverFrame(i, t, face), 0.0) for i, (t, face) in enumerate(faces)]
+    writer = _Collect()
+    report = render_performance(portrait, iter(driver), writer, generator)
+    assert report.frames == len(faces) == len(writer.frames)
+    assert report.frames_without_face == 1
+    expected_renderer = FrameRenderer(portrait, generators.create("warp", "cpu"))
+    for (dframe, _), got in zip(driver, writer.frames):
+        motion = expected_renderer.motion_for(dframe.face, dframe.time)
+        frame, _, _ = expected_renderer.draw(motion)
+        assert np.array_equal(got, bgr_to_i420(frame)), dframe.index
+    assert np.array_equal(writer.frames[0], bgr_to_i420(portrait.image))
+    assert np.array_equal(writer.frames[7], writer.frames[6])  # the held pose
+    assert not np.array_equal(writer.frames[6], writer.frames[0])
+    assert not np.array_equal(writer.frames[8], writer.frames[7])
+    for stage in ("track", "retarget", "generate", "compose", "encode"):
+        assert len(report.times.samples[stage]) == len(faces)
+
+
+def test_stage_times_summary():
+    t = StageTimes()
+    for v in range(1, 101):
+        t.add("x", float(v))
+    s = t.summary()["x"]
+    assert s["median_ms"] == pytest.approx(50.5) and s["p95_ms"] == pytest.approx(95.05)
+    assert s["frames"] == 100
+
+
+def test_frames_are_composed_into_a_few_reused_buffers(grace_photo):
+    from puppet.generators import base as generators
+    from puppet.portrait import portrait_from_image
+    from puppet.sources.procedural import performance
+
+    portrait = portrait_from_image(grace_photo, "grace", "test", 256)
+    seen = set()
+
+    class Ids:
+        path = "memory"
+
+        def write(self, frame):
+            seen.add(id(frame))
+
+    faces = performance(portrait.face, 2.0, 25.0)
+    driver = ((DriverFrame(i, t, f), 0.0) for i, (t, f) in enumerate(faces))
+    report = render_performance(portrait, driver, Ids(), generators.create("warp", "cpu"))
+    assert report.frames == 50 and len(seen) <= QUEUE_SIZE + 3
+
+
+def test_steady_fps_leaves_out_the_start():
+    from pathlib import Path
+
+    from puppet.engine import RenderReport
+    from puppet.generators.runtime import ProviderInfo
+
+    r = RenderReport(Path("x"), frames=101, video_fps=25.0, seconds=3.0,
+                     provider=ProviderInfo("CPUExecutionProvider", "cpu"), frames_without_face=0,
+                     times=StageTimes(), first_frame_seconds=1.0)
+    assert r.fps == pytest.approx(101 / 3.0) and r.steady_fps == pytest.approx(50.0)
