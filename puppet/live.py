@@ -810,7 +810,7 @@ class LiveEngine:
             if changed and new_renderer is not None:
                 renderer, last_frame = new_renderer, None
                 if self._neutral is not None:
-                    renderer.calibrate(*self._neutral)
+                    renderer.calibrate(*self._neutral, channels="bgr")
             if renderer is None:
                 continue
             if renderer.retargeter.settings is not self._settings:
@@ -824,7 +824,7 @@ class LiveEngine:
                 renderer.last_motion = neutral_motion(renderer.portrait.face)
                 last_frame = None
             if pending is not None and item is not None and item.source_id == self._source_id:
-                renderer.calibrate(*pending)
+                renderer.calibrate(*pending, channels="bgr")
                 self._neutral = pending
                 self._emit(EVENT_CALIBRATED, "Calibrated: this face is now the neutral one",
                            None, pending[0])
@@ -847,7 +847,8 @@ class LiveEngine:
             frame = last_frame  # no face: the portrait holds still
         else:
             t0, c0 = time.perf_counter(), time.thread_time()
-            motion = renderer.motion_for(face, item.frame.capture_time, item.frame.image)
+            motion = renderer.motion_for(face, item.frame.capture_time, item.frame.image,
+                                         channels="bgr")  # live pictures are BGR
             if face is not None and self._neutral is None:
                 self._neutral = (face, item.frame.image)  # the first face calibrated it
             self.meter.stage("retarget", (time.perf_counter() - t0) * 1000.0)
