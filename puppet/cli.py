@@ -11,9 +11,9 @@ from puppet import __version__
 from puppet.errors import PuppetError
 
 
-def _add_render_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--size", type=int, default=1280, metavar="N",
-                   help="longest side of the output in pixels (default 1280; never enlarged)")
+def _add_render_options(p: argparse.ArgumentParser, size: int = 1280) -> None:
+    p.add_argument("--size", type=int, default=size, metavar="N",
+                   help=f"longest side of the output in pixels (default {size}; never enlarged)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where the generator runs (default auto: CUDA when it works)")
     p.add_argument("--expression", type=float, default=1.0, metavar="GAIN",
@@ -61,6 +61,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=10.0,
                    help="length of the performance (default 10)")
     _add_render_options(p)
+
+    p = sub.add_parser("live", help="drive a portrait live from a camera or a video, headless",
+                       description="Runs the live engine without a window: the portrait moves "
+                                   "with the face from a camera (or a video file played at its "
+                                   "own frame rate, like a camera). Stops after --duration, at "
+                                   "the end of a video, or on Ctrl+C, and can write its "
+                                   "figures (fps, latency, stage timings) to a JSON file.")
+    p.add_argument("--source", required=True, metavar="CAMERA|VIDEO|demo",
+                   help="a camera number (0, 1 ...), a video file, or 'demo' for the built-in "
+                        "performance")
+    p.add_argument("--portrait", default=None, metavar="IMAGE",
+                   help="the portrait image (default: the built-in portrait)")
+    p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                   help="stop after this many seconds (default: at the end of a video, or on "
+                        "Ctrl+C)")
+    p.add_argument("--loop", action="store_true", help="play a video source again at its end")
+    p.add_argument("--stats", default=None, metavar="STATS.json",
+                   help="write frames shown, fps, latency and stage timings to this JSON file")
+    p.add_argument("--no-mirror", dest="mirror", action="store_false",
+                   help="do not mirror a camera's picture")
+    _add_render_options(p, size=960)
+
+    p = sub.add_parser("gui", help="open the window",
+                       description="Opens Puppet's window: the portrait moves with your face on "
+                                   "the camera. Options choose the source and the portrait for "
+                                   "this run; --quit-after and --screenshot are for scripted "
+                                   "checks and demos.")
+    p.add_argument("--source", default=None, metavar="CAMERA|VIDEO|demo",
+                   help="a camera number, a video file (played in a loop) or 'demo'")
+    p.add_argument("--portrait", default=None, metavar="IMAGE", help="the portrait to show")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                   help="where the generator runs (default: as last time, else auto)")
+    p.add_argument("--quit-after", type=float, default=None, metavar="SECONDS",
+                   help="close the window after this many seconds")
+    p.add_argument("--screenshot", default=None, metavar="PATH.png",
+                   help="save a picture of the window just before it closes (needs --quit-after)")
+    p.add_argument("--fullscreen", action="store_true", help="start with the portrait fullscreen")
 
     p = sub.add_parser("recover", help="rescue recordings cut off by a crash",
                        description="Finish the recordings (MP4 and performance files) that a "
@@ -172,6 +209,88 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from puppet.live import BUILTIN_PREFIX, ENDED, SOURCE_FAILED, LiveEngine
+    from puppet.sources.live import parse_source
+
+    settings = _settings(args)
+    if args.duration is not None and not 0 < args.duration <= 24 * 3600:
+        raise PuppetError(f"--duration {args.duration:g} is out of range",
+                          "give a number of seconds above 0")
+    stats_path = Path(args.stats) if args.stats else None
+    if stats_path is not None:
+        parent = stats_path.parent if str(stats_path.parent) else Path(".")
+        if not parent.is_dir():
+            raise PuppetError(f"the folder for --stats, {parent}, does not exist",
+                              "create it first, or give another path")
+    spec = parse_source(args.source, loop=args.loop)
+    if spec.kind == "video" and args.duration is None and args.loop:
+        raise PuppetError("--loop plays the video forever", "give --duration SECONDS as well, "
+                          "or stop it with Ctrl+C")
+    engine = LiveEngine(size=args.size, device=args.device, settings=settings,
+                        mirror=args.mirror)
+    engine.set_source(spec, wait=True)  # first: a missing camera is known at once
+    source_fps = engine.source.fps if engine.source is not None else None
+    portrait = args.portrait or f"{BUILTIN_PREFIX}grace-oil"
+    engine.set_portrait(portrait, wait=True)
+    print(f"Generator runs on {engine.provider.label}", file=sys.stderr)
+    messages: list[str] = []
+    engine.on_event(lambda ev: messages.append(ev.message) if ev.kind == "source-ended" else None)
+    tty = sys.stderr.isatty()
+
+    def tick(s) -> None:
+        line = (f"live: {s.fps:5.1f} fps, latency {s.latency_p50_ms:3.0f} ms "
+                f"(p95 {s.latency_p95_ms:3.0f}), {s.frames_shown} frames, {s.state}")
+        print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr,
+              flush=True)
+
+    print(f"Live from the {spec.label} onto {engine.portrait.name}"
+          + (f" for {args.duration:g} s" if args.duration else "")
+          + (" (Ctrl+C stops)" if args.duration is None else ""), file=sys.stderr)
+    engine.start()
+    interrupted = False
+    try:
+        engine.run_for(args.duration, tick=tick)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        state = engine.state
+        engine.stop()
+        if tty:
+            print(file=sys.stderr)
+    stats = engine.stats(recent=False)
+    report = stats.to_dict()
+    report["state"] = state
+    report["source_fps"] = source_fps
+    report["size"] = list(engine.portrait.size)
+    report["settings"] = dataclasses.asdict(settings)
+    if stats_path is not None:
+        stats_path.write_text(json.dumps(report, indent=2) + "\n")
+    for m in messages:
+        print(m, file=sys.stderr)
+    print(f"Live: {stats.frames_shown} frames in {stats.seconds:.1f} s, {stats.fps:.1f} fps, "
+          f"latency {stats.latency_p50_ms:.0f} ms (p95 {stats.latency_p95_ms:.0f}), "
+          f"{stats.frames_dropped} dropped, generator on {stats.provider}"
+          + (f"; stats in {stats_path}" if stats_path else ""), file=sys.stderr)
+    if state == SOURCE_FAILED:
+        err = next((e.error for e in reversed(engine.events) if e.error is not None), None)
+        raise err or PuppetError("the source failed", "choose another source")
+    if stats.frames_shown == 0 and not interrupted and state != ENDED:
+        raise PuppetError("no frame was shown", "check the source")
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    gui = _gui_module()
+    if gui is None:
+        raise PuppetError("the window is not available in this installation (PySide6 is missing)",
+                          "install Puppet again: pip install .")
+    return gui.main(args)
+
+
 def cmd_recover(args: argparse.Namespace) -> int:
     from puppet.outputs.recorder import default_recordings_folder, recover_recordings
 
@@ -255,6 +374,8 @@ def _gui_module():
 
 COMMANDS = {
     "render": cmd_render,
+    "live": cmd_live,
+    "gui": cmd_gui,
     "demo": cmd_demo,
     "recover": cmd_recover,
     "export-model": cmd_export_model,

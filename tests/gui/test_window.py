@@ -1,0 +1,235 @@
+"""The window, offscreen, with a video file as the camera (pytest-qt)."""
+from __future__ import annotations
+
+import re
+import threading
+
+import cv2
+import numpy as np
+import pytest
+from conftest import REPO
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+
+from puppet.gui.settings import Settings  # noqa: E402
+from puppet.gui.window import MainWindow  # noqa: E402
+from puppet.live import LOOKING, RUNNING, SOURCE_FAILED  # noqa: E402
+
+SIZE = 480  # small portraits keep the tests quick on a CPU
+
+
+@pytest.fixture()
+def ini(tmp_path):
+    return str(tmp_path / "puppet.ini")
+
+
+@pytest.fixture()
+def open_window(qtbot, ini):
+    opened = []
+
+    def make(**kwargs) -> MainWindow:
+        kwargs.setdefault("device", "cpu")
+        w = MainWindow(Settings(QSettings(ini, QSettings.Format.IniFormat)), size=SIZE,
+                       **kwargs)
+        w.show()
+        opened.append(w)
+        return w
+
+    yield make
+    for w in opened:
+        w.close()
+
+
+@pytest.fixture()
+def clip(driving_clip):
+    return str(driving_clip[0])
+
+
+def overlay_fps(w: MainWindow) -> float:
+    m = re.match(r"\s*([\d.]+) fps", w.portrait_view.overlay)
+    return float(m.group(1)) if m else -1.0
+
+
+def test_frames_arrive_and_the_overlay_shows_fps_and_latency(qtbot, open_window, clip):
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    qtbot.waitUntil(lambda: w.frames_displayed >= 15, timeout=60000)
+    qtbot.waitUntil(lambda: overlay_fps(w) > 0, timeout=10000)
+    text = w.portrait_view.overlay
+    assert "ms camera→screen" in text
+    assert re.search(r"track [\d.]+ · retarget [\d.]+ · generate [\d.]+ · compose [\d.]+ ms", text)
+    assert "generator on CPU" in text
+    assert re.search(r"no frames dropped|\d+% of frames dropped", text)
+    assert w.portrait_view.has_image and w.camera_view.has_image
+    assert w.engine.state == RUNNING
+    assert w.portrait_view.banner == ""
+    assert w.state_label.text() == "Following the face"
+    assert w.source_combo.currentText() == "Video: driver.mp4"
+    # the overlay is switched off and on with its action
+    w.act_stats.trigger()
+    assert w.portrait_view.overlay == ""
+    w.act_stats.trigger()
+    qtbot.waitUntil(lambda: overlay_fps(w) > 0, timeout=5000)
+
+
+def test_choosing_a_portrait_in_the_gallery(qtbot, open_window, clip, ini):
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    qtbot.waitUntil(lambda: w.engine.portrait is not None, timeout=60000)
+    item = w.gallery.find("built-in:grace-oil")
+    rect = w.gallery.visualItemRect(item)
+    qtbot.mouseClick(w.gallery.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: w.engine.latest is not None
+                    and w.engine.latest.portrait.source == "built-in:grace-oil", timeout=30000)
+    assert w.gallery.currentItem().data(Qt.ItemDataRole.UserRole) == "built-in:grace-oil"
+    assert w.windowTitle() == "Puppet — Grace, in oils"
+    w.close()
+    assert QSettings(ini, QSettings.Format.IniFormat).value("portrait") == "built-in:grace-oil"
+
+
+def test_calibrate_button_and_hotkey(qtbot, open_window, clip):
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    qtbot.waitUntil(lambda: w.engine.state == RUNNING, timeout=60000)
+    qtbot.mouseClick(w.calibrate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Calibrated" in w.statusBar().currentMessage(), timeout=10000)
+    n = sum(1 for e in w.engine.events if e.kind == "calibrated")
+    assert n == 1
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=5000)  # shortcuts go to the active window
+    qtbot.keyClick(w, Qt.Key.Key_C)
+    qtbot.waitUntil(lambda: sum(1 for e in w.engine.events if e.kind == "calibrated") == 2,
+                    timeout=10000)
+    assert not w.message_bar.isVisible()
+
+
+def test_sliders_change_the_engine_and_are_remembered(qtbot, open_window, clip, ini):
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    w.expression_slider.slider.setValue(0)
+    w.head_slider.slider.setValue(75)  # of 100 steps over 0..2: 1.5
+    w.smoothing_slider.slider.setValue(10)
+    st = w.engine.settings
+    assert (st.expression, st.head, st.smoothing) == pytest.approx((0.0, 1.5, 0.1))
+    assert w.expression_slider.value_label.text() == "0.00×"
+    w.close()
+    w2 = open_window(source=clip)
+    st = w2.engine.settings
+    assert (st.expression, st.head, st.smoothing) == pytest.approx((0.0, 1.5, 0.1))
+    assert w2.head_slider.value_label.text() == "1.50×"
+    w2.act_reset.trigger()
+    assert w2.engine.settings.head == 1.0 and w2.engine.settings.expression == 1.0
+
+
+def test_a_portrait_with_no_face_shows_an_error_and_keeps_the_old_one(qtbot, open_window, clip,
+                                                                       tmp_path):
+    wall = tmp_path / "wall.png"
+    cv2.imwrite(str(wall), np.full((300, 300, 3), 128, np.uint8))
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    qtbot.waitUntil(lambda: w.engine.portrait is not None, timeout=60000)
+    w.handle_dropped([str(wall)])  # as if dropped on the window
+    qtbot.waitUntil(lambda: w.message_bar.isVisible(), timeout=30000)
+    text = w.message_bar.text()
+    assert "No face found" in text and "wall.png" in text
+    assert "Still showing Grace, an old photograph" in text
+    assert w.gallery.find(str(wall)) is None  # not added to the gallery
+    assert w.engine.portrait.source == "built-in:grace-sepia"
+    n = w.frames_displayed
+    qtbot.waitUntil(lambda: w.frames_displayed > n + 5, timeout=30000)  # still alive
+
+
+def test_own_portraits_are_added_and_remembered(qtbot, open_window, clip, grace_photo, tmp_path):
+    mine = tmp_path / "my portrait.jpg"
+    cv2.imwrite(str(mine), grace_photo)
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    w.handle_dropped([str(mine)])
+    qtbot.waitUntil(lambda: w.engine.portrait is not None
+                    and w.engine.portrait.source == str(mine), timeout=60000)
+    assert w.gallery.find(str(mine)) is not None
+    w.close()
+    w2 = open_window(source=clip)
+    assert w2.gallery.find(str(mine)) is not None
+    qtbot.waitUntil(lambda: w2.engine.portrait is not None
+                    and w2.engine.portrait.source == str(mine), timeout=60000)
+
+
+def test_a_camera_that_does_not_exist_is_shown_in_the_window(qtbot, open_window):
+    w = open_window(source="63", portrait="built-in:grace-sepia")
+    qtbot.waitUntil(lambda: w.message_bar.isVisible(), timeout=30000)
+    assert "Camera 63 does not exist" in w.message_bar.text()
+    assert "under Source" in w.message_bar.text()
+    # re-chosen without a restart: the demo performance from the picker
+    combo = w.source_combo
+    i = next(i for i in range(combo.count()) if "Demo" in combo.itemText(i))
+    combo.setCurrentIndex(i)
+    combo.activated.emit(i)
+    qtbot.waitUntil(lambda: w.engine.state == RUNNING, timeout=30000)
+    assert not w.message_bar.isVisible()
+
+
+def test_a_source_that_fails_while_running_can_be_chosen_again(qtbot, open_window, clip):
+    from test_live import FailingCamera
+
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    qtbot.waitUntil(lambda: w.engine.state == RUNNING, timeout=60000)
+    w.engine.set_source(FailingCamera(clip, 8))
+    qtbot.waitUntil(lambda: w.engine.state == SOURCE_FAILED, timeout=30000)
+    qtbot.waitUntil(lambda: "camera 9 stopped" in w.message_bar.text().lower(), timeout=5000)
+    assert "source stopped" in w.portrait_view.banner.lower()
+    w.choose_source(w.source_combo.itemData(0) if w.source_combo.itemData(0) else
+                    w.engine.source_spec)
+    w.act_demo.trigger()
+    qtbot.waitUntil(lambda: w.engine.state == RUNNING, timeout=30000)
+    assert not w.message_bar.isVisible()
+
+
+def test_looking_for_a_face(qtbot, open_window, tmp_path):
+    from conftest import write_clip
+
+    frames = [np.full((240, 320, 3), 80, np.uint8)] * 12
+    wall = write_clip(tmp_path / "wall.mp4", frames, 24)
+    w = open_window(source=str(wall), portrait="built-in:grace-sepia")
+    qtbot.waitUntil(lambda: w.engine.state == LOOKING, timeout=60000)
+    qtbot.waitUntil(lambda: w.portrait_view.banner == "Looking for a face…", timeout=5000)
+    assert w.state_label.text() == "Looking for a face"
+
+
+def test_no_camera_at_all_starts_the_demo_performance(qtbot, open_window, monkeypatch):
+    import puppet.gui.window as window_module
+
+    monkeypatch.setattr(window_module, "list_cameras", lambda: [])
+    w = open_window()
+    qtbot.waitUntil(lambda: w.frames_displayed >= 10, timeout=60000)
+    assert w.engine.source_spec.kind == "performance"
+    assert "demo performance" in w.message_bar.text()
+    assert w.message_bar.kind == "info"
+    assert w.camera_view.overlay == "demo performance"
+    assert w.source_combo.currentText() == "Demo performance (no camera)"
+
+
+def test_fullscreen_and_back(qtbot, open_window, clip):
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=5000)  # shortcuts go to the active window
+    qtbot.keyClick(w, Qt.Key.Key_F)
+    assert w.is_fullscreen and not w.side.isVisible() and not w.gallery_row.isVisible()
+    qtbot.keyClick(w, Qt.Key.Key_Escape)
+    assert not w.is_fullscreen and w.side.isVisible() and w.gallery_row.isVisible()
+
+
+def test_closing_the_window_stops_every_thread(qtbot, open_window, clip):
+    before = set(threading.enumerate())
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    qtbot.waitUntil(lambda: w.frames_displayed >= 5, timeout=60000)
+    during = {t.name for t in threading.enumerate()} - {t.name for t in before}
+    assert {"puppet-live-track", "puppet-live-render", "puppet-live-control"} <= during
+    w.close()
+    assert set(threading.enumerate()) <= before
+
+
+def test_the_readme_lists_the_windows_shortcuts(qtbot, open_window):
+    w = open_window(source="demo")
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("### Keyboard shortcuts", 1)[1].split("\n#", 1)[0]
+    rows = re.findall(r"^\| (.+?) \| (.+?) \|$", section, re.M)[2:]  # after the header
+    listed = {keys.replace("`", "") for keys, _ in rows}
+    shown = {keys for keys, _ in w.shortcut_table(native=False)}
+    assert listed == shown

@@ -1,0 +1,54 @@
+"""``puppet live`` through the real command line."""
+from __future__ import annotations
+
+import json
+
+from test_bad_input import _check_error
+from test_render_cli import run_puppet
+
+
+def test_live_on_a_video_writes_sane_stats(tmp_path, driving_clip, builtin_portrait_path):
+    clip, fps, _ = driving_clip
+    stats = tmp_path / "stats.json"
+    r = run_puppet("live", "--source", clip, "--portrait", builtin_portrait_path, "--device",
+                   "cpu", "--size", "480", "--stats", stats)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    s = json.loads(stats.read_text())
+    assert s["source_fps"] == fps
+    assert s["state"] == "ended"  # the whole clip played, once
+    # a 36-frame clip at 24 fps plays in real time, never faster
+    assert s["seconds"] >= 1.4
+    assert 0 < s["frames_shown"] <= 36
+    assert s["frames_captured"] == 36
+    assert 0 <= s["frames_captured"] - s["frames_shown"] - s["frames_dropped"] <= 2
+    assert s["frames_without_face"] == 0
+    assert 0 < s["fps"] <= fps * 1.5
+    assert 0 < s["latency_p50_ms"] <= s["latency_p95_ms"] < 10000
+    for stage in ("track", "retarget", "generate", "compose"):
+        assert s["stages_ms"][stage] > 0
+    assert s["provider"].startswith("CPU")
+    assert s["size"][0] <= 480 and s["size"][1] <= 480
+    assert "fps" in r.stderr.splitlines()[-1]
+
+
+def test_live_for_a_duration_with_the_demo_performance(tmp_path):
+    stats = tmp_path / "s.json"
+    r = run_puppet("live", "--source", "demo", "--duration", "2", "--device", "cpu", "--size",
+                   "400", "--stats", stats)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(stats.read_text())
+    assert 1.9 <= s["seconds"] < 10
+    assert s["frames_shown"] > 5 and s["source_fps"] == 25.0
+    assert s["portrait"] == "built-in:grace-oil"
+
+
+def test_a_camera_that_does_not_exist_is_a_clear_error(tmp_path):
+    r = run_puppet("live", "--source", "57", "--duration", "1", "--stats", tmp_path / "s.json")
+    _check_error(r, "camera 57 does not exist")
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_a_missing_video_is_a_clear_error(tmp_path):
+    r = run_puppet("live", "--source", tmp_path / "nope.mp4")
+    _check_error(r, "not found", "nope.mp4")
