@@ -83,16 +83,14 @@ def _box_grid(origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
     return np.stack([xs + c0 + 0.5, ys + r0 + 0.5], axis=-1)
 
 
-def fill_polygon(shape: tuple[int, int], points: np.ndarray, origin: tuple[int, int] = (0, 0),
-                 outline: int = 0) -> np.ndarray:
+def fill_polygon(shape: tuple[int, int], points: np.ndarray,
+                 origin: tuple[int, int] = (0, 0)) -> np.ndarray:
     """Anti-aliased coverage (0..1 float32) of a polygon in a box; points in crop pixels."""
     h, w = shape
     canvas = np.zeros((h, w), np.uint8)
     pts = np.asarray(points, np.float64) - np.array([origin[1] + 0.5, origin[0] + 0.5])
     fixed = np.round(pts * _AA_ONE).astype(np.int32).reshape(-1, 1, 2)
     cv2.fillPoly(canvas, [fixed], 255, cv2.LINE_AA, _AA_SHIFT)
-    if outline > 0:
-        cv2.polylines(canvas, [fixed], True, 255, outline, cv2.LINE_AA, _AA_SHIFT)
     return canvas.astype(np.float32) / 255.0
 
 
