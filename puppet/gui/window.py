@@ -832,23 +832,23 @@ class MainWindow(QMainWindow):
             self.stop_recording()
             status = self.outputs.recording_status()
         saving = self.outputs.saving or (status is not None and status.state == "saving")
-        if status is not None and status.recording:
+        if saving:
+            self.record_button.setText("Saving…")
+            self.record_label.setText("")
+            self.portrait_view.set_badge("")
+        elif status is not None and status.recording:
             self.record_button.setText("■  Stop  (R)")
             self.record_label.setText(f"● REC {status.elapsed_text}")
             self.record_label.setStyleSheet("color: #ff5a5f; font-weight: bold;")
             self.record_label.setToolTip(status.message)
             self.portrait_view.set_badge(f"REC {status.elapsed_text}")
-        elif saving:
-            self.record_button.setText("Saving…")
-            self.record_label.setText("")
-            self.portrait_view.set_badge("")
         else:
             self.record_button.setText("●  Record  (R)")
             self.record_label.setText("")
             self.record_label.setToolTip("")
             self.portrait_view.set_badge("")
         self.record_button.setEnabled(not saving)
-        self.folder_button.setEnabled(status is None or not status.recording)
+        self.folder_button.setEnabled(not saving and (status is None or not status.recording))
 
     def recover_recordings(self) -> None:
         """Finish recordings a crash or kill left in the folder (off the GUI thread)."""
