@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from puppet import __version__
@@ -287,27 +288,36 @@ class _Finishing:
             signal.signal(sig, handler)
 
 
-def _sigterm_is_ctrl_c() -> None:
-    """SIGTERM stops ``puppet live`` the way Ctrl+C does: outputs finished, figures written."""
+def _sigterm_is_ctrl_c() -> Callable[[], None]:
+    """SIGTERM stops ``puppet live`` the way Ctrl+C does: outputs finished, figures written.
+    Returns what puts the old handler back."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread() or \
             not hasattr(signal, "SIGTERM"):
-        return
+        return lambda: None
 
     def stop(signum, frame) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    old = signal.signal(signal.SIGTERM, stop)
+    return lambda: signal.signal(signal.SIGTERM, old)
 
 
 def cmd_live(args: argparse.Namespace) -> int:
+    restore = _sigterm_is_ctrl_c()
+    try:
+        return _live(args)
+    finally:
+        restore()
+
+
+def _live(args: argparse.Namespace) -> int:
     from puppet.live import LiveEngine
     from puppet.session import LiveOutputs, recording_audio, recording_target
     from puppet.sources.live import parse_source
 
-    _sigterm_is_ctrl_c()
     settings = _settings(args)
     if args.duration is not None and not 0 < args.duration <= 24 * 3600:
         raise PuppetError(f"--duration {args.duration:g} is out of range",

@@ -233,7 +233,7 @@ class MainWindow(QMainWindow):
         drv = QGroupBox("Source")
         dl = QVBoxLayout(drv)
         self.camera_view = ImageView("No source yet")
-        self.camera_view.setFixedHeight(180)
+        self.camera_view.setFixedHeight(160)
         self.camera_view.setMinimumWidth(300)
         dl.addWidget(self.camera_view)
         srow = QHBoxLayout()
