@@ -67,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Runs the live engine without a window: the portrait moves "
                                    "with the face from a camera (or a video file played at its "
                                    "own frame rate, like a camera). Stops after --duration, at "
-                                   "the end of a video, or on Ctrl+C, and can write its "
+                                   "the end of a video, on Ctrl+C or on SIGTERM; can record "
+                                   "the portrait (--record), send it to a virtual camera "
+                                   "(--virtual-camera) or stream it (--stream), and write its "
                                    "figures (fps, latency, stage timings) to a JSON file.")
     p.add_argument("--source", required=True, metavar="CAMERA|VIDEO|demo",
                    help="a camera number (0, 1 ...), a video file, or 'demo' for the built-in "

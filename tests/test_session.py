@@ -151,3 +151,17 @@ def test_live_applies_the_per_feature_gains():
     quiet = _mouth_motion(RetargetSettings(mouth=0.0, head=0.0))
     loud = _mouth_motion(RetargetSettings(mouth=2.0, head=0.0))
     assert loud > 2 * quiet and loud > 1.0
+
+
+def test_a_recording_of_a_given_name_never_replaces_a_file(tmp_path):
+    from puppet.outputs.recorder import Recorder
+
+    rec = Recorder(tmp_path, RecorderSettings(fps=10), audio=None, name="take")
+    rec.start(at=0.0)
+    with pytest.raises(PuppetError, match="still running"):  # the same name, meanwhile
+        Recorder(tmp_path, audio=None, name="take").start(at=0.0)
+    rec.add_frame(np.zeros((32, 32, 3), np.uint8), 0.0)
+    assert rec.stop(at=0.5).video == tmp_path / "take.mp4"
+    with pytest.raises(PuppetError, match="already exists"):
+        Recorder(tmp_path, audio=None, name="take").start(at=0.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["take.mp4"]
