@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from puppet import __version__
@@ -66,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Runs the live engine without a window: the portrait moves "
                                    "with the face from a camera (or a video file played at its "
                                    "own frame rate, like a camera). Stops after --duration, at "
-                                   "the end of a video, or on Ctrl+C, and can write its "
+                                   "the end of a video, on Ctrl+C or on SIGTERM; can record "
+                                   "the portrait (--record), send it to a virtual camera "
+                                   "(--virtual-camera) or stream it (--stream), and write its "
                                    "figures (fps, latency, stage timings) to a JSON file.")
     p.add_argument("--source", required=True, metavar="CAMERA|VIDEO|demo",
                    help="a camera number (0, 1 ...), a video file, or 'demo' for the built-in "
@@ -81,6 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write frames shown, fps, latency and stage timings to this JSON file")
     p.add_argument("--no-mirror", dest="mirror", action="store_false",
                    help="do not mirror a camera's picture")
+    p.add_argument("--record", default=None, metavar="PATH.mp4|FOLDER",
+                   help="record the portrait (H.264 MP4 with the microphone's sound, and the "
+                        "driver's .performance file beside it) to this file, or into this "
+                        "folder with a timestamped name")
+    p.add_argument("--virtual-camera", action="store_true",
+                   help="send the portrait to a virtual camera for call apps (needs "
+                        "v4l2loopback on Linux, OBS elsewhere)")
+    p.add_argument("--vcam-size", default="1280x720", metavar="WxH",
+                   help="the virtual camera's picture size (default 1280x720)")
+    p.add_argument("--vcam-fps", type=float, default=30.0, metavar="FPS",
+                   help="the virtual camera's frame rate (default 30)")
+    p.add_argument("--vcam-fit", choices=("letterbox", "crop"), default="letterbox",
+                   help="letterbox: the whole portrait with black bars (default); crop: fill "
+                        "the picture")
+    p.add_argument("--stream", type=int, default=None, metavar="PORT",
+                   help="serve the portrait as an MJPEG stream over HTTP on this port "
+                        "(0: any free port); open http://127.0.0.1:PORT/ in a browser")
+    p.add_argument("--stream-host", default="127.0.0.1", metavar="ADDRESS",
+                   help="the address the stream listens on (default 127.0.0.1: this computer "
+                        "only; 0.0.0.0 makes it reachable from the network)")
     _add_render_options(p, size=960)
 
     p = sub.add_parser("gui", help="open the window",
@@ -209,11 +232,92 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_live(args: argparse.Namespace) -> int:
-    import dataclasses
-    import json
+def _vcam_settings(args: argparse.Namespace):
+    from puppet.outputs.virtual_camera import VirtualCameraSettings
 
-    from puppet.live import BUILTIN_PREFIX, ENDED, SOURCE_FAILED, LiveEngine
+    try:
+        w, h = (int(v) for v in args.vcam_size.lower().split("x"))
+        return VirtualCameraSettings(width=w, height=h, fps=args.vcam_fps, fit=args.vcam_fit)
+    except ValueError as exc:
+        raise PuppetError(f"--vcam-size {args.vcam_size} / --vcam-fps {args.vcam_fps:g} is "
+                          "not a camera format", "give e.g. --vcam-size 1280x720 --vcam-fps 30"
+                          ) from exc
+
+
+def _stream_settings(args: argparse.Namespace):
+    from puppet.outputs.stream import StreamSettings
+
+    try:
+        return StreamSettings(port=args.stream, host=args.stream_host)
+    except ValueError as exc:
+        raise PuppetError(f"--stream {args.stream} is not a port", "use 1024 to 65535, or 0 "
+                          "for any free port") from exc
+
+
+class _Finishing:
+    """While the outputs are finished, Ctrl+C and SIGTERM wait instead of cutting the
+    recording off (SIGKILL still ends the process; 'puppet recover' rescues the files)."""
+
+    def __init__(self, recording: bool):
+        import signal
+        import threading
+
+        self.signals = [s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None))
+                        if s is not None]
+        self.old: dict = {}
+        self.recording = recording
+        self.active = threading.current_thread() is threading.main_thread()
+        self.told = False
+
+    def _wait(self, signum, frame) -> None:
+        if not self.told and self.recording:
+            self.told = True
+            print("\npuppet: finishing the recording, one moment...", file=sys.stderr,
+                  flush=True)
+
+    def __enter__(self) -> _Finishing:
+        import signal
+
+        if self.active:
+            for sig in self.signals:
+                self.old[sig] = signal.signal(sig, self._wait)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+
+
+def _sigterm_is_ctrl_c() -> Callable[[], None]:
+    """SIGTERM stops ``puppet live`` the way Ctrl+C does: outputs finished, figures written.
+    Returns what puts the old handler back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or \
+            not hasattr(signal, "SIGTERM"):
+        return lambda: None
+
+    def stop(signum, frame) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, stop)
+    return lambda: signal.signal(signal.SIGTERM, old)
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    restore = _sigterm_is_ctrl_c()
+    try:
+        return _live(args)
+    finally:
+        restore()
+
+
+def _live(args: argparse.Namespace) -> int:
+    from puppet.live import LiveEngine
+    from puppet.session import LiveOutputs, recording_audio, recording_target
     from puppet.sources.live import parse_source
 
     settings = _settings(args)
@@ -230,47 +334,126 @@ def cmd_live(args: argparse.Namespace) -> int:
     if spec.kind == "video" and args.duration is None and args.loop:
         raise PuppetError("--loop plays the video forever", "give --duration SECONDS as well, "
                           "or stop it with Ctrl+C")
+    # mistakes in the outputs' options are known before anything slow starts
+    record = recording_target(args.record) if args.record else None
+    audio = recording_audio() if record else None
+    vcam = _vcam_settings(args) if args.virtual_camera else None
+    stream = _stream_settings(args) if args.stream is not None else None
+
     engine = LiveEngine(size=args.size, device=args.device, settings=settings,
                         mirror=args.mirror)
+    outputs = LiveOutputs(engine)
+    try:
+        return _run_live(args, engine, outputs, spec, settings, stats_path, record, audio,
+                         vcam, stream)
+    finally:  # an error or Ctrl+C on the way: the recording is finished all the same
+        with _Finishing(outputs.recording):
+            outputs.close()
+            engine.stop()
+
+
+def _run_live(args: argparse.Namespace, engine, outputs, spec, settings,
+              stats_path: Path | None, record, audio, vcam, stream) -> int:
+    import dataclasses
+    import json
+
+    from puppet.live import BUILTIN_PREFIX, ENDED, SOURCE_FAILED
+    from puppet.session import stream_reach
+
+    if stream is not None:  # a port in use is known before the model loads
+        url = outputs.start_stream(stream)
+        print(f"Streaming at {url} ({stream_reach(stream.host)}); the stream itself is "
+              f"{url}stream.mjpg", file=sys.stderr, flush=True)
     engine.set_source(spec, wait=True)  # first: a missing camera is known at once
     source_fps = engine.source.fps if engine.source is not None else None
     portrait = args.portrait or f"{BUILTIN_PREFIX}grace-oil"
     engine.set_portrait(portrait, wait=True)
     print(f"Generator runs on {engine.provider.label}", file=sys.stderr)
+    if vcam is not None:
+        try:
+            status = outputs.start_virtual_camera(vcam)
+            print(status.message, file=sys.stderr)
+        except PuppetError as exc:  # no backend: say what to install, and carry on
+            print(f"puppet: {exc.message} Carrying on without it.", file=sys.stderr)
     messages: list[str] = []
-    engine.on_event(lambda ev: messages.append(ev.message) if ev.kind == "source-ended" else None)
+    engine.on_event(lambda ev: messages.append(ev.message)
+                    if ev.kind in ("source-ended", "sink-error") else None)
     tty = sys.stderr.isatty()
 
     def tick(s) -> None:
         line = (f"live: {s.fps:5.1f} fps, latency {s.latency_p50_ms:3.0f} ms "
                 f"(p95 {s.latency_p95_ms:3.0f}), {s.frames_shown} frames, {s.state}")
+        rec = outputs.recording_status()
+        if rec is not None and rec.recording:
+            line += f", REC {rec.elapsed_text}"
+        st = outputs.stream_status()
+        if st is not None:
+            line += f", {st.viewers} watching"
         print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr,
               flush=True)
 
     print(f"Live from the {spec.label} onto {engine.portrait.name}"
           + (f" for {args.duration:g} s" if args.duration else "")
           + (" (Ctrl+C stops)" if args.duration is None else ""), file=sys.stderr)
+    if record is not None:
+        folder, name = record
+        status = outputs.start_recording(folder, audio=audio, name=name)
+        print(f"Recording to {status.video}"
+              + (f" with sound from {getattr(audio, 'description', 'the microphone')}"
+                 if status.sound else "")
+              + (f". {status.note}" if status.note else ""), file=sys.stderr, flush=True)
     engine.start()
     interrupted = False
     try:
         engine.run_for(args.duration, tick=tick)
     except KeyboardInterrupt:
         interrupted = True
-    finally:
-        state = engine.state
+    state = engine.state
+    if tty:
+        print(file=sys.stderr)
+    with _Finishing(outputs.recording):
+        result = outputs.stop_recording() if outputs.recording else None
+        stream_status = outputs.stream_status()
+        vcam_status = outputs.virtual_camera_status()
+        outputs.close()
         engine.stop()
-        if tty:
-            print(file=sys.stderr)
     stats = engine.stats(recent=False)
     report = stats.to_dict()
     report["state"] = state
     report["source_fps"] = source_fps
     report["size"] = list(engine.portrait.size)
     report["settings"] = dataclasses.asdict(settings)
+    if result is not None:
+        report["recording"] = {
+            "video": str(result.video) if result.video else None,
+            "performance": str(result.performance) if result.performance else None,
+            "seconds": result.seconds, "frames": result.frames, "sound": result.sound,
+            "dropped": result.dropped, "note": result.note, "error": result.error}
+    if stream_status is not None:
+        report["stream"] = {"url": stream_status.url, "stream_url": stream_status.stream_url,
+                            "frames_encoded": stream_status.frames_encoded}
+    if vcam is not None:
+        report["virtual_camera"] = {
+            "state": vcam_status.state if vcam_status else "failed",
+            "frames_sent": vcam_status.frames_sent if vcam_status else 0}
     if stats_path is not None:
         stats_path.write_text(json.dumps(report, indent=2) + "\n")
     for m in messages:
         print(m, file=sys.stderr)
+    if result is not None:
+        if result.video is not None:
+            sound = "with sound" if result.sound else "video only"
+            print(f"Saved {result.video} ({result.seconds:.1f} s, {result.frames} frames at "
+                  f"{outputs.recorder.settings.fps:g} fps, {sound}"
+                  + (f", {result.dropped} frames the encoder could not keep up with"
+                     if result.dropped else "") + ")"
+                  + (f"; the performance: {result.performance}" if result.performance else
+                     "; no face was seen, so no performance file"), file=sys.stderr)
+        if result.note:
+            print(result.note, file=sys.stderr)
+        if result.error:
+            print(f"puppet: the recording {'stopped early' if result.video else 'failed'}: "
+                  f"{result.error}", file=sys.stderr)
     print(f"Live: {stats.frames_shown} frames in {stats.seconds:.1f} s, {stats.fps:.1f} fps, "
           f"latency {stats.latency_p50_ms:.0f} ms (p95 {stats.latency_p95_ms:.0f}), "
           f"{stats.frames_dropped} dropped, generator on {stats.provider}"
@@ -280,6 +463,8 @@ def cmd_live(args: argparse.Namespace) -> int:
         raise err or PuppetError("the source failed", "choose another source")
     if stats.frames_shown == 0 and not interrupted and state != ENDED:
         raise PuppetError("no frame was shown", "check the source")
+    if result is not None and result.video is None:
+        raise PuppetError(f"nothing was recorded ({result.error})", "check the source")
     return 0
 
 

@@ -90,6 +90,9 @@ class LiveOutput:
     face: Face | None  # the driver's face in ``driver``'s picture, None when none was seen
     portrait: Portrait
     state: str
+    # the driver's neutral face the motion is measured from (its first face, or the one
+    # taken by Calibrate); a new object whenever it changes.  None before the first face
+    neutral: Face | None = None
 
     @property
     def latency_ms(self) -> float:
@@ -857,8 +860,10 @@ class LiveEngine:
             self.meter.stage("compose", comp_ms)
             self.meter.stage("render_cpu", (time.thread_time() - c0) * 1000.0)
         now = time.perf_counter()
+        neutral = self._neutral
         self._hand_on(LiveOutput(frame, item.frame.capture_time, now, item.frame, face,
-                                 renderer.portrait, self._state))
+                                 renderer.portrait, self._state,
+                                 neutral[0] if neutral is not None else None))
         return frame
 
     def _hand_on(self, out: LiveOutput, count: bool = True) -> None:

@@ -16,6 +16,9 @@ DEFAULTS: dict[str, Any] = {
     "source": "",
     "expression": 1.0,
     "head": 1.0,
+    "mouth": 1.0,
+    "eyes": 1.0,
+    "brows": 1.0,
     "smoothing": 0.5,
     "device": "auto",
     "generator": "warp",
@@ -23,6 +26,10 @@ DEFAULTS: dict[str, Any] = {
     "show_landmarks": False,
     "mirror": True,
     "last_folder": "",
+    "record_folder": "",  # empty: the standard one (~/Videos/Puppet)
+    "stream_port": 8080,
+    "stream_host": "127.0.0.1",  # another address only when the user writes it here
+    "vcam_fit": "letterbox",
 }
 
 
@@ -48,6 +55,8 @@ class Settings:
                 return value if isinstance(value, bool) else str(value).lower() == "true"
             if isinstance(default, float):
                 return float(value)
+            if isinstance(default, int):
+                return int(value)
             if isinstance(default, list):
                 if value in (None, ""):
                     return []

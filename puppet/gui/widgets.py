@@ -63,6 +63,7 @@ class ImageView(QWidget):
         self._sketch = False  # draw the face's contours instead of dots
         self._overlay = ""
         self._banner = ""
+        self._badge = ""
         self._placeholder = placeholder
         self.capture_time = 0.0
         self.on_painted: Callable[[float], None] | None = None  # (capture_time) after a paint
@@ -95,6 +96,16 @@ class ImageView(QWidget):
         if text != self._banner:
             self._banner = text
             self.update()
+
+    def set_badge(self, text: str) -> None:
+        """A short line in the top-right corner behind a red dot (``REC 0:42``); "" hides it."""
+        if text != self._badge:
+            self._badge = text
+            self.update()
+
+    @property
+    def badge(self) -> str:
+        return self._badge
 
     def set_placeholder(self, text: str) -> None:
         if text != self._placeholder:
@@ -163,6 +174,8 @@ class ImageView(QWidget):
             self._draw_overlay(p)
         if self._banner:
             self._draw_banner(p)
+        if self._badge:
+            self._draw_badge(p)
         p.end()
         self.paints += 1
         if self.on_painted is not None and self.capture_time:
@@ -227,6 +240,25 @@ class ImageView(QWidget):
         for i, line in enumerate(lines):
             p.drawText(QPointF(box.x() + 8, box.y() + 6 + fm.ascent() + i * fm.lineSpacing()),
                        line)
+
+    def _draw_badge(self, p: QPainter) -> None:
+        font = QFont(self.font())
+        font.setBold(True)
+        p.setFont(font)
+        fm = QFontMetrics(font)
+        dot = fm.height() * 0.6
+        width = fm.horizontalAdvance(self._badge) + dot + 28
+        box = QRectF(self.width() - width - 10, 10, width, fm.height() + 12)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(0, 0, 0, 160))
+        p.drawRoundedRect(box, box.height() / 2, box.height() / 2)
+        p.setBrush(QColor(230, 40, 45))
+        p.drawEllipse(QPointF(box.x() + 10 + dot / 2, box.center().y()), dot / 2, dot / 2)
+        p.setPen(QColor(245, 245, 245))
+        p.drawText(QRectF(box.x() + dot + 16, box.y(), width - dot - 16, box.height()),
+                   Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self._badge)
+        p.setBrush(Qt.BrushStyle.NoBrush)
 
     def _draw_banner(self, p: QPainter) -> None:
         font = QFont(self.font())

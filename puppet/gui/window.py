@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -24,9 +25,12 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QScrollArea,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -62,7 +66,11 @@ from puppet.live import (
     LiveEvent,
 )
 from puppet.motion.retarget import RetargetSettings
+from puppet.outputs.recorder import RecordingResult, default_recordings_folder
+from puppet.outputs.stream import LOCAL, StreamSettings
+from puppet.outputs.virtual_camera import VirtualCameraSettings
 from puppet.portrait import IMAGE_TYPES
+from puppet.session import LiveOutputs, stream_reach
 from puppet.sources.camera import CameraInfo, list_cameras
 from puppet.sources.live import SourceSpec, parse_source
 
@@ -92,6 +100,8 @@ class EngineBridge(QObject):
     frame_ready = Signal()
     event = Signal(object)
     cameras_found = Signal(object)
+    recording_done = Signal(object)  # a RecordingResult or a PuppetError
+    recovered = Signal(object)  # (folder, [Recovered])
 
     def __init__(self, engine: LiveEngine):
         super().__init__()
@@ -149,6 +159,11 @@ class MainWindow(QMainWindow):
         self.bridge.frame_ready.connect(self._show_frame)
         self.bridge.event.connect(self._on_event)
         self.bridge.cameras_found.connect(self._on_cameras)
+        self.outputs = LiveOutputs(self.engine)
+        self.bridge.recording_done.connect(self._on_recording_done)
+        self.bridge.recovered.connect(self._on_recovered)
+        self._recover_thread: threading.Thread | None = None
+        self.last_recording: RecordingResult | None = None
 
         self._build_ui()
         self._build_actions()
@@ -164,6 +179,7 @@ class MainWindow(QMainWindow):
         self.engine.start()
         self.choose_portrait(portrait or settings.get("portrait"), startup=True)
         self.refresh_cameras(startup=True)
+        self.recover_recordings()
 
     # ------------------------------------------------------------------ building
     def _build_ui(self) -> None:
@@ -212,12 +228,12 @@ class MainWindow(QMainWindow):
         self.side.setFixedWidth(340)
         side = QVBoxLayout(self.side)
         side.setContentsMargins(0, 0, 0, 0)
-        side.setSpacing(10)
+        side.setSpacing(6)
 
         drv = QGroupBox("Source")
         dl = QVBoxLayout(drv)
         self.camera_view = ImageView("No source yet")
-        self.camera_view.setFixedHeight(230)
+        self.camera_view.setFixedHeight(160)
         self.camera_view.setMinimumWidth(300)
         dl.addWidget(self.camera_view)
         srow = QHBoxLayout()
@@ -256,14 +272,25 @@ class MainWindow(QMainWindow):
         self.head_slider = SliderRow(
             "Head motion", 0.0, 2.0, st.head, "{:.2f}×",
             "How strongly your head's turns, tilts and moves are copied")
+        self.mouth_slider = SliderRow(
+            "  Mouth", 0.0, 2.0, st.mouth, "{:.2f}×",
+            "The mouth and jaw, on top of Expression (talking, smiling)")
+        self.eyes_slider = SliderRow(
+            "  Eyes", 0.0, 2.0, st.eyes, "{:.2f}×",
+            "Blinks and gaze, on top of Expression")
+        self.brows_slider = SliderRow(
+            "  Brows", 0.0, 2.0, st.brows, "{:.2f}×",
+            "Raised and frowning brows, on top of Expression")
         self.smoothing_slider = SliderRow(
             "Smoothing", 0.0, 1.0, st.smoothing, "{:.2f}",
             "Calms jitter; fast moves are not slowed down (0 = raw, 1 = heavy)")
-        for s in (self.expression_slider, self.head_slider, self.smoothing_slider):
+        self.sliders = (self.expression_slider, self.mouth_slider, self.eyes_slider,
+                        self.brows_slider, self.head_slider, self.smoothing_slider)
+        for s in self.sliders:
             s.changed.connect(self._sliders_changed)
             ml.addWidget(s)
         reset = QPushButton("Reset")
-        reset.setToolTip("Back to 1×, 1× and 0.50 (Ctrl+R)")
+        reset.setToolTip("Every intensity back to 1×, smoothing to 0.50 (Ctrl+R)")
         reset.clicked.connect(self.reset_sliders)
         ml.addWidget(reset, 0, Qt.AlignmentFlag.AlignRight)
         side.addWidget(motion)
@@ -285,21 +312,131 @@ class MainWindow(QMainWindow):
         self.provider_label = QLabel("Starting…")
         self.provider_label.setWordWrap(True)
         self.provider_label.setStyleSheet("color: palette(mid);")
-        gl.addRow("Model", self.generator_combo)
-        gl.addRow("Device", self.device_combo)
+        pick = QHBoxLayout()
+        pick.addWidget(self.generator_combo, 1)
+        pick.addWidget(QLabel("on"))
+        pick.addWidget(self.device_combo, 1)
+        gl.addRow("Model", pick)
         gl.addRow("Runs on", self.provider_label)
         side.addWidget(gen)
+        side.addWidget(self._build_outputs())
         side.addStretch(1)
-        hint = QLabel("F1: keyboard shortcuts")
-        hint.setStyleSheet("color: palette(mid);")
-        side.addWidget(hint)
-        outer.addWidget(self.side)
+        # on a small screen the controls scroll; the portrait keeps its room
+        scroll = QScrollArea()
+        scroll.setWidget(self.side)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFixedWidth(self.side.width() + 14)
+        self.side_scroll = scroll
+        outer.addWidget(scroll)
         self.setCentralWidget(central)
 
         self.state_label = QLabel("Starting…")
         self.source_label = QLabel("")
+        hint = QLabel("F1: keyboard shortcuts")
+        hint.setStyleSheet("color: palette(mid); padding-right: 12px;")
         self.statusBar().addWidget(self.state_label, 1)
+        self.statusBar().addPermanentWidget(hint)
         self.statusBar().addPermanentWidget(self.source_label)
+
+    def _build_outputs(self) -> QGroupBox:
+        box = QGroupBox("Record and share")
+        layout = QVBoxLayout(box)
+        layout.setSpacing(6)
+
+        row = QHBoxLayout()
+        self.record_button = QPushButton("●  Record  (R)")
+        self.record_button.setMinimumHeight(34)
+        self.record_button.setToolTip("Record the portrait with your voice to an MP4 file, "
+                                      "and your performance beside it (R)")
+        self.record_button.clicked.connect(self.toggle_recording)
+        self.record_label = QLabel("")
+        self.record_label.setMinimumWidth(84)
+        self.record_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        row.addWidget(self.record_button, 1)
+        row.addWidget(self.record_label)
+        layout.addLayout(row)
+
+        row = QHBoxLayout()
+        self.folder_label = QLabel()
+        self.folder_label.setStyleSheet("color: palette(mid);")
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        folder_button = QToolButton()
+        folder_button.setText("Folder…")
+        folder_button.setToolTip("Choose where recordings go")
+        folder_button.clicked.connect(self.choose_record_folder)
+        self.folder_button = folder_button
+        row.addWidget(self.folder_label, 1)
+        row.addWidget(folder_button)
+        layout.addLayout(row)
+        self._show_record_folder()
+
+        row = QHBoxLayout()
+        self.vcam_button = QPushButton("Virtual camera  (V)")
+        self.vcam_button.setCheckable(True)
+        self.vcam_button.setToolTip("Send the portrait to call apps (Zoom, Teams, Meet, OBS) "
+                                    "as a webcam, 1280×720 at 30 fps (V)")
+        self.vcam_button.toggled.connect(self._vcam_toggled)
+        self.vcam_fit = QComboBox()
+        self.vcam_fit.addItem("Letterbox", "letterbox")
+        self.vcam_fit.addItem("Crop", "crop")
+        self.vcam_fit.setToolTip("Letterbox: all of the portrait, black bars at the sides. "
+                                 "Crop: the picture filled, the portrait's top and bottom cut")
+        self.vcam_fit.setCurrentIndex(max(0, self.vcam_fit.findData(self.settings.get(
+            "vcam_fit"))))
+        self.vcam_fit.activated.connect(self._vcam_fit_chosen)
+        row.addWidget(self.vcam_button, 1)
+        row.addWidget(self.vcam_fit)
+        layout.addLayout(row)
+        self.vcam_label = QLabel("")
+        self.vcam_label.setWordWrap(True)
+        self.vcam_label.setStyleSheet("color: palette(mid);")
+        self.vcam_label.hide()
+        layout.addWidget(self.vcam_label)
+
+        row = QHBoxLayout()
+        self.stream_button = QPushButton("Stream  (S)")
+        self.stream_button.setCheckable(True)
+        self.stream_button.setToolTip("Serve the portrait as an MJPEG stream over HTTP, for a "
+                                      "browser, OBS, VLC or ffmpeg (S)")
+        self.stream_button.toggled.connect(self._stream_toggled)
+        self.port_spin = QSpinBox()
+        self.port_spin.setRange(1024, 65535)
+        self.port_spin.setPrefix("port ")
+        self.port_spin.setToolTip("The stream's port (settings remember it)")
+        self.port_spin.setValue(min(65535, max(1024, self.settings.get("stream_port"))))
+        self.port_spin.valueChanged.connect(lambda v: self.settings.set("stream_port", v))
+        row.addWidget(self.stream_button, 1)
+        row.addWidget(self.port_spin)
+        layout.addLayout(row)
+        for button in (self.vcam_button, self.stream_button):
+            button.setMinimumHeight(28)
+            button.setStyleSheet("QPushButton:checked { background-color: #2f6b45; color: white;"
+                                 " border: 1px solid #4c9a68; border-radius: 3px; }")
+        self.stream_row = QWidget()
+        srow = QHBoxLayout(self.stream_row)
+        srow.setContentsMargins(0, 0, 0, 0)
+        self.stream_url = QLineEdit()
+        self.stream_url.setReadOnly(True)
+        self.stream_url.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.stream_url.setToolTip("Open it in a browser; in OBS use a Browser Source with it, "
+                                   "or a Media Source with …/stream.mjpg")
+        copy = QToolButton()
+        copy.setText("Copy")
+        copy.setToolTip("Copy the address")
+        copy.clicked.connect(self.copy_stream_url)
+        self.copy_url_button = copy
+        srow.addWidget(self.stream_url, 1)
+        srow.addWidget(copy)
+        self.stream_row.hide()
+        layout.addWidget(self.stream_row)
+        self.stream_label = QLabel("")
+        self.stream_label.setWordWrap(True)
+        self.stream_label.setStyleSheet("color: palette(mid);")
+        self.stream_label.hide()
+        layout.addWidget(self.stream_label)
+        return box
 
     def _build_actions(self) -> None:
         def action(text: str, keys: list[str], slot, checkable: bool = False,
@@ -334,6 +471,11 @@ class MainWindow(QMainWindow):
         self.act_next = action("&Next portrait", ["PgDown"], lambda: self.step_portrait(1))
         self.act_prev = action("&Previous portrait", ["PgUp"], lambda: self.step_portrait(-1))
         self.act_reset = action("&Reset the sliders", ["Ctrl+R"], self.reset_sliders)
+        self.act_record = action("Start or stop &recording", ["R"], self.toggle_recording)
+        self.act_vcam = action("&Virtual camera on or off", ["V"], self.vcam_button.click)
+        self.act_stream = action("Network &stream on or off", ["S"], self.stream_button.click)
+        self.act_folder = action("Recordings &folder…", [], self.choose_record_folder)
+        self.act_show_folder = action("Show the recordings", [], self.show_record_folder)
         self.act_open = action("&Open portraits…", ["Ctrl+O"], self.open_portraits)
         self.act_video = action("Use a &video file as the camera…", ["Ctrl+Shift+O"],
                                 self.open_video)
@@ -349,6 +491,10 @@ class MainWindow(QMainWindow):
         m = bar.addMenu("&Source")
         m.addActions([self.act_calibrate, self.act_demo, self.act_video, self.act_refresh,
                       self.act_mirror])
+        m = bar.addMenu("&Record")
+        m.addActions([self.act_record, self.act_vcam, self.act_stream])
+        m.addSeparator()
+        m.addActions([self.act_folder, self.act_show_folder])
         m = bar.addMenu("&View")
         m.addActions([self.act_fullscreen, self.act_stats, self.act_landmarks])
         m.addSeparator()
@@ -576,28 +722,249 @@ class MainWindow(QMainWindow):
             self.choose_source(spec)  # re-open it mirrored (or not)
 
     # ------------------------------------------------------------------ controls
+    GAINS = ("expression", "mouth", "eyes", "brows", "head")
+
     def _slider_settings_from_store(self) -> RetargetSettings:
         try:
-            return RetargetSettings(expression=min(2.0, max(0.0, self.settings.get("expression"))),
-                                    head=min(2.0, max(0.0, self.settings.get("head"))),
+            gains = {k: min(2.0, max(0.0, self.settings.get(k))) for k in self.GAINS}
+            return RetargetSettings(**gains,
                                     smoothing=min(1.0, max(0.0, self.settings.get("smoothing"))))
         except ValueError:
             return RetargetSettings()
 
     def _sliders_changed(self, _value: float = 0.0) -> None:
         st = RetargetSettings(expression=self.expression_slider.value(),
-                              head=self.head_slider.value(),
+                              mouth=self.mouth_slider.value(), eyes=self.eyes_slider.value(),
+                              brows=self.brows_slider.value(), head=self.head_slider.value(),
                               smoothing=self.smoothing_slider.value())
         self.engine.update_settings(st)
-        self.settings.set("expression", st.expression)
-        self.settings.set("head", st.head)
-        self.settings.set("smoothing", st.smoothing)
+        for key in (*self.GAINS, "smoothing"):
+            self.settings.set(key, getattr(st, key))
 
     def reset_sliders(self) -> None:
         d = RetargetSettings()
-        self.expression_slider.set_value(d.expression)
-        self.head_slider.set_value(d.head)
-        self.smoothing_slider.set_value(d.smoothing)
+        for key in (*self.GAINS, "smoothing"):
+            getattr(self, f"{key}_slider").set_value(getattr(d, key))
+
+    # ------------------------------------------------------------------ recording
+    def record_folder(self) -> Path:
+        chosen = self.settings.get("record_folder")
+        return Path(chosen).expanduser() if chosen else default_recordings_folder()
+
+    def _show_record_folder(self) -> None:
+        folder = self.record_folder()
+        home = Path.home()
+        text = f"~/{folder.relative_to(home)}" if folder.is_relative_to(home) else str(folder)
+        self.folder_label.setText(self.folder_label.fontMetrics().elidedText(
+            f"Saves to {text}", Qt.TextElideMode.ElideMiddle, 250))
+        self.folder_label.setToolTip(f"Recordings go to {folder}")
+
+    def choose_record_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Where recordings go",
+                                                  str(self.record_folder()))
+        if folder:
+            self.settings.set("record_folder", folder)
+            self._show_record_folder()
+            self.recover_recordings()
+
+    def show_record_folder(self) -> None:
+        folder = self.record_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def toggle_recording(self) -> None:
+        if self.outputs.saving:
+            return
+        if self.outputs.recording:
+            self.stop_recording()
+        else:
+            self.start_recording()
+
+    def start_recording(self) -> None:
+        folder = self.record_folder()
+        try:
+            status = self.outputs.start_recording(folder)
+        except PuppetError as exc:
+            self.show_error(f"Cannot record: {exc.message}", "record")
+            return
+        if status.note:  # e.g. "Video only: no microphone was found. ..."
+            self.show_info(f"Recording {status.video.name}. {status.note}", "record")
+        else:
+            self.message_bar.clear_topic("record")
+        self.statusBar().showMessage(f"Recording to {status.video}", 4000)
+        self._refresh_recording()
+
+    def stop_recording(self) -> None:
+        """Stop; the files are finished on a thread of their own (the window never waits)."""
+        if not self.outputs.recording:
+            return
+        self.outputs.stop_recording_async(self.bridge.recording_done.emit)
+        self._refresh_recording()
+
+    def _on_recording_done(self, result) -> None:
+        self._refresh_recording()
+        if self._closed:
+            return
+        if isinstance(result, PuppetError):
+            self.show_error(result.message, "record")
+            return
+        self.last_recording = result
+        if result.video is None:
+            self.show_error(f"Nothing was recorded: {result.error}.", "record")
+            return
+        mins, secs = divmod(int(round(result.seconds)), 60)
+        sound = "with sound" if result.sound else "video only"
+        text = f"Saved {result.video.name} ({mins}:{secs:02d}, {sound}) in {result.video.parent}"
+        if result.performance is not None:
+            text += f", with its performance {result.performance.name}"
+        text += "."
+        if result.error:
+            text += f" The recording stopped early: {result.error}."
+        elif result.note:
+            text += f" {result.note}"
+        self.show_info(text, "record")
+
+    def _refresh_recording(self) -> None:
+        status = self.outputs.recording_status()
+        if status is not None and status.state == "failed" and self.outputs.recording:
+            # the disk is full, the folder went away ...: say so and keep what was written
+            self.show_error(f"Recording failed: {status.error}.", "record")
+            self.stop_recording()
+            status = self.outputs.recording_status()
+        saving = self.outputs.saving or (status is not None and status.state == "saving")
+        if saving:
+            self.record_button.setText("Saving…")
+            self.record_label.setText("")
+            self.portrait_view.set_badge("")
+        elif status is not None and status.recording:
+            self.record_button.setText("■  Stop  (R)")
+            self.record_label.setText(f"● REC {status.elapsed_text}")
+            self.record_label.setStyleSheet("color: #ff5a5f; font-weight: bold;")
+            self.record_label.setToolTip(status.message)
+            self.portrait_view.set_badge(f"REC {status.elapsed_text}")
+        else:
+            self.record_button.setText("●  Record  (R)")
+            self.record_label.setText("")
+            self.record_label.setToolTip("")
+            self.portrait_view.set_badge("")
+        self.record_button.setEnabled(not saving)
+        self.folder_button.setEnabled(not saving and (status is None or not status.recording))
+
+    def recover_recordings(self) -> None:
+        """Finish recordings a crash or kill left in the folder (off the GUI thread)."""
+        if self._recover_thread is not None and self._recover_thread.is_alive():
+            return
+        folder = self.record_folder()
+
+        def work() -> None:
+            from puppet.outputs.recorder import recover_recordings
+
+            try:
+                found = recover_recordings(folder)
+            except OSError:
+                found = []
+            if found and not self._closed:
+                self.bridge.recovered.emit((folder, found))
+
+        self._recover_thread = threading.Thread(target=work, name="puppet-gui-recover",
+                                                daemon=True)
+        self._recover_thread.start()
+
+    def _on_recovered(self, found) -> None:
+        folder, items = found
+        if self._closed or not items:
+            return
+        rescued = [r for r in items if r.path is not None]
+        lines = "; ".join(r.message for r in items)
+        if rescued:
+            what = "a recording" if len(rescued) == 1 else f"{len(rescued)} files"
+            text = f"Puppet stopped last time while recording; {what} rescued in {folder}: "
+        else:
+            text = f"Recordings cut off last time in {folder}: "
+        self.show_info(text + lines + ".", "recover")
+
+    # ------------------------------------------------------------------ virtual camera
+    def _vcam_fit_chosen(self, _index: int = 0) -> None:
+        fit = self.vcam_fit.currentData()
+        self.settings.set("vcam_fit", fit)
+        if self.outputs.camera is not None:  # applies now: start it again with the new fit
+            self.outputs.stop_virtual_camera()
+            self._vcam_toggled(True)
+
+    def _set_checked(self, button: QPushButton, on: bool) -> None:
+        button.blockSignals(True)
+        button.setChecked(on)
+        button.blockSignals(False)
+
+    def _vcam_toggled(self, on: bool) -> None:
+        if not on:
+            self.outputs.stop_virtual_camera()
+            self.vcam_label.hide()
+            self.message_bar.clear_topic("vcam")
+            return
+        try:
+            status = self.outputs.start_virtual_camera(VirtualCameraSettings(
+                fit=self.vcam_fit.currentData()))
+        except PuppetError as exc:  # no backend here: say what to install; the app goes on
+            self._set_checked(self.vcam_button, False)
+            self.vcam_label.hide()
+            self.show_error(exc.message, "vcam")
+            return
+        self._set_checked(self.vcam_button, True)
+        self.message_bar.clear_topic("vcam")
+        self.vcam_label.setText(status.message)
+        self.vcam_label.show()
+
+    def _refresh_vcam(self) -> None:
+        status = self.outputs.virtual_camera_status()
+        if status is not None and status.state == "failed":  # the device went away
+            self.outputs.stop_virtual_camera()
+            self._set_checked(self.vcam_button, False)
+            self.vcam_label.hide()
+            self.show_error(status.message, "vcam")
+
+    # ------------------------------------------------------------------ stream
+    def _stream_toggled(self, on: bool) -> None:
+        if not on:
+            self.outputs.stop_stream()
+            self.stream_row.hide()
+            self.stream_label.hide()
+            self.port_spin.setEnabled(True)
+            self.message_bar.clear_topic("stream")
+            return
+        host = self.settings.get("stream_host") or LOCAL
+        try:
+            url = self.outputs.start_stream(StreamSettings(port=self.port_spin.value(),
+                                                           host=host))
+        except (PuppetError, ValueError) as exc:
+            self._set_checked(self.stream_button, False)
+            self.show_error(exc.message if isinstance(exc, PuppetError) else str(exc),
+                            "stream")
+            return
+        self._set_checked(self.stream_button, True)
+        self.message_bar.clear_topic("stream")
+        self.port_spin.setEnabled(False)
+        self.stream_url.setText(url)
+        self.stream_url.setCursorPosition(0)
+        self.stream_row.show()
+        self.stream_label.show()
+        self._refresh_stream()
+
+    def _refresh_stream(self) -> None:
+        status = self.outputs.stream_status()
+        if status is None:
+            return
+        host = self.settings.get("stream_host") or LOCAL
+        who = "nobody watching" if not status.viewers else \
+            f"{status.viewers} watching" if status.viewers > 1 else "1 watching"
+        self.stream_label.setText(f"{stream_reach(host)[:1].upper()}{stream_reach(host)[1:]}; "
+                                  f"{who}.")
+
+    def copy_stream_url(self) -> None:
+        url = self.stream_url.text()
+        if url:
+            QApplication.clipboard().setText(url)
+            self.statusBar().showMessage(f"Copied {url}", 3000)
 
     def calibrate(self) -> None:
         try:
@@ -627,7 +994,7 @@ class MainWindow(QMainWindow):
             self.leave_fullscreen()
         else:
             self._fullscreen = True
-            for w in (self.side, self.gallery_row, self.message_bar, self.menuBar(),
+            for w in (self.side_scroll, self.gallery_row, self.message_bar, self.menuBar(),
                       self.statusBar()):
                 w.hide()
             self.centralWidget().layout().setContentsMargins(0, 0, 0, 0)
@@ -637,7 +1004,7 @@ class MainWindow(QMainWindow):
         if not self._fullscreen:
             return
         self._fullscreen = False
-        for w in (self.side, self.gallery_row, self.menuBar(), self.statusBar()):
+        for w in (self.side_scroll, self.gallery_row, self.menuBar(), self.statusBar()):
             w.show()
         if self.message_bar.topic:
             self.message_bar.show()
@@ -806,6 +1173,9 @@ class MainWindow(QMainWindow):
 
     def _refresh_stats(self) -> None:
         self._update_state_text()
+        self._refresh_recording()
+        self._refresh_vcam()
+        self._refresh_stream()
         if not self.act_stats.isChecked():
             return
         st = self.engine.stats(recent=True)
@@ -893,6 +1263,10 @@ class MainWindow(QMainWindow):
                 self.leave_fullscreen()
             self.settings.store.setValue("geometry", self.saveGeometry())
             self.settings.sync()
+            if self.outputs.recording or self.outputs.saving:
+                self.statusBar().showMessage("Saving the recording…")
+                self.statusBar().repaint()
+            self.outputs.close()  # a recording is finished, not lost
             t0 = time.perf_counter()
             self.engine.stop()
             if self._camera_thread is not None:

@@ -490,12 +490,18 @@ class Recorder:
     ``audio``: ``"microphone"`` (the default input device; no device means video
     only, said in :attr:`RecorderStatus.note`), any :class:`AudioSource`, an
     :class:`AudioFormat` (the caller hands blocks to :meth:`add_audio`), or None.
+
+    ``name``: the recording's own name (``take`` gives ``take.mp4`` and
+    ``take.performance``) instead of a timestamped one; a name whose files exist
+    already is refused, so no earlier recording is ever replaced.
     """
 
     def __init__(self, folder: str | Path, settings: RecorderSettings = RecorderSettings(),
-                 audio: AudioChoice = "microphone", clock: Callable[[], float] = CLOCK):
+                 audio: AudioChoice = "microphone", clock: Callable[[], float] = CLOCK,
+                 name: str | None = None):
         self.folder = Path(folder)
         self.settings = settings
+        self.name = name
         self._audio_choice = audio
         self._clock = clock
         self._lock = threading.RLock()
@@ -526,8 +532,11 @@ class Recorder:
             if self._state in ("recording", "saving"):
                 raise PuppetError("a recording is already running", "stop it first")
             folder = check_folder(self.folder)
-            stem = reserve(folder, timestamped_stem(self.settings.prefix),
-                           (".mp4", PERFORMANCE_SUFFIX))
+            suffixes = (".mp4", PERFORMANCE_SUFFIX)
+            if self.name:
+                stem = _reserve_name(folder, self.name, suffixes)
+            else:
+                stem = reserve(folder, timestamped_stem(self.settings.prefix), suffixes)
             self._video_path = stem.with_name(stem.name + ".mp4")
             self._perf_path = stem.with_name(stem.name + PERFORMANCE_SUFFIX) \
                 if self.settings.performance else None
@@ -713,6 +722,28 @@ class Recorder:
         thread = threading.Thread(target=run, name="puppet-record-stop", daemon=False)
         thread.start()
         return thread
+
+
+def _reserve_name(folder: Path, name: str, suffixes: tuple[str, ...]) -> Path:
+    """``folder/NAME`` for a recording of that exact name, its first part file created;
+    a :class:`PuppetError` when one of its files is there already."""
+    for suffix in suffixes:
+        final = folder / f"{name}{suffix}"
+        if final.exists():
+            raise PuppetError(f"{final} already exists",
+                              "give another name, or a folder for timestamped names")
+        if part_path(final).exists():
+            raise PuppetError(f"a recording named {final.name} was cut off or is still "
+                              f"running in {folder}",
+                              f"give another name, or rescue it with 'puppet recover {folder}'")
+    first = folder / f"{name}{suffixes[0]}"
+    try:
+        fd = os.open(part_path(first), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError as exc:
+        raise PuppetError(f"a recording named {first.name} is running in {folder}",
+                          "give another name") from exc
+    os.close(fd)
+    return folder / name
 
 
 def _video_only(exc: PuppetError) -> str:
