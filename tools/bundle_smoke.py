@@ -156,7 +156,7 @@ def one_line_error(code: int, err: str, problems: list[str], what: str) -> str:
 
 
 def smoke(bundle: Path, work: Path, driving: Path | None, startup_runs: int) -> dict:
-    exe = bundle / "puppet"
+    exe = bundle.resolve() / "puppet"  # the commands run in the work folder
     if not exe.is_file():
         raise SystemExit(f"no bundle at {exe}: build it first (pyinstaller build.spec)")
     env = clean_env(work)
