@@ -5,8 +5,9 @@
    Pillow, fontTools...) out, so that import is answered by a small stand-in module whose
    every attribute raises an ImportError that says why.
 2. sounddevice finds PortAudio with ``ctypes.util.find_library("portaudio")``, which only
-   looks at the system. Where the system has no PortAudio and the bundle carries one (the
-   build machine had it), it is found in the bundle.
+   looks at the system. Where the bundle carries PortAudio (the build machine had it), that
+   one is used (the loader would pick it first anyway: the bundle's folder leads the library
+   path), so the app records sound also where the system has no PortAudio.
 3. The bundle carries Qt's X11 platform plugin (xcb), not Wayland's: on a Wayland desktop the
    window goes through XWayland, chosen here so that Qt does not first complain that the
    wayland plugin is missing.
@@ -47,10 +48,7 @@ def _bundled_portaudio() -> None:
     system_find_library = ctypes.util.find_library
 
     def find_library(name: str):
-        found = system_find_library(name)
-        if found is None and name == "portaudio":
-            return bundled[0]
-        return found
+        return bundled[0] if name == "portaudio" else system_find_library(name)
 
     ctypes.util.find_library = find_library
 
