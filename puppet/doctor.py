@@ -36,6 +36,8 @@ OPTIONAL = {
     "sounddevice": (">=0.4", "recording the voice"),
     "matplotlib": (">=3.7", "the photograph the built-in portraits are painted from"),
 }
+# left out of the desktop bundle (build.spec): only 'python -m puppet.artwork' needs it
+NOT_BUNDLED = {"matplotlib"}
 # installed beside the ones above, these break them
 CONFLICTS = {
     "opencv-python": "opencv-contrib-python",
@@ -95,13 +97,20 @@ def system() -> str:
     return platform.system()
 
 
+def bundled() -> bool:
+    """Whether this is Puppet's desktop bundle (PyInstaller, build.spec): its packages are
+    frozen into it, and pip cannot change them."""
+    return bool(getattr(sys, "frozen", False))
+
+
 # ---------------------------------------------------------------------------
 # checks
 
 
 def check_python() -> list[Check]:
     v = sys.version_info
-    text = f"Python {platform.python_version()} ({sys.executable})"
+    where = "inside the desktop bundle " if bundled() else ""
+    text = f"Python {platform.python_version()} {where}({sys.executable})"
     if (v.major, v.minor) in ((3, 11), (3, 12)):
         return [Check("python", OK, text)]
     return [Check("python", FAIL, text + ": Puppet needs Python 3.11 or 3.12",
@@ -112,6 +121,8 @@ def check_packages() -> list[Check]:
     out = []
     for table, needed in ((REQUIRED, True), (OPTIONAL, False)):
         for name, (rule, what) in table.items():
+            if bundled() and name in NOT_BUNDLED:
+                continue
             got = dist_version(name)
             if got is None:
                 out.append(Check(name, FAIL if needed else WARN, f"not installed ({what})",
@@ -282,6 +293,14 @@ def check_onnxruntime() -> list[Check]:
 
 
 def _cuda_library_fix() -> str:
+    if bundled():  # no pip inside the bundle: CUDA comes from the system, never from it
+        if system() == "Windows":
+            return ("install the CUDA 13 toolkit and cuDNN 9 for CUDA 13 from NVIDIA and put "
+                    "their bin folders on PATH")
+        return ("install them from NVIDIA (Ubuntu, from NVIDIA's repository: sudo apt install "
+                "cuda-libraries-13-0 libcudnn9-cuda-13), or put the lib folders of pip's "
+                'nvidia-* wheels (pip install "onnxruntime-gpu[cuda,cudnn]") on '
+                "LD_LIBRARY_PATH")
     if system() == "Windows":
         return (f"{CUDA_PIP_FIX}; or install the CUDA 13 toolkit and cuDNN 9 for CUDA 13 "
                 "from NVIDIA and put their bin folders on PATH")

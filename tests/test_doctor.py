@@ -168,3 +168,30 @@ def test_the_exit_code_says_whether_the_cpu_can_run(monkeypatch, capsys):
     assert "FAIL  opencv-python" in out and "stop Puppet from running" in out
     monkeypatch.setattr(doctor, "dist_version", real)
     assert cli.main(["doctor"]) == 0
+
+
+def test_in_the_desktop_bundle_it_does_not_ask_for_what_the_bundle_leaves_out(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    real = doctor.dist_version
+    monkeypatch.setattr(doctor, "dist_version",
+                        lambda name: None if name in doctor.NOT_BUNDLED else real(name))
+    checks = doctor.check_packages()
+    assert not [c for c in checks if c.name in doctor.NOT_BUNDLED]
+    assert not [c for c in checks if c.state == doctor.FAIL]
+    (python,) = doctor.check_python()
+    assert "inside the desktop bundle" in python.detail
+
+
+def test_in_the_desktop_bundle_the_cuda_fix_is_no_pip_command(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(runtime, "nvidia_driver_present", lambda: False)
+    monkeypatch.setattr(doctor, "missing_cuda_libraries", lambda: ["libcublas.so.13"])
+    monkeypatch.setattr(doctor, "system", lambda: "Linux")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    (cuda,) = _states(doctor.check_onnxruntime(), "CUDA provider")
+    assert "the libraries: install them from NVIDIA" in cuda.fix
+    assert "sudo apt install cuda-libraries-13-0" in cuda.fix and "LD_LIBRARY_PATH" in cuda.fix
+    assert doctor.CUDA_PIP_FIX not in cuda.fix

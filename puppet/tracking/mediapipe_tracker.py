@@ -18,6 +18,14 @@ from puppet.errors import PuppetError
 from puppet.tracking.face import Face
 
 _GRAPH = "mediapipe/modules/face_landmark/face_landmark_front_cpu.binarypb"
+# the files of MediaPipe's package that this graph reads at run time (the short-range face
+# detector, the landmark model with attention, i.e. with irises); the desktop bundle
+# (build.spec) carries these and no other MediaPipe data
+GRAPH_FILES = (
+    _GRAPH,
+    "mediapipe/modules/face_detection/face_detection_short_range.tflite",
+    "mediapipe/modules/face_landmark/face_landmark_with_attention.tflite",
+)
 _FD_LOCK = threading.Lock()
 
 
