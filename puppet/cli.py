@@ -570,6 +570,10 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # run as the program (not called with arguments from Python)
+        from puppet.nativelog import filter_native_stderr
+
+        filter_native_stderr()  # MediaPipe's native start-up chatter stays off the terminal
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = COMMANDS.get(args.command, cmd_default) if args.command else cmd_default

@@ -5,12 +5,6 @@ it works offline.
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-import threading
-from collections.abc import Iterator
-
 import cv2
 import numpy as np
 
@@ -26,36 +20,6 @@ GRAPH_FILES = (
     "mediapipe/modules/face_detection/face_detection_short_range.tflite",
     "mediapipe/modules/face_landmark/face_landmark_with_attention.tflite",
 )
-_FD_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
-    """Silence the native log lines MediaPipe prints while a graph starts.
-
-    Real errors still surface as Python exceptions; set PUPPET_VERBOSE=1 to see
-    the native log.
-    """
-    if os.environ.get("PUPPET_VERBOSE"):
-        yield
-        return
-    with _FD_LOCK:
-        try:
-            sys.stderr.flush()
-            saved = os.dup(2)
-        except OSError:  # no usable stderr (a windowed app)
-            yield
-            return
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 2)
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(devnull)
-
-
 class FaceTracker:
     """Tracks the largest face in a stream of BGR frames (or in single images).
 
@@ -72,23 +36,21 @@ class FaceTracker:
                               "install Puppet again: pip install .") from exc
         self.video = video
         self._last_confidence = 0.0
-        self._started = False
         self._tracking = False
-        with _quiet_native_stderr():
-            self._graph = SolutionBase(
-                binary_graph_path=_GRAPH,
-                side_inputs={
-                    "num_faces": max_faces,
-                    "with_attention": True,
-                    "use_prev_landmarks": video,
-                },
-                calculator_params={
-                    "facedetectionshortrangecpu__facedetectionshortrange__facedetection__"
-                    "TensorsToDetectionsCalculator.min_score_thresh": min_detection_confidence,
-                    "facelandmarkcpu__ThresholdingCalculator.threshold": min_tracking_confidence,
-                },
-                outputs=["multi_face_landmarks", "face_detections"],
-            )
+        self._graph = SolutionBase(
+            binary_graph_path=_GRAPH,
+            side_inputs={
+                "num_faces": max_faces,
+                "with_attention": True,
+                "use_prev_landmarks": video,
+            },
+            calculator_params={
+                "facedetectionshortrangecpu__facedetectionshortrange__facedetection__"
+                "TensorsToDetectionsCalculator.min_score_thresh": min_detection_confidence,
+                "facelandmarkcpu__ThresholdingCalculator.threshold": min_tracking_confidence,
+            },
+            outputs=["multi_face_landmarks", "face_detections"],
+        )
 
     def track(self, frame_bgr: np.ndarray) -> Face | None:
         """The largest face in the frame (BGR), or None."""
@@ -101,12 +63,7 @@ class FaceTracker:
         if rgb is None or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError("FaceTracker.track_rgb takes an H x W x 3 RGB image")
         h, w = rgb.shape[:2]
-        if not self._started:
-            with _quiet_native_stderr():
-                result = self._graph.process({"image": rgb})
-            self._started = True
-        else:
-            result = self._graph.process({"image": rgb})
+        result = self._graph.process({"image": rgb})
         faces = result.multi_face_landmarks
         detections = result.face_detections
         if faces and self.video and not self._tracking:
