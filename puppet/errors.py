@@ -1,6 +1,8 @@
 """The one exception type for problems a user can cause or fix."""
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class PuppetError(Exception):
     """Something the user can act on: a bad path, a file with no face, a missing device.
@@ -19,3 +21,15 @@ class PuppetError(Exception):
         if not self.fix:
             return f"{problem}."
         return f"{problem}. {self.fix[:1].upper() + self.fix[1:]}."
+
+
+def existing_file(path: str | Path, what: str, kind: str) -> Path:
+    """``path`` as a Path if it names a file; else a :class:`PuppetError` saying it is
+    missing or a folder.  ``what`` names it for the user ("portrait"), ``kind`` is what
+    it should be ("an image")."""
+    p = Path(path)
+    if not p.exists():
+        raise PuppetError(f"{what} not found: {p}", "check the path and the file name")
+    if p.is_dir():
+        raise PuppetError(f"{what} is a folder, not {kind}: {p}", f"give the path of {kind} file")
+    return p

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from puppet.errors import PuppetError
+from puppet.errors import PuppetError, existing_file
 from puppet.tracking.face import Face
 
 DEFAULT_SIZE = 1280
@@ -41,12 +41,7 @@ def output_size(width: int, height: int, size: int = DEFAULT_SIZE) -> tuple[int,
 
 def read_image(path: str | Path, what: str = "portrait") -> np.ndarray:
     """A BGR uint8 image from a file, or a :class:`PuppetError` saying what went wrong."""
-    p = Path(path)
-    if not p.exists():
-        raise PuppetError(f"{what} not found: {p}", "check the path and the file name")
-    if p.is_dir():
-        raise PuppetError(f"{what} is a folder, not an image: {p}",
-                          "give the path of an image file")
+    p = existing_file(path, what, "an image")
     try:
         data = np.fromfile(str(p), dtype=np.uint8)  # works with any characters in the path
     except OSError as exc:

@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from puppet.errors import PuppetError
+from puppet.errors import PuppetError, existing_file
 from puppet.files import PartLock, part_path, remove
 from puppet.sources.audio import AudioTrack
 from puppet.timeline import (
@@ -133,12 +133,7 @@ def _damaged(path: Path, why: str) -> PuppetError:
 
 def read_performance(path: str | Path) -> Performance:
     """Read a ``.performance`` file; a :class:`PuppetError` says what is wrong with a bad one."""
-    p = Path(path)
-    if not p.exists():
-        raise PuppetError(f"performance file not found: {p}", "check the path and the file name")
-    if p.is_dir():
-        raise PuppetError(f"{p} is a folder, not a performance file",
-                          "give the path of a .performance file")
+    p = existing_file(path, "performance file", "a .performance")
     try:
         with zipfile.ZipFile(p) as z:
             names = set(z.namelist())

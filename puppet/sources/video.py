@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from puppet.errors import PuppetError
+from puppet.errors import PuppetError, existing_file
 
 PIXEL_FORMATS = ("bgr24", "rgb24")
 
@@ -33,13 +33,8 @@ class VideoFile:
 
     def __init__(self, path: str | Path, what: str = "driving video"):
         av = _av()
-        self.path = Path(path)
+        self.path = existing_file(path, what, "a video")
         self.what = what
-        if not self.path.exists():
-            raise PuppetError(f"{what} not found: {self.path}", "check the path and the file name")
-        if self.path.is_dir():
-            raise PuppetError(f"{what} is a folder, not a video: {self.path}",
-                              "give the path of a video file")
         try:
             self._container = av.open(str(self.path))
         except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
