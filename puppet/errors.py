@@ -26,10 +26,10 @@ class PuppetError(Exception):
 def existing_file(path: str | Path, what: str, kind: str) -> Path:
     """``path`` as a Path if it names a file; else a :class:`PuppetError` saying it is
     missing or a folder.  ``what`` names it for the user ("portrait"), ``kind`` is what
-    it should be ("an image")."""
+    it should be ("an image file")."""
     p = Path(path)
     if not p.exists():
         raise PuppetError(f"{what} not found: {p}", "check the path and the file name")
     if p.is_dir():
-        raise PuppetError(f"{what} is a folder, not {kind}: {p}", f"give the path of {kind} file")
+        raise PuppetError(f"{what} is a folder, not {kind}: {p}", f"give the path of {kind}")
     return p

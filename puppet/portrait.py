@@ -41,7 +41,7 @@ def output_size(width: int, height: int, size: int = DEFAULT_SIZE) -> tuple[int,
 
 def read_image(path: str | Path, what: str = "portrait") -> np.ndarray:
     """A BGR uint8 image from a file, or a :class:`PuppetError` saying what went wrong."""
-    p = existing_file(path, what, "an image")
+    p = existing_file(path, what, "an image file")
     try:
         data = np.fromfile(str(p), dtype=np.uint8)  # works with any characters in the path
     except OSError as exc:

@@ -133,7 +133,7 @@ def _damaged(path: Path, why: str) -> PuppetError:
 
 def read_performance(path: str | Path) -> Performance:
     """Read a ``.performance`` file; a :class:`PuppetError` says what is wrong with a bad one."""
-    p = existing_file(path, "performance file", "a .performance")
+    p = existing_file(path, "performance file", "a .performance file")
     try:
         with zipfile.ZipFile(p) as z:
             names = set(z.namelist())

@@ -33,7 +33,7 @@ class VideoFile:
 
     def __init__(self, path: str | Path, what: str = "driving video"):
         av = _av()
-        self.path = existing_file(path, what, "a video")
+        self.path = existing_file(path, what, "a video file")
         self.what = what
         try:
             self._container = av.open(str(self.path))
