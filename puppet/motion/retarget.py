@@ -34,6 +34,15 @@ GAIN_MAX = 3.0
 YAW_LIMIT = 24.0  # degrees, for a portrait facing the viewer; less for a turned one
 PITCH_LIMIT = 18.0
 ROLL_LIMIT = 40.0
+# A warp shows a turn out of the picture's plane as foreshortening only (no new side
+# of the head comes into view), so a painted head turned by the driver's angle looks
+# turned less; these gains make up for it.  Measured with the independent judge on
+# 30 portrait x clip pairs (300 frames each): pose correlation 0.802 -> 0.828 with
+# expression unchanged (0.802 -> 0.801) and jitter 0.886 -> 0.903.  Roll is in the
+# plane; its small gain offsets the tanh easing on ordinary tilts.
+YAW_GAIN = 1.2
+PITCH_GAIN = 1.3
+ROLL_GAIN = 1.15
 SHIFT_GAIN = 0.6  # a driver leaning in its chair should not slide the painted head about
 SHIFT_LIMIT = 0.15  # of the portrait's face height
 SCALE_LIMIT = 0.15  # log of the scale change
@@ -135,8 +144,9 @@ def ease_head_motion(rotation: np.ndarray, scale: float, shift: np.ndarray,
     which a warp cannot reveal, so it is allowed less turning."""
     yaw, pitch, roll = euler_degrees(rotation)
     yaw_limit = YAW_LIMIT * max(0.45, 1.0 - abs(portrait_yaw) / 50.0)
-    rotation = euler_to_matrix(_ease(yaw, yaw_limit), _ease(pitch, PITCH_LIMIT),
-                               _ease(roll, ROLL_LIMIT))
+    rotation = euler_to_matrix(_ease(YAW_GAIN * yaw, yaw_limit),
+                               _ease(PITCH_GAIN * pitch, PITCH_LIMIT),
+                               _ease(ROLL_GAIN * roll, ROLL_LIMIT))
     scale = float(np.exp(_ease(float(np.log(max(scale, 1e-6))), SCALE_LIMIT)))
     shift = shift * SHIFT_GAIN
     length = float(np.linalg.norm(shift))
