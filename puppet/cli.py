@@ -27,8 +27,8 @@ def _add_render_options(p: argparse.ArgumentParser, size: int = 1280) -> None:
                    help="intensity of the brows, on top of --expression (default 1)")
     p.add_argument("--head", type=float, default=1.0, metavar="GAIN",
                    help="head-motion intensity, 0..2 (default 1)")
-    p.add_argument("--smoothing", type=float, default=0.5, metavar="S",
-                   help="landmark smoothing, 0 (none) .. 1 (heavy) (default 0.5)")
+    p.add_argument("--smoothing", type=float, default=0.3, metavar="S",
+                   help="landmark smoothing, 0 (none) .. 1 (heavy) (default 0.3)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "mouth": 1.0,
     "eyes": 1.0,
     "brows": 1.0,
-    "smoothing": 0.5,
+    "smoothing": 0.3,
     "device": "auto",
     "generator": "warp",
     "show_stats": True,

@@ -290,7 +290,9 @@ class MainWindow(QMainWindow):
             s.changed.connect(self._sliders_changed)
             ml.addWidget(s)
         reset = QPushButton("Reset")
-        reset.setToolTip("Every intensity back to 1×, smoothing to 0.50 (Ctrl+R)")
+        reset.setObjectName("reset_sliders")
+        reset.setToolTip("Every intensity back to 1×, smoothing to "
+                         f"{RetargetSettings().smoothing:.2f} (Ctrl+R)")
         reset.clicked.connect(self.reset_sliders)
         ml.addWidget(reset, 0, Qt.AlignmentFlag.AlignRight)
         side.addWidget(motion)

@@ -12,6 +12,7 @@ from conftest import REPO
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtWidgets import QPushButton  # noqa: E402
 
 from puppet.gui.settings import Settings  # noqa: E402
 from puppet.gui.window import MainWindow  # noqa: E402
@@ -117,6 +118,17 @@ def test_sliders_change_the_engine_and_are_remembered(qtbot, open_window, clip, 
     assert w2.head_slider.value_label.text() == "1.50×"
     w2.act_reset.trigger()
     assert w2.engine.settings.head == 1.0 and w2.engine.settings.expression == 1.0
+    # one default smoothing everywhere: the window's, the command line's, the engine's
+    from puppet.cli import build_parser
+    from puppet.gui.settings import DEFAULTS
+    from puppet.motion.retarget import RetargetSettings
+    default = RetargetSettings().smoothing
+    assert w2.engine.settings.smoothing == pytest.approx(default)
+    assert DEFAULTS["smoothing"] == default
+    args = build_parser().parse_args(["render", "--portrait", "p", "--driving", "d",
+                                      "--output", "o.mp4"])
+    assert args.smoothing == default
+    assert f"{default:.2f}" in w2.findChild(QPushButton, "reset_sliders").toolTip()
 
 
 def test_a_portrait_with_no_face_shows_an_error_and_keeps_the_old_one(qtbot, open_window, clip,
