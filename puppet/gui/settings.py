@@ -6,6 +6,8 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
+from puppet.motion.retarget import RetargetSettings
+
 ORGANIZATION = "Puppet"
 APPLICATION = "Puppet"
 SETTINGS_ENV = "PUPPET_SETTINGS"  # an .ini file to use instead (tests, portable installs)
@@ -19,7 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "mouth": 1.0,
     "eyes": 1.0,
     "brows": 1.0,
-    "smoothing": 0.3,
+    "smoothing": RetargetSettings.smoothing,  # the engine's default
     "device": "auto",
     "generator": "warp",
     "show_stats": True,
