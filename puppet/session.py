@@ -123,6 +123,7 @@ class LiveOutputs:
         self._rec_sink: Sink | None = None
         self._feed: _PerformanceFeed | None = None
         self._saving: threading.Thread | None = None
+        self._save_pending = threading.Event()
         self.last_recording: RecordingResult | None = None
         self.camera: VirtualCamera | None = None
         self._cam_sink: Sink | None = None
@@ -137,8 +138,9 @@ class LiveOutputs:
 
     @property
     def saving(self) -> bool:
-        thread = self._saving
-        return thread is not None and thread.is_alive()
+        """A recording is being finished (cleared once its files are, before the result
+        is handed on: whoever gets it can start the next recording at once)."""
+        return self._save_pending.is_set()
 
     def start_recording(self, folder: str | Path, settings: RecorderSettings = RecorderSettings(),
                         audio: AudioChoice | str = "default", name: str | None = None
@@ -195,11 +197,14 @@ class LiveOutputs:
                 result: RecordingResult | PuppetError = self.stop_recording()
             except PuppetError as exc:
                 result = exc
+            finally:
+                self._save_pending.clear()
             on_done(result)
 
         with self._lock:
             thread = threading.Thread(target=run, name="puppet-record-stop", daemon=False)
             self._saving = thread
+            self._save_pending.set()
             thread.start()
         return thread
 
