@@ -157,7 +157,8 @@ def _generator(device: str, settings: BenchSettings):
 
     generator = generators.create("warp", device, threads=settings.threads)
     if not settings.binding:
-        generator.runner = ModelRunner(generator.session, generator.info, binding=False)
+        generator.runner = ModelRunner(generator.runner.session, generator.runner.info,
+                                       binding=False)
     return generator
 
 
@@ -165,7 +166,8 @@ def _runner_info(generator) -> dict[str, Any]:
     runner = getattr(generator, "runner", None)
     if runner is None:
         return {}
-    return {"runner": runner.mode, "runner_note": runner.note}
+    return {"runner": runner.mode, "runner_note": runner.note,
+            "drawing": "OpenCV" if getattr(generator, "dense", "onnx") == "opencv" else "ONNX"}
 
 
 def _track_only(driving: str, frames: int | None) -> tuple[dict[str, Any], list]:
@@ -486,6 +488,8 @@ def format_table(results: dict[str, Any]) -> str:
     for run in results["runs"]:
         w, h = run["portrait_size"]
         mode = run.get("runner", "")
+        if run.get("drawing") == "OpenCV":
+            mode += " (the field graph), drawn with OpenCV"
         note = f"; {run['runner_note']}" if run.get("runner_note") else ""
         lines.append("")
         lines.append(f"== {run['provider']}: output {w}x{h}, generator via {mode}{note}")

@@ -164,11 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
                                "and says how to fix each problem. The exit code is 0 when "
                                "everything needed to run on the CPU is fine.")
 
-    p = sub.add_parser("export-model", help="re-create the built-in generator's ONNX file",
+    p = sub.add_parser("export-model", help="re-create the built-in generator's ONNX files",
                        description="Exports the built-in warp generator from its source in "
                                    "puppet/generators/warp/model.py.")
     p.add_argument("--output", default=None, metavar="PATH",
-                   help="file or folder to write (default: the package's onnx_models/)")
+                   help="folder to write them to (default: the package's onnx_models/)")
     return parser
 
 
@@ -496,8 +496,8 @@ def cmd_export_model(args: argparse.Namespace) -> int:
     from puppet.resources import resource_dir
 
     target = args.output or resource_dir("onnx_models")
-    path = model.export(target)
-    print(f"Exported {model.NAME} v{model.VERSION} to {path}")
+    paths = model.export(target)
+    print(f"Exported {model.NAME} v{model.VERSION} to " + " and ".join(map(str, paths)))
     return 0
 
 

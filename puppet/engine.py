@@ -379,7 +379,8 @@ def render_frames(portrait: Portrait, source: Iterable[Any],
     return RenderReport(output=Path(getattr(writer, "path", "")), frames=counters["written"],
                         video_fps=0.0, seconds=seconds, provider=generator.info,
                         frames_without_face=counters["missing"], times=times,
-                        generator_mode=str(getattr(runner, "mode", "")),
+                        generator_mode=str(getattr(generator, "mode",
+                                                   getattr(runner, "mode", ""))),
                         generator_note=str(getattr(runner, "note", "")),
                         first_frame_seconds=first[0] if first else 0.0)
 

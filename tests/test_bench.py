@@ -20,6 +20,7 @@ def test_bench_measures_every_stage_and_writes_json(tmp_path):
     assert data["inputs"]["driving"]["width"] > 0 and data["machine"]["cpu_count"] >= 1
     (run,) = data["runs"]
     assert run["device"] == "cpu" and run["runner"] == "io-binding"
+    assert run["drawing"] == "OpenCV"  # on the CPU the field graph runs, OpenCV draws
     stages = run["render"]["stages"]
     for stage in STAGES:
         s = stages[stage]
@@ -36,6 +37,7 @@ def test_bench_measures_every_stage_and_writes_json(tmp_path):
     assert live["peak_rss_mb"] > 50
     # the table says the same
     assert "render:" in r.stdout and "decode + track alone:" in r.stdout
+    assert "drawn with OpenCV" in r.stdout
     for stage in STAGES:
         assert f"  {stage} " in r.stdout
 

@@ -62,7 +62,8 @@ def _random_layers(rng, size):
 
 def test_committed_model_matches_a_fresh_export(tmp_path):
     committed = _session(model_file("puppet_warp.onnx"))
-    fresh_path = model.export(tmp_path / "fresh.onnx")
+    fresh_path, field_path = model.export(tmp_path)
+    assert fresh_path.name == "puppet_warp.onnx" and field_path.name == "puppet_warp_field.onnx"
     fresh = _session(fresh_path)
     rng = np.random.default_rng(1)
     for size, k in [(64, 40), (137, 90), (256, 200)]:
@@ -163,3 +164,43 @@ def test_eye_patches_and_the_mouth_layer_are_drawn_where_they_belong():
     assert abs(out[10, 8, 0] - 128) <= 1  # in the eye's box, outside the region
     assert abs(out[42, 23, 0] - 26) <= 1  # inside of the mouth
     assert abs(out[30, 30, 0] - 128) <= 1  # elsewhere the portrait
+
+
+def test_committed_field_graph_matches_a_fresh_export_and_the_reference(tmp_path):
+    committed = _session(model_file("puppet_warp_field.onnx"))
+    fresh = _session(model.export(tmp_path)[1])
+    meta = committed.get_modelmeta().custom_metadata_map
+    assert meta["puppet.name"] == model.FIELD_NAME and meta["puppet.version"] == model.VERSION
+    rng = np.random.default_rng(6)
+    for k in (5, 90, 300):
+        src, dst = _points(rng, k, 0.05)
+        mobility = rng.random((model.GRID ** 2, 1)).astype(np.float32)
+        feeds = {"src_points": src, "dst_points": dst, "mobility": mobility}
+        a = committed.run(None, feeds)[0]
+        np.testing.assert_array_equal(a, fresh.run(None, feeds)[0])
+        assert a.shape == (model.GRID, model.GRID, 2) and a.dtype == np.float32
+        ref = model.field_reference(src, dst, mobility)
+        assert np.abs(a - ref).max() < 2e-4  # crop units: under 0.05 px of a 512 crop
+
+
+def test_the_field_is_the_whole_models_first_part():
+    """The whole model upsamples the field graph's output: where no eye or mouth is
+    drawn, its frame is the crop sampled through that field."""
+    whole = _session(model_file("puppet_warp.onnx"))
+    field = _session(model_file("puppet_warp_field.onnx"))
+    rng = np.random.default_rng(7)
+    size = 128
+    img = _smooth_image(rng, size)
+    src, dst = _points(rng, 60, 0.05)
+    mobility = np.ones((model.GRID ** 2, 1), np.float32)
+    out = whole.run(None, _feeds(img, src, dst))[0]
+    off = field.run(None, {"src_points": src, "dst_points": dst, "mobility": mobility})[0]
+    up = model.resize_half_pixel(off.astype(np.float64), size)
+    centres = (np.arange(size) * 2.0 + 1.0) / size - 1.0
+    edge = 1.0 - 1.0 / size
+    gx = np.clip(centres[None, :] + up[..., 0], -edge, edge)
+    gy = np.clip(centres[:, None] + up[..., 1], -edge, edge)
+    ref = model.bilinear_sample(img[0].transpose(1, 2, 0).astype(np.float64), gx, gy)
+    ref = np.clip(ref * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    diff = np.abs(out.astype(int) - ref.astype(int))
+    assert diff[20:-20, 20:-20].max() <= 1  # away from the eye boxes in the corner

@@ -5,11 +5,17 @@ points: the face's own landmarks, a ring around the head (hair, ears, neck)
 that follows the head's rigid motion, and fixed anchors on the crop's edges and
 on the image's edges so that neither moves.  Per frame: the control points'
 targets from the :class:`Motion`, one model run.
+
+On CUDA the whole model (``puppet_warp.onnx``) draws the frame.  On the CPU the
+generator runs the model's first part (``puppet_warp_field.onnx``, the warp
+field) and draws with OpenCV (:mod:`.dense`), which is about three times faster
+there; ``dense="onnx"`` runs the whole model on the CPU too.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -19,12 +25,15 @@ from puppet.generators.base import CropBox, register
 from puppet.generators.runtime import ModelRunner, ProviderInfo, create_session
 from puppet.generators.warp import features
 from puppet.generators.warp import model as warp_model
+from puppet.generators.warp.dense import DenseDrawer
 from puppet.motion.retarget import Motion
 from puppet.portrait import Portrait
 from puppet.resources import model_file
 from puppet.tracking import landmarks as lm
 
-MODEL_FILE = "puppet_warp.onnx"
+MODEL_FILE = warp_model.FILE
+FIELD_FILE = warp_model.FIELD_FILE
+DENSE_MODES = ("auto", "onnx", "opencv")
 MAX_RES = 512  # the generator draws crops of at most this many pixels a side
 CROP_SCALE = 2.4  # crop side in face sizes
 CROP_LIFT = 0.1  # crop centre above the face's centre, in face sizes
@@ -36,6 +45,8 @@ LIMIT = 0.97  # moving points stay inside this part of the crop
 class WarpPrepared:
     box: CropBox
     static_inputs: dict[str, np.ndarray]  # portrait [1,3,res,res], src_points, eye boxes
+    field_inputs: dict[str, np.ndarray]  # the field graph's share of them: src_points, mobility
+    drawer: DenseDrawer  # the crop, for drawing with OpenCV
     ring: np.ndarray  # [R, 3] portrait pixels: points beyond the face that follow the head
     ring_amount: np.ndarray  # [R, 1] how much of the head motion each ring point takes
     anchors: np.ndarray  # [A, 2] crop units: points that never move
@@ -53,11 +64,13 @@ def _tensor(image: np.ndarray) -> np.ndarray:
 def crop_box(portrait: Portrait, max_res: int = MAX_RES) -> CropBox:
     x0, y0, x1, y1 = portrait.face.bbox
     face = max(x1 - x0, y1 - y0)
-    side = max(64, int(round(CROP_SCALE * face)))
+    side = max(64, int(round(CROP_SCALE * face / 2.0)) * 2)
     cx = (x0 + x1) / 2.0
     cy = (y0 + y1) / 2.0 - CROP_LIFT * face
-    return CropBox(x0=int(round(cx - side / 2.0)), y0=int(round(cy - side / 2.0)), side=side,
-                   res=min(max_res, side))
+    # on even pixels, with an even size: the compositor then blends I420 planes directly
+    return CropBox(x0=int(round((cx - side / 2.0) / 2.0)) * 2,
+                   y0=int(round((cy - side / 2.0) / 2.0)) * 2, side=side,
+                   res=min(max_res // 2 * 2, side))
 
 
 def crop_image(image: np.ndarray, box: CropBox) -> np.ndarray:
@@ -107,9 +120,8 @@ def _mobility(box: CropBox, image_size: tuple[int, int]) -> np.ndarray:
     may move, smooth between.  The held band reaches one node further than needed, so
     that the grid's bilinear upsampling is exactly still over all of it."""
     w, h = image_size
-    grid = warp_model.GRID
-    # node positions: the centres of evenly spread pixels, corners included
-    lin = np.linspace(0.5, box.res - 0.5, grid) * (box.side / box.res)
+    # node positions in the portrait's pixels: the centres of GRID equal blocks
+    lin = (warp_model.node_units().astype(np.float64) + 1.0) * (box.side / 2.0)
     cell = lin[1] - lin[0]
     xs, ys = box.x0 + lin, box.y0 + lin
     band, ramp = FRAME_BAND * min(w, h) + cell, FRAME_RAMP * min(w, h)
@@ -118,9 +130,11 @@ def _mobility(box: CropBox, image_size: tuple[int, int]) -> np.ndarray:
         t = np.clip((dist - start) / max(width, 1e-6), 0.0, 1.0)
         return t * t * (3.0 - 2.0 * t)
 
+    # the two outer nodes on each side are held: the crop's outer cell stays still
     edge = np.minimum(lin, box.side - lin)
-    fx = fade(np.minimum(xs, w - xs), band, ramp) * fade(edge, cell, 0.04 * box.side)
-    fy = fade(np.minimum(ys, h - ys), band, ramp) * fade(edge, cell, 0.04 * box.side)
+    held = 1.5 * cell
+    fx = fade(np.minimum(xs, w - xs), band, ramp) * fade(edge, held, 0.04 * box.side)
+    fy = fade(np.minimum(ys, h - ys), band, ramp) * fade(edge, held, 0.04 * box.side)
     return np.ascontiguousarray(np.outer(fy, fx).reshape(-1, 1), dtype=np.float32)
 
 
@@ -150,20 +164,40 @@ class WarpGenerator:
     name = "warp"
 
     def __init__(self, device: str = "auto", model_path: str | None = None,
-                 threads: int | None = None):
-        path = model_path or model_file(MODEL_FILE)
+                 threads: int | None = None, dense: str = "auto"):
+        """``model_path``: the whole model (its field graph is looked for beside it).
+        ``dense``: who draws the frame from the warp field: ``onnx`` (the whole model),
+        ``opencv`` (the field graph, then :class:`DenseDrawer`), ``auto`` (OpenCV on the
+        CPU, the whole model on CUDA)."""
+        if dense not in DENSE_MODES:
+            raise PuppetError(f"unknown dense drawing {dense!r}",
+                              f"use one of {', '.join(DENSE_MODES)}")
+        path = Path(model_path) if model_path else model_file(MODEL_FILE)
         self.session, self.info = create_session(path, device, threads=threads)
-        self.runner = ModelRunner(self.session, self.info)
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if meta.get("puppet.name") != warp_model.NAME:
-            raise PuppetError(f"{path} is not Puppet's warp model",
-                              "re-create it with 'puppet export-model'")
-        if meta.get("puppet.version") != warp_model.VERSION:
-            raise PuppetError(
-                f"{path} is version {meta.get('puppet.version')} of the warp model, "
-                f"this Puppet needs version {warp_model.VERSION}",
-                "re-create it with 'puppet export-model'")
+        meta = _check(self.session, path, warp_model.NAME)
         self.contract = json.loads(meta.get("puppet.contract", "{}"))
+        if dense == "auto":
+            dense = "onnx" if self.info.device == "cuda" else "opencv"
+        self.dense = dense
+        if dense == "opencv":
+            field_path = path.with_name(FIELD_FILE)
+            if not field_path.is_file():
+                raise PuppetError(f"the model {FIELD_FILE} is missing beside {path.name}",
+                                  "re-create both with 'puppet export-model' or install "
+                                  "Puppet again")
+            self.field_session, field_info = create_session(field_path, self.info.device,
+                                                            threads=threads)
+            _check(self.field_session, field_path, warp_model.FIELD_NAME)
+            self.runner = ModelRunner(self.field_session, field_info)
+        else:
+            self.field_session = None
+            self.runner = ModelRunner(self.session, self.info)
+
+    @property
+    def mode(self) -> str:
+        """How frames are drawn, for reports: the runner's mode, and OpenCV's part."""
+        return f"{self.runner.mode} + OpenCV remap" if self.dense == "opencv" else \
+            self.runner.mode
 
     @property
     def provider(self) -> ProviderInfo:
@@ -202,10 +236,12 @@ class WarpGenerator:
                 features.eye_region(crop, crop_points, 1))
         static = {"portrait": _tensor(crop), "src_points": src,
                   "mobility": _mobility(box, portrait.size)}
+        field_inputs = {"src_points": static["src_points"], "mobility": static["mobility"]}
         for region, name in zip(eyes, ("eye_r", "eye_l")):
             static[name + "_patch_box"] = np.array(region.box, np.float32)
             static[name + "_size"] = np.array(region.out_size, np.int64)
-        return WarpPrepared(box=box, static_inputs=static, ring=ring,
+        return WarpPrepared(box=box, static_inputs=static, field_inputs=field_inputs,
+                            drawer=DenseDrawer(crop), ring=ring,
                             ring_amount=amount[:, None], anchors=anchors.astype(np.float32),
                             points=crop_points, landmarks=pts,
                             eyes=eyes,
@@ -256,7 +292,25 @@ class WarpGenerator:
         return inputs
 
     def render(self, prepared: WarpPrepared, motion: Motion) -> np.ndarray:
-        return self.runner.run(prepared.static_inputs, self.frame_inputs(prepared, motion))
+        inputs = self.frame_inputs(prepared, motion)
+        if self.dense == "onnx":
+            return self.runner.run(prepared.static_inputs, inputs)
+        field = self.runner.run(prepared.field_inputs, {"dst_points": inputs["dst_points"]})
+        return prepared.drawer.draw(field, {**prepared.static_inputs, **inputs})
+
+
+def _check(session, path: Path, name: str) -> dict[str, str]:
+    """The session's metadata, after checking that it is this Puppet's ``name`` model."""
+    meta = session.get_modelmeta().custom_metadata_map
+    if meta.get("puppet.name") != name:
+        raise PuppetError(f"{path} is not Puppet's {name} model",
+                          "re-create it with 'puppet export-model'")
+    if meta.get("puppet.version") != warp_model.VERSION:
+        raise PuppetError(
+            f"{path} is version {meta.get('puppet.version')} of the warp model, "
+            f"this Puppet needs version {warp_model.VERSION}",
+            "re-create it with 'puppet export-model'")
+    return meta
 
 
 @register("warp")

@@ -13,10 +13,24 @@ output position ``v`` it finds where in the portrait to sample.  Control point
     off(v) = (v - p*)^T A^-1 D + d*
 
 which is exactly zero when no point moves, so the neutral frame is the portrait
-itself.  ``off`` is evaluated on a coarse grid of ``GRID`` x ``GRID`` nodes,
-upsampled bilinearly to the crop's size and added to the identity sampling grid;
-one GridSample then draws the output.  Everything is in the crop's normalised
+itself.  ``off`` is evaluated on a coarse grid of ``GRID`` x ``GRID`` nodes, one
+at the centre of each of ``GRID`` x ``GRID`` equal blocks of the crop (so the
+nodes do not depend on the crop's size), upsampled bilinearly to the crop's size
+(half-pixel centres, edges held) and added to the identity sampling grid; one
+GridSample then draws the output.  Everything is in the crop's normalised
 coordinates: x and y in [-1, 1], the crop's outer edges at -1 and 1.
+
+Two graphs are built from this one source:
+
+* :func:`build` (``puppet_warp.onnx``), the whole generator: the warp field,
+  the dense sampling, the eyes and the mouth.  It runs on CUDA, where the dense
+  sampling is cheap.
+* :func:`build_field` (``puppet_warp_field.onnx``), its first part only: the
+  ``GRID`` x ``GRID`` field of offsets.  On the CPU, onnxruntime's GridSample and
+  Resize take about 9 of the whole model's 13.5 ms on a 512 crop; OpenCV's
+  remap does the same dense sampling in about 1 ms, so there the generator runs
+  this graph and draws with OpenCV (:mod:`.dense`, which follows
+  :func:`reference` and is tested against the whole model).
 
 :func:`reference` is the same computation in NumPy (float64), for tests.
 """
@@ -30,7 +44,10 @@ import numpy as np
 from puppet.generators import onnx_graph as og
 
 NAME = "puppet-warp"
-VERSION = "5"
+FIELD_NAME = "puppet-warp-field"
+FILE = "puppet_warp.onnx"
+FIELD_FILE = "puppet_warp_field.onnx"
+VERSION = "6"
 GRID = 64
 EPS = 4e-6  # squared distance added in the weights (about half a pixel of a 512 crop)
 REG = 1e-6  # ridge on the local covariance
@@ -65,33 +82,34 @@ CONTRACT = {
 }
 
 
-def _warp_grid(g: og.GraphBuilder, portrait: og.Sym, src: og.Sym, dst: og.Sym,
-               mobility: og.Sym):
-    """The sampling grid [1, S, S, 2] of the MLS warp, and S as [1] int64."""
-    size_i = g.dim(portrait, 2)  # [1] int64
-    size = g.to_float(size_i)  # [1] float
-    inv = 1.0 / size
+def node_units() -> np.ndarray:
+    """[GRID] the nodes' x (and y) in crop units: the centres of GRID equal blocks."""
+    return ((2.0 * np.arange(GRID) + 1.0) / GRID - 1.0).astype(np.float32)
 
-    # coarse grid nodes at the centres of evenly spread pixels (the corners included)
-    iy, ix = np.meshgrid(np.arange(GRID, dtype=np.float32), np.arange(GRID, dtype=np.float32),
-                         indexing="ij")
-    step = (2.0 - 2.0 * inv) / float(GRID - 1)
-    vx = (inv - 1.0) + g.const(ix.reshape(-1, 1)) * step  # [P, 1]
-    vy = (inv - 1.0) + g.const(iy.reshape(-1, 1)) * step
+
+def _field(g: og.GraphBuilder, src: og.Sym, dst: og.Sym, mobility: og.Sym) -> og.Sym:
+    """The MLS sampling offsets at the grid's nodes, [G*G, 2] (row by row), crop units."""
+    lin = node_units()
+    iy, ix = np.meshgrid(lin, lin, indexing="ij")
+    nx, ny = ix.reshape(-1, 1), iy.reshape(-1, 1)
+    vx = g.const(nx)  # [P, 1]
+    vy = g.const(ny)
 
     dst_t = g.transpose(dst, [1, 0])  # [2, K]
     px, py = dst_t[0:1], dst_t[1:2]  # [1, K]
     disp_t = g.transpose(src - dst, [1, 0])
     ddx, ddy = disp_t[0:1], disp_t[1:2]
 
-    dx = vx - px  # [P, K]
-    dy = vy - py
-    w = 1.0 / (dx * dx + dy * dy + EPS)
-    w = w / g.reduce_sum(w, axis=1)
+    # |v - p|^2 + EPS = [vx, vy, 1, |v|^2 + EPS] . [-2 px, -2 py, |p|^2, 1]: one MatMul
+    # writes the [P, K] distances (elementwise ops would pass over them about ten times;
+    # float32's cancellation error, under 1e-6, stays well below EPS)
+    nodes = np.concatenate([nx, ny, np.ones_like(nx), nx * nx + ny * ny + EPS], axis=1)
+    pts = g.concat([px * -2.0, py * -2.0, px * px + py * py, px * 0.0 + 1.0], axis=0)  # [4, K]
+    w = g.op("Reciprocal", g.const(nodes.astype(np.float32)) @ pts)  # [P, K], unnormalised
 
     feats = g.concat([px, py, ddx, ddy, px * px, px * py, py * py,
                       px * ddx, px * ddy, py * ddx, py * ddy], axis=0)  # [11, K]
-    m = w @ g.transpose(feats, [1, 0])  # [P, 11]
+    m = (w @ g.transpose(feats, [1, 0])) / g.reduce_sum(w, axis=1)  # [P, 11], weights summed to 1
     c = [m[:, i:i + 1] for i in range(11)]
     psx, psy, dsx, dsy = c[0], c[1], c[2], c[3]
     a11 = c[4] - psx * psx + REG
@@ -110,12 +128,21 @@ def _warp_grid(g: og.GraphBuilder, portrait: og.Sym, src: og.Sym, dst: og.Sym,
     ux, uy = vx - psx, vy - psy
     off_x = (ux * m11 + uy * m21 + dsx) * mobility
     off_y = (ux * m12 + uy * m22 + dsy) * mobility
+    return g.concat([off_x, off_y], axis=1)
 
-    off = g.reshape(g.concat([off_x, off_y], axis=1), [1, GRID, GRID, 2])
+
+def _warp_grid(g: og.GraphBuilder, portrait: og.Sym, src: og.Sym, dst: og.Sym,
+               mobility: og.Sym):
+    """The sampling grid [1, S, S, 2] of the MLS warp, and S as [1] int64."""
+    size_i = g.dim(portrait, 2)  # [1] int64
+    size = g.to_float(size_i)  # [1] float
+    inv = 1.0 / size
+
+    off = g.reshape(_field(g, src, dst, mobility), [1, GRID, GRID, 2])
     off = g.transpose(off, [0, 3, 1, 2])  # [1, 2, G, G]
     out_size = g.concat([g.const([1, 2], np.int64), size_i, size_i], axis=0)
     off = g.op("Resize", off, None, None, out_size, mode="linear",
-               coordinate_transformation_mode="align_corners")
+               coordinate_transformation_mode="half_pixel")
     off = g.transpose(off, [0, 2, 3, 1])  # [1, S, S, 2]
 
     # identity sampling grid: pixel centres
@@ -220,6 +247,31 @@ def build():
     return g.to_model(meta, doc=__doc__ or "")
 
 
+FIELD_CONTRACT = {
+    "inputs": {name: CONTRACT["inputs"][name] for name in ("src_points", "mobility", "dst_points")},
+    "outputs": {"field": "float32 [G, G, 2]: the warp's sampling offsets (x, y) at the grid's "
+                         "nodes, crop units; node (i, j) sits at x = node_units()[j], "
+                         "y = node_units()[i]"},
+}
+
+
+def build_field():
+    """The first part of :func:`build` alone: the warp field on the grid's nodes."""
+    g = og.GraphBuilder(FIELD_NAME)
+    src = g.input("src_points", og.FLOAT, ["K", 2])
+    dst = g.input("dst_points", og.FLOAT, ["K", 2])
+    mobility = g.input("mobility", og.FLOAT, [GRID * GRID, 1])
+    field = g.reshape(_field(g, src, dst, mobility), [GRID, GRID, 2])
+    g.output(field, "field", og.FLOAT, [GRID, GRID, 2])
+    meta = {
+        "puppet.name": FIELD_NAME,
+        "puppet.version": VERSION,
+        "puppet.contract": json.dumps(FIELD_CONTRACT, sort_keys=True),
+        "puppet.grid": str(GRID),
+    }
+    return g.to_model(meta, doc=__doc__ or "")
+
+
 def sample_inputs(size: int = 64, points: int = 20, value: float = 0.5) -> dict:
     """Valid inputs for a quick check that the model runs: a flat grey crop that no
     control point moves, the eyes as painted and no mouth; the frame it gives is the
@@ -240,17 +292,22 @@ def sample_inputs(size: int = 64, points: int = 20, value: float = 0.5) -> dict:
     return feeds
 
 
-def export(path: str | Path) -> Path:
-    """Write the model to ``path`` (a file, or a folder to put ``puppet_warp.onnx`` in)."""
-    path = Path(path)
-    if path.is_dir() or path.suffix != ".onnx":
-        path = path / "puppet_warp.onnx"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model = build()
-    tmp = path.with_suffix(".onnx.tmp")
-    tmp.write_bytes(model.SerializeToString())
-    tmp.replace(path)
-    return path
+def export(path: str | Path) -> list[Path]:
+    """Write both graphs into the folder ``path`` (or the folder of ``path`` where it
+    names an .onnx file): ``puppet_warp.onnx`` and ``puppet_warp_field.onnx``.
+    Returns their paths."""
+    folder = Path(path)
+    if folder.suffix == ".onnx":
+        folder = folder.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, model in ((FILE, build()), (FIELD_FILE, build_field())):
+        target = folder / name
+        tmp = target.with_suffix(".onnx.tmp")
+        tmp.write_bytes(model.SerializeToString())
+        tmp.replace(target)
+        written.append(target)
+    return written
 
 
 # ---------------------------------------------------------------------------
@@ -274,11 +331,23 @@ def offsets(v: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.einsum("ni,nij->nj", v - ps, m) + ds
 
 
-def _resize_align_corners(img: np.ndarray, size: int) -> np.ndarray:
-    """Bilinear resize of an H x W x C array to size x size, corners aligned."""
+def field_reference(src: np.ndarray, dst: np.ndarray,
+                    mobility: np.ndarray | None = None) -> np.ndarray:
+    """What :func:`build_field` computes: [GRID, GRID, 2] offsets, float64."""
+    lin = node_units().astype(np.float64)
+    vy, vx = np.meshgrid(lin, lin, indexing="ij")
+    off = offsets(np.stack([vx.ravel(), vy.ravel()], axis=1), src, dst)
+    if mobility is not None:
+        off = off * np.asarray(mobility, np.float64).reshape(-1, 1)
+    return off.reshape(GRID, GRID, 2)
+
+
+def resize_half_pixel(img: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear resize of an H x W x C array to size x size, half-pixel centres, edges
+    held: ONNX Resize's ``half_pixel`` and OpenCV's INTER_LINEAR."""
     h, w = img.shape[:2]
-    ys = np.linspace(0, h - 1, size)
-    xs = np.linspace(0, w - 1, size)
+    ys = np.clip((np.arange(size) + 0.5) * h / size - 0.5, 0, h - 1)
+    xs = np.clip((np.arange(size) + 0.5) * w / size - 0.5, 0, w - 1)
     y0 = np.clip(np.floor(ys).astype(int), 0, h - 2)
     x0 = np.clip(np.floor(xs).astype(int), 0, w - 2)
     fy = (ys - y0)[:, None, None]
@@ -312,15 +381,11 @@ def reference(portrait: np.ndarray, src: np.ndarray, dst: np.ndarray,
     ``eyes``: (patch [1,3,h,w], patch_box (x0,y0,x1,y1), origin (row, col), size (h, w))
     per eye; ``mouth``: (layer [h,w,4], origin), like the model's inputs."""
     size = portrait.shape[2]
-    lin = np.linspace(-1 + 1 / size, 1 - 1 / size, GRID)
-    vy, vx = np.meshgrid(lin, lin, indexing="ij")
-    off = offsets(np.stack([vx.ravel(), vy.ravel()], axis=1), src, dst)
-    if mobility is not None:
-        off = off * mobility
-    off = _resize_align_corners(off.reshape(GRID, GRID, 2), size)
+    off = resize_half_pixel(field_reference(src, dst, mobility), size)
     centres = (np.arange(size) * 2.0 + 1.0) / size - 1.0
-    gx = centres[None, :] + off[..., 0]
-    gy = centres[:, None] + off[..., 1]
+    edge = 1.0 - 1.0 / size
+    gx = np.clip(centres[None, :] + off[..., 0], -edge, edge)
+    gy = np.clip(centres[:, None] + off[..., 1], -edge, edge)
     img = portrait[0].transpose(1, 2, 0).astype(np.float64)
     out = bilinear_sample(img, gx, gy)
     for patch, (x0, y0, x1, y1), (r0, c0), (h, w) in eyes or []:
