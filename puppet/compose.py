@@ -5,7 +5,11 @@ by rewriting that square in a buffer that already holds the portrait (see
 :class:`FramePool`); the rest of the portrait is never touched or copied.
 Frames can be composed in BGR or straight in I420 (YUV 4:2:0, the H.264
 encoder's own format), so the encoder needs no colour conversion of whole
-frames: only the crop's square is converted.
+frames.  When the crop's square sits on even pixels (the generator's boxes do)
+the crop is converted to I420 at its own size and each plane is scaled and
+blended on its own: the colour conversion runs on the small crop and the
+chroma planes are a quarter of the work.  Other squares are blended in BGR,
+grown to even bounds and converted there.
 """
 from __future__ import annotations
 
@@ -52,6 +56,35 @@ def _first_full(ramp: np.ndarray) -> tuple[int, int]:
     return int(full[0]), int(full[-1]) + 1
 
 
+class _PlaneBlend:
+    """Blending one plane (or one BGR image) of a crop, scaled to its square, into the
+    same plane of a frame: the inside copied, the feathered band blended."""
+
+    def __init__(self, region: np.ndarray, ry: np.ndarray, rx: np.ndarray):
+        self.region = np.ascontiguousarray(region)  # the portrait's pixels under the square
+        alpha = np.outer(ry, rx)
+        self.alpha = np.ascontiguousarray(alpha)
+        self.beta = np.ascontiguousarray(1.0 - alpha)
+        top, bottom = _first_full(ry)
+        left, right = _first_full(rx)
+        rh, rw = self.region.shape[:2]
+        if bottom <= top or right <= left:  # no inner part: blend everything
+            top = bottom = rh
+            left = right = rw
+        self.inner = (slice(top, bottom), slice(left, right))
+        self.band = [s for s in (
+            (slice(0, top), slice(0, rw)), (slice(bottom, rh), slice(0, rw)),
+            (slice(top, bottom), slice(0, left)), (slice(top, bottom), slice(right, rw)))
+            if s[0].stop > s[0].start and s[1].stop > s[1].start]
+
+    def blend(self, part: np.ndarray, target: np.ndarray) -> None:
+        """``part``: the scaled crop's pixels over the square; ``target``: the frame's."""
+        if self.inner[0].stop > self.inner[0].start:
+            target[self.inner] = part[self.inner]
+        for s in self.band:
+            cv2.blendLinear(part[s], self.region[s], self.alpha[s], self.beta[s], dst=target[s])
+
+
 class Compositor:
     """Blends crops drawn by a generator into a portrait.
 
@@ -76,37 +109,45 @@ class Compositor:
                     slice(self.dst[1].start - box.x0, self.dst[1].stop - box.x0))
         ramp = _ramp(box.side, int(round(feather * box.side)))
         ry, rx = ramp[self.src[0]], ramp[self.src[1]]
-        alpha = np.outer(ry, rx)
-        self.alpha = np.ascontiguousarray(alpha)
-        self.beta = np.ascontiguousarray(1.0 - alpha)
-        self.region = np.ascontiguousarray(image[self.dst])
-        # where alpha is exactly 1 the crop is copied, elsewhere (the band) blended
-        top, bottom = _first_full(ry)
-        left, right = _first_full(rx)
-        rh, rw = self.region.shape[:2]
-        if bottom <= top or right <= left:  # no inner part: blend everything
-            top = bottom = rh
-            left = right = rw
-        self._inner = (slice(top, bottom), slice(left, right))
-        self._band = [s for s in (
-            (slice(0, top), slice(0, rw)), (slice(bottom, rh), slice(0, rw)),
-            (slice(top, bottom), slice(0, left)), (slice(top, bottom), slice(right, rw)))
-            if s[0].stop > s[0].start and s[1].stop > s[1].start]
+        self._bgr = _PlaneBlend(image[self.dst], ry, rx)
+        self.region = self._bgr.region
         self._big = np.empty((box.side, box.side, 3), np.uint8)
+        self._planes: list[_PlaneBlend] | None = None
         if fmt == "yuv420p":
             if w % 2 or h % 2:
                 raise ValueError("I420 frames need an even width and height")
             self.base = bgr_to_i420(image)
-            # the crop's square grown to even bounds (I420 shares chroma in 2 x 2 blocks)
-            y0, y1 = self.dst[0].start // 2 * 2, (self.dst[0].stop + 1) // 2 * 2
-            x0, x1 = self.dst[1].start // 2 * 2, (self.dst[1].stop + 1) // 2 * 2
-            self._even = (slice(y0, y1), slice(x0, x1))
-            self._scratch = np.ascontiguousarray(image[self._even])
-            self._scratch_dst = (slice(self.dst[0].start - y0, self.dst[0].stop - y0),
-                                 slice(self.dst[1].start - x0, self.dst[1].stop - x0))
-            self._region_i420 = bgr_to_i420(self._scratch)
+            if box.x0 % 2 == 0 and box.y0 % 2 == 0 and box.side % 2 == 0 and box.res % 2 == 0:
+                self._init_planes(feather)
+            else:
+                # the crop's square grown to even bounds (I420 shares chroma in 2 x 2 blocks)
+                y0, y1 = self.dst[0].start // 2 * 2, (self.dst[0].stop + 1) // 2 * 2
+                x0, x1 = self.dst[1].start // 2 * 2, (self.dst[1].stop + 1) // 2 * 2
+                self._even = (slice(y0, y1), slice(x0, x1))
+                self._scratch = np.ascontiguousarray(image[self._even])
+                self._scratch_dst = (slice(self.dst[0].start - y0, self.dst[0].stop - y0),
+                                     slice(self.dst[1].start - x0, self.dst[1].stop - x0))
+                self._region_i420 = bgr_to_i420(self._scratch)
         else:
             self.base = image
+
+    def _init_planes(self, feather: float) -> None:
+        """I420 per plane: Y at the square's size, U and V at half of it."""
+        box = self.box
+        half = box.side // 2
+        ramp_c = _ramp(half, int(round(feather * half)))
+        self._dst_c = tuple(slice(s.start // 2, s.stop // 2) for s in self.dst)
+        self._src_c = tuple(slice(s.start // 2, s.stop // 2) for s in self.src)
+        planes = i420_planes(self.base, self.width, self.height)
+        ramp = _ramp(box.side, int(round(feather * box.side)))
+        ry, rx = ramp[self.src[0]], ramp[self.src[1]]
+        cy, cx = ramp_c[self._src_c[0]], ramp_c[self._src_c[1]]
+        self._planes = [_PlaneBlend(planes[0][self.dst], ry, rx),
+                        _PlaneBlend(planes[1][self._dst_c], cy, cx),
+                        _PlaneBlend(planes[2][self._dst_c], cy, cx)]
+        self._small = np.empty((box.res * 3 // 2, box.res), np.uint8)
+        self._scaled = [np.empty((box.side, box.side), np.uint8),
+                        np.empty((half, half), np.uint8), np.empty((half, half), np.uint8)]
 
     # frames -------------------------------------------------------------
     def blank(self) -> np.ndarray:
@@ -127,13 +168,16 @@ class Compositor:
             if crop is None:
                 target[...] = self.region
             else:
-                self._blend_into(crop, target)
+                self._bgr.blend(self._scaled_bgr(crop)[self.src], target)
+            return frame
+        if self._planes is not None:
+            self._paste_planes(crop, frame)
             return frame
         scratch = self._scratch
         if crop is None:
             scratch[...] = self.image[self._even]
         else:
-            self._blend_into(crop, scratch[self._scratch_dst])
+            self._bgr.blend(self._scaled_bgr(crop)[self.src], scratch[self._scratch_dst])
         cv2.cvtColor(scratch, cv2.COLOR_BGR2YUV_I420, dst=self._region_i420)
         (ys, xs) = self._even
         sh, sw = scratch.shape[:2]
@@ -145,18 +189,30 @@ class Compositor:
         planes[2][half] = parts[2]
         return frame
 
-    def _blend_into(self, crop: np.ndarray, target: np.ndarray) -> None:
-        """Blend the crop into ``target`` (a view of the crop's square in the frame)."""
+    def _scaled_bgr(self, crop: np.ndarray) -> np.ndarray:
         side = self.box.side
-        if crop.shape[0] != side:
-            big = cv2.resize(crop, (side, side), dst=self._big, interpolation=cv2.INTER_LINEAR)
-        else:
-            big = crop
-        part = big[self.src]
-        if self._inner[0].stop > self._inner[0].start:
-            target[self._inner] = part[self._inner]
-        for s in self._band:
-            cv2.blendLinear(part[s], self.region[s], self.alpha[s], self.beta[s], dst=target[s])
+        if crop.shape[0] == side:
+            return crop
+        return cv2.resize(crop, (side, side), dst=self._big, interpolation=cv2.INTER_LINEAR)
+
+    def _paste_planes(self, crop: np.ndarray | None, frame: np.ndarray) -> None:
+        assert self._planes is not None
+        targets = i420_planes(frame, self.width, self.height)
+        where = (self.dst, self._dst_c, self._dst_c)
+        if crop is None:
+            for plane, target, dst in zip(self._planes, targets, where):
+                target[dst] = plane.region
+            return
+        res = self.box.res
+        cv2.cvtColor(crop, cv2.COLOR_BGR2YUV_I420, dst=self._small)
+        small = i420_planes(self._small, res, res)
+        srcs = (self.src, self._src_c, self._src_c)
+        for plane, part, scaled, target, dst, src in zip(self._planes, small, self._scaled,
+                                                         targets, where, srcs):
+            if part.shape != scaled.shape:
+                part = cv2.resize(part, scaled.shape[::-1], dst=scaled,
+                                  interpolation=cv2.INTER_LINEAR)
+            plane.blend(part[src], target[dst])
 
 
 class FramePool:

@@ -83,12 +83,12 @@ def test_paste_equals_blending_the_whole_square(box):
     assert np.array_equal(comp.paste(None, frame), img)  # the neutral frame: the portrait
 
 
-@pytest.mark.parametrize("box", [CropBox(x0=100, y0=50, side=160, res=80),
+@pytest.mark.parametrize("box", [CropBox(x0=101, y0=50, side=160, res=80),
                                  CropBox(x0=-41, y0=151, side=199, res=128),
                                  CropBox(x0=301, y0=-7, side=121, res=121)])
 def test_i420_frames_equal_converting_the_bgr_frame(box):
-    """Composing straight in I420 gives exactly the I420 of the BGR frame, though only
-    the crop's square (grown to even bounds) is converted."""
+    """A square off the even pixels: composing straight in I420 gives exactly the I420
+    of the BGR frame, though only the crop's square (grown to even bounds) is converted."""
     img = _image()
     rng = np.random.default_rng(6)
     bgr = Compositor(img, box)
@@ -98,6 +98,46 @@ def test_i420_frames_equal_converting_the_bgr_frame(box):
     for _ in range(3):
         crop = rng.integers(0, 256, (box.res, box.res, 3), dtype=np.uint8)
         assert np.array_equal(yuv.paste(crop, frame), bgr_to_i420(bgr.paste(crop)))
+    assert np.array_equal(yuv.paste(None, frame), bgr_to_i420(img))
+
+
+@pytest.mark.parametrize("box", [CropBox(x0=100, y0=50, side=160, res=80),
+                                 CropBox(x0=-40, y0=150, side=200, res=128),
+                                 CropBox(x0=300, y0=-8, side=122, res=122)])
+def test_i420_planes_on_even_squares_match_the_bgr_frame(box):
+    """A square on even pixels: the crop is converted at its own size and each plane
+    scaled and blended alone; that is the I420 of the BGR frame up to rounding, and
+    outside the square the frame is the portrait's exactly."""
+    import cv2
+
+    # a painting is smooth at the scale of a pixel (the chroma of pure noise, blended
+    # per pixel, then averaged over 2 x 2, is not the blend of the averages)
+    img = cv2.GaussianBlur(_image(), (0, 0), 1.5)
+    rng = np.random.default_rng(7)
+    bgr = Compositor(img, box)
+    yuv = Compositor(img, box, fmt="yuv420p")
+    assert yuv._planes is not None  # the per-plane way
+    frame = yuv.blank()
+    for _ in range(3):
+        small = rng.integers(0, 256, (box.res // 8, box.res // 8, 3), dtype=np.uint8)
+        crop = cv2.resize(small, (box.res, box.res), interpolation=cv2.INTER_CUBIC)
+        got = yuv.paste(crop, frame).astype(int)
+        expected = bgr_to_i420(bgr.paste(crop)).astype(int)
+        diff = np.abs(got - expected)
+        # in the feathered band the blend weight changes within a 2 x 2 block, so the
+        # chroma of blended pixels and the blend of chroma differ a little
+        assert diff.mean() < 0.5 and diff.max() <= 16
+        assert diff[:300].max() <= 2  # luma
+        inside = (slice(max(0, box.y0) + 16, box.y0 + box.side - 16),
+                  slice(max(0, box.x0) + 16, box.x0 + box.side - 16))
+        assert diff[:300][inside].max() <= 2
+        changed = np.flatnonzero((got != bgr_to_i420(img)).any(axis=1))
+        assert changed.size > 0
+    # outside the square: the portrait's own pixels, exactly
+    y = got[:300]
+    mask = np.ones(y.shape, bool)
+    mask[max(0, box.y0):box.y0 + box.side, max(0, box.x0):box.x0 + box.side] = False
+    assert np.array_equal(y[mask], bgr_to_i420(img)[:300][mask])
     assert np.array_equal(yuv.paste(None, frame), bgr_to_i420(img))
 
 
