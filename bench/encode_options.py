@@ -25,11 +25,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 CONFIGS = [
-    ("veryfast (the old default)", {"preset": "veryfast", "x264_params": None}),
-    ("superfast", {"preset": "superfast", "x264_params": None}),
-    ("superfast + mbtree, lookahead 10 (default)", {}),
-    ("superfast + mbtree, 1 thread", {"threads": 1}),
-    ("ultrafast + mbtree", {"preset": "ultrafast"}),
+    ("veryfast", {"preset": "veryfast", "x264_params": None}),
+    ("superfast + mbtree, lookahead 10 (the old default)",
+     {"preset": "superfast", "x264_params": "mbtree=1:rc-lookahead=10"}),
+    ("ultrafast + mbtree, lookahead 10", {"x264_params": "mbtree=1:rc-lookahead=10"}),
+    ("ultrafast + mbtree + subme 1 + deblock", {
+        "x264_params": "mbtree=1:rc-lookahead=10:subme=1:deblock=0,0"}),
+    ("ultrafast + mbtree + subme 1 + deblock + B-frames (default)", {}),
+    ("the default, 1 thread", {"threads": 1}),
 ]
 
 

@@ -95,3 +95,25 @@ def test_i420_and_bgr_frames_give_the_same_video(tmp_path):
     with pytest.raises(ValueError):
         w.write(np.zeros((96, 128), np.uint8))  # neither BGR nor I420 of this size
     w.abort()
+
+
+def test_every_frame_keeps_its_own_picture_though_buffers_are_reused(tmp_path):
+    """The writer reuses one encoder frame, and the engine reuses its frame buffers:
+    each decoded frame still shows what was written for it (x264 copies on encode)."""
+    import cv2
+
+    out = tmp_path / "o.mp4"
+    buffer = np.zeros((96 * 3 // 2, 128), np.uint8)  # one I420 buffer, rewritten per frame
+    levels = [(i * 37) % 200 + 20 for i in range(40)]
+    with VideoWriter(out, 128, 96, 25) as w:
+        for i, level in enumerate(levels):
+            bgr = np.full((96, 128, 3), level, np.uint8)
+            bgr[40:56, 3 * i:3 * i + 16] = 255 - level  # a square that moves
+            cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420, dst=buffer)
+            w.write(buffer)
+    with av.open(str(out)) as c:
+        got = [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+    assert len(got) == len(levels)
+    for i, (frame, level) in enumerate(zip(got, levels)):
+        assert abs(float(np.median(frame)) - level) <= 3
+        assert abs(float(frame[44:52, 3 * i + 4:3 * i + 12].mean()) - (255 - level)) <= 8
