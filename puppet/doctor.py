@@ -177,10 +177,10 @@ def check_imports() -> list[Check]:
     return out
 
 
-def _model():
+def _model(name: str = "puppet_warp.onnx"):
     from puppet.resources import model_file
 
-    return model_file("puppet_warp.onnx")
+    return model_file(name)
 
 
 def try_provider(provider: str) -> tuple[bool, str]:
@@ -206,7 +206,21 @@ def try_provider(provider: str) -> tuple[bool, str]:
         return False, f"the session started but a run failed: {_first_line(exc)}"
     if out.shape != (64, 64, 3) or abs(float(out.mean()) - 128.0) > 1.0:
         return False, "a run gave a wrong result"
-    return True, "a session runs the built-in model"
+    if provider != CPU:
+        return True, "a session runs the built-in model"
+    # on the CPU the generator runs the model's field graph and draws with OpenCV
+    import numpy as np
+
+    feeds = sample_inputs(64)
+    try:
+        field = ort.InferenceSession(str(_model("puppet_warp_field.onnx")), session_options(1),
+                                     providers=[CPU])
+        off = field.run(None, {k: feeds[k] for k in ("src_points", "dst_points", "mobility")})[0]
+    except Exception as exc:  # noqa: BLE001
+        return False, f"the field graph did not run: {_first_line(exc)}"
+    if np.abs(off).max() > 1e-4:  # no point moved: no offset
+        return False, "the field graph gave a wrong result"
+    return True, "sessions run the built-in model and its field graph"
 
 
 def missing_cuda_libraries() -> list[str]:

@@ -16,7 +16,7 @@ def test_doctor_on_this_machine_passes_for_the_cpu():
     r = run_puppet("doctor")
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout
-    assert "ok    CPU provider: a session runs the built-in model" in out
+    assert "ok    CPU provider: sessions run the built-in model and its field graph" in out
     assert "Everything Puppet needs to run on the CPU is fine" in out
     # what is missing here is said with a fix, never as a crash
     lines = out.splitlines()
@@ -67,7 +67,18 @@ def test_duplicates_that_break_each_other_are_found(monkeypatch, bad, good):
 
 def test_the_cpu_provider_is_tried_not_listed():
     ok, detail = doctor.try_provider(runtime.CPU)
-    assert ok and "runs" in detail
+    assert ok and "run" in detail and "field graph" in detail
+
+
+def test_a_missing_field_graph_fails_the_cpu_provider(monkeypatch, tmp_path):
+    import shutil
+
+    from puppet.resources import model_file
+
+    shutil.copy(model_file("puppet_warp.onnx"), tmp_path / "puppet_warp.onnx")
+    monkeypatch.setattr(doctor, "_model", lambda name="puppet_warp.onnx": tmp_path / name)
+    ok, detail = doctor.try_provider(runtime.CPU)
+    assert not ok and "field graph" in detail
 
 
 def test_a_failing_cpu_provider_stops_puppet(monkeypatch):
