@@ -149,3 +149,35 @@ def test_unknown_dense_mode_and_a_missing_field_graph(tmp_path):
         WarpGenerator("cpu", model_path=str(tmp_path / model.FILE))
     assert "export-model" in info.value.fix
     assert WarpGenerator("cpu", model_path=str(tmp_path / model.FILE), dense="onnx").dense == "onnx"
+
+
+def _detail(image):
+    """High-frequency energy: the variance of the Laplacian of the grey image."""
+    return float(cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var())
+
+
+def test_a_large_portrait_keeps_its_detail_when_it_moves(grace_photo):
+    """The crop is drawn at the portrait's own resolution (up to 1024 pixels a side), so
+    the fine grain of a large painting (canvas, craquelure) survives a small motion; a
+    crop drawn at 512 and scaled back up would lose most of it."""
+    from puppet.compose import Compositor
+    from puppet.generators.warp.generator import MAX_RES
+
+    rng = np.random.default_rng(8)
+    big = cv2.resize(grace_photo, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    # a grain a couple of pixels wide, like a canvas's or the cracks of old paint
+    grain = cv2.GaussianBlur(rng.normal(0, 40, big.shape[:2]), (0, 0), 1.0)[..., None]
+    big = np.clip(big + grain, 0, 255).astype(np.uint8)
+    portrait = portrait_from_image(big, "grain", "test", size=max(big.shape[:2]))
+    generator = WarpGenerator("cpu")
+    prepared = generator.prepare(portrait)
+    box = prepared.box
+    assert 512 < box.side <= MAX_RES and box.res == box.side
+    pts = portrait.face.landmarks.astype(np.float64).copy()
+    pts[:, 0] += 1.5  # a small move of the head
+    motion = dataclasses.replace(neutral_motion(portrait.face), landmarks=pts, neutral=False)
+    frame = Compositor(portrait.image, box).paste(generator.render(prepared, motion))
+    x0, y0, x1, y1 = (int(v) for v in portrait.face.bbox)
+    face, still = frame[y0:y1, x0:x1], portrait.image[y0:y1, x0:x1]
+    assert np.abs(face.astype(int) - still).mean() > 1.0  # it did move
+    assert _detail(face) > 0.6 * _detail(still)

@@ -8,8 +8,9 @@ runs only the field graph (``puppet_warp_field.onnx``) and :class:`DenseDrawer`
 does the rest here, the same steps as the model's second part:
 
 * the field upsampled to the crop (``cv2.resize``: bilinear, half-pixel centres,
-  edges held, like the model's Resize), added to the identity and kept within
-  the outer pixels' centres;
+  edges held, like the model's Resize) and added to the identity (the model
+  then keeps samples within the outer pixels' centres; remap's replicated
+  border gives the same);
 * the portrait sampled through it (``cv2.remap``, bilinear with 1/32-pixel
   weights, the portrait kept as uint8);
 * in each eye's output box, where the warp samples the eye's region of the
@@ -47,16 +48,15 @@ class DenseDrawer:
         self._lock = threading.Lock()  # the map is reused: one frame at a time
 
     def sampling_map(self, field: np.ndarray) -> np.ndarray:
-        """Where each output pixel samples the crop, [S, S, 2] (x, y) pixel indices,
-        for a field [G, G, 2] of offsets in crop units.  Reused by the next call."""
+        """Where each output pixel samples the crop, [S, S, 2] (x, y) pixel indices
+        (possibly past the edges), for a field [G, G, 2] of offsets in crop units.
+        Reused by the next call."""
         size = self.size
-        m = self._map
-        cv2.resize(np.asarray(field, np.float32), (size, size), dst=m,
-                   interpolation=cv2.INTER_LINEAR)
-        m *= size / 2.0
-        m += self._identity
-        np.clip(m, 0.0, size - 1.0, out=m)
-        return m
+        off = cv2.resize(np.asarray(field, np.float32), (size, size),
+                         interpolation=cv2.INTER_LINEAR)
+        # not clipped to the outer pixels' centres like the model's grid: remap's
+        # replicated border samples exactly what the clipped position would
+        return cv2.scaleAdd(off, size / 2.0, self._identity, dst=self._map)
 
     def draw(self, field: np.ndarray, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """The frame [S, S, 3] uint8 BGR: the crop warped by ``field``, with the eyes and
@@ -78,7 +78,9 @@ class DenseDrawer:
         r0, c0 = max(r0, 0), max(c0, 0)
         if r1 <= r0 or c1 <= c0:
             return
-        where = m[r0:r1, c0:c1] + 0.5  # continuous crop pixels (a pixel's centre at i + 0.5)
+        # continuous crop pixels (a pixel's centre at i + 0.5), kept within the outer
+        # pixels' centres as the model's grid is
+        where = np.clip(m[r0:r1, c0:c1], 0.0, self.size - 1.0) + 0.5
         x0, y0, x1, y1 = (float(v) for v in patch_box)
         hp, wp = patch.shape[2], patch.shape[3]
         lx = (where[..., 0] - x0) / (x1 - x0)  # 0..1 across the patch's region

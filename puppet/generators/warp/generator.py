@@ -34,7 +34,7 @@ from puppet.tracking import landmarks as lm
 MODEL_FILE = warp_model.FILE
 FIELD_FILE = warp_model.FIELD_FILE
 DENSE_MODES = ("auto", "onnx", "opencv")
-MAX_RES = 512  # the generator draws crops of at most this many pixels a side
+MAX_RES = 1024  # the generator draws crops of at most this many pixels a side
 CROP_SCALE = 2.4  # crop side in face sizes
 CROP_LIFT = 0.1  # crop centre above the face's centre, in face sizes
 RING_SCALE = 1.35  # the head ring, in face-oval radii
