@@ -344,19 +344,11 @@ def field_reference(src: np.ndarray, dst: np.ndarray,
 
 def resize_half_pixel(img: np.ndarray, size: int) -> np.ndarray:
     """Bilinear resize of an H x W x C array to size x size, half-pixel centres, edges
-    held: ONNX Resize's ``half_pixel`` and OpenCV's INTER_LINEAR."""
-    h, w = img.shape[:2]
-    ys = np.clip((np.arange(size) + 0.5) * h / size - 0.5, 0, h - 1)
-    xs = np.clip((np.arange(size) + 0.5) * w / size - 0.5, 0, w - 1)
-    y0 = np.clip(np.floor(ys).astype(int), 0, h - 2)
-    x0 = np.clip(np.floor(xs).astype(int), 0, w - 2)
-    fy = (ys - y0)[:, None, None]
-    fx = (xs - x0)[None, :, None]
-    a = img[y0][:, x0]
-    b = img[y0][:, x0 + 1]
-    c = img[y0 + 1][:, x0]
-    d = img[y0 + 1][:, x0 + 1]
-    return (a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy
+    held: ONNX Resize's ``half_pixel`` and OpenCV's INTER_LINEAR.  That is sampling the
+    array at the output's pixel centres in normalised coordinates."""
+    centres = (np.arange(size) * 2.0 + 1.0) / size - 1.0
+    return bilinear_sample(img, centres[None, :] + np.zeros((size, 1)),
+                           centres[:, None] + np.zeros((1, size)))
 
 
 def bilinear_sample(img: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
