@@ -118,7 +118,7 @@ class Compositor:
                 raise ValueError("I420 frames need an even width and height")
             self.base = bgr_to_i420(image)
             if box.x0 % 2 == 0 and box.y0 % 2 == 0 and box.side % 2 == 0 and box.res % 2 == 0:
-                self._init_planes(feather)
+                self._init_planes(feather, ry, rx)
             else:
                 # the crop's square grown to even bounds (I420 shares chroma in 2 x 2 blocks)
                 y0, y1 = self.dst[0].start // 2 * 2, (self.dst[0].stop + 1) // 2 * 2
@@ -131,16 +131,15 @@ class Compositor:
         else:
             self.base = image
 
-    def _init_planes(self, feather: float) -> None:
-        """I420 per plane: Y at the square's size, U and V at half of it."""
+    def _init_planes(self, feather: float, ry: np.ndarray, rx: np.ndarray) -> None:
+        """I420 per plane: Y at the square's size (its ramps ``ry``, ``rx``), U and V at
+        half of it."""
         box = self.box
         half = box.side // 2
         ramp_c = _ramp(half, int(round(feather * half)))
         self._dst_c = tuple(slice(s.start // 2, s.stop // 2) for s in self.dst)
         self._src_c = tuple(slice(s.start // 2, s.stop // 2) for s in self.src)
         planes = i420_planes(self.base, self.width, self.height)
-        ramp = _ramp(box.side, int(round(feather * box.side)))
-        ry, rx = ramp[self.src[0]], ramp[self.src[1]]
         cy, cx = ramp_c[self._src_c[0]], ramp_c[self._src_c[1]]
         self._planes = [_PlaneBlend(planes[0][self.dst], ry, rx),
                         _PlaneBlend(planes[1][self._dst_c], cy, cx),

@@ -92,11 +92,7 @@ class DenseDrawer:
                             cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         wx = np.clip((1.0 - np.abs(lx * 2.0 - 1.0)) * PATCH_EDGE, 0.0, 1.0)
         wy = np.clip((1.0 - np.abs(ly * 2.0 - 1.0)) * PATCH_EDGE, 0.0, 1.0)
-        weight = (wx * wy)[..., None]
-        box = out[r0:r1, c0:c1]
-        base = box.astype(np.float32) * (1.0 / 255.0)
-        blended = base + (sampled - base) * weight
-        box[...] = np.clip(blended * 255.0 + 0.5, 0.0, 255.0).astype(np.uint8)
+        _blend(out[r0:r1, c0:c1], sampled, (wx * wy)[..., None])
 
 
 def _mouth(out: np.ndarray, layer: np.ndarray, origin: np.ndarray) -> None:
@@ -111,7 +107,12 @@ def _mouth(out: np.ndarray, layer: np.ndarray, origin: np.ndarray) -> None:
     cover = part[..., 3:4]
     if not np.any(cover > 0):
         return
-    box = out[r0c:r1, c0c:c1]
+    _blend(out[r0c:r1, c0c:c1], part[..., :3], cover)
+
+
+def _blend(box: np.ndarray, colour: np.ndarray, weight: np.ndarray) -> None:
+    """``box`` (uint8 BGR, in place) towards ``colour`` (BGR 0..1) by ``weight`` (0..1),
+    rounded as the model rounds its float frame."""
     base = box.astype(np.float32) * (1.0 / 255.0)
-    blended = base + (part[..., :3] - base) * cover
+    blended = base + (colour - base) * weight
     box[...] = np.clip(blended * 255.0 + 0.5, 0.0, 255.0).astype(np.uint8)

@@ -211,6 +211,18 @@ def _mouth(g: og.GraphBuilder, image: og.Sym, layer: og.Sym, origin: og.Sym) -> 
     return g.op("ScatterND", image, index, base + (colour - base) * cover)
 
 
+def _finish(g: og.GraphBuilder, name: str, contract: dict):
+    """The graph as an ``onnx.ModelProto`` with Puppet's metadata: name, version,
+    input/output contract and grid size."""
+    meta = {
+        "puppet.name": name,
+        "puppet.version": VERSION,
+        "puppet.contract": json.dumps(contract, sort_keys=True),
+        "puppet.grid": str(GRID),
+    }
+    return g.to_model(meta, doc=__doc__ or "")
+
+
 def build():
     """The model as an ``onnx.ModelProto``."""
     g = og.GraphBuilder(NAME)
@@ -238,13 +250,7 @@ def build():
     pixels = g.clip(image * 255.0 + 0.5, 0.0, 255.0)
     frame = g.op("Cast", pixels, to=og.UINT8)
     g.output(frame, "frame", og.UINT8, ["S", "S", 3])
-    meta = {
-        "puppet.name": NAME,
-        "puppet.version": VERSION,
-        "puppet.contract": json.dumps(CONTRACT, sort_keys=True),
-        "puppet.grid": str(GRID),
-    }
-    return g.to_model(meta, doc=__doc__ or "")
+    return _finish(g, NAME, CONTRACT)
 
 
 FIELD_CONTRACT = {
@@ -263,13 +269,7 @@ def build_field():
     mobility = g.input("mobility", og.FLOAT, [GRID * GRID, 1])
     field = g.reshape(_field(g, src, dst, mobility), [GRID, GRID, 2])
     g.output(field, "field", og.FLOAT, [GRID, GRID, 2])
-    meta = {
-        "puppet.name": FIELD_NAME,
-        "puppet.version": VERSION,
-        "puppet.contract": json.dumps(FIELD_CONTRACT, sort_keys=True),
-        "puppet.grid": str(GRID),
-    }
-    return g.to_model(meta, doc=__doc__ or "")
+    return _finish(g, FIELD_NAME, FIELD_CONTRACT)
 
 
 def sample_inputs(size: int = 64, points: int = 20, value: float = 0.5) -> dict:
