@@ -90,6 +90,37 @@ def test_eye_patches_leave_an_open_eye_as_painted_and_cover_a_shut_one(prepared)
         assert np.abs(shut[above] - opened[above]).max() < 1.0
 
 
+def test_a_shut_lid_is_skin_with_the_paintings_grain_not_a_flat_sticker(prepared):
+    """The shut lid is as light as the skin just above the eye (not the shadow of the
+    eye's corners or crease), and carries the picture's fine detail."""
+    for region in prepared.eyes:
+        shut = features.eye_patch(region, np.ones(7))[0].transpose(1, 2, 0) * 255
+        x0, y0 = region.box[:2]
+        eye = features.fill_polygon(shut.shape[:2],
+                                    features.opening_polygon(prepared.points, region.eye),
+                                    (y0, x0)) > 0.99
+        # the lid's upper half: clear of the lash line drawn along its edge
+        u, v = region.uv[..., 0], region.uv[..., 1]
+        t = np.interp(u, region.u_grid, region.top)
+        b = np.interp(u, region.u_grid, region.bottom)
+        lid = eye & (v < 0.5 * (t + b)) & (np.abs(u) < 0.7)
+        skin = (v > region.skin.mean()) & (v < t - features.LASH_BAND - features.LID_OVER) \
+            & (np.abs(u) < 0.7)
+        assert lid.sum() > 10 and skin.sum() > 10
+        luma = shut @ np.array([0.114, 0.587, 0.299])
+        assert luma[lid].mean() > 0.85 * np.percentile(luma[skin], 60)
+
+        # the grain: against the same lid painted flat
+        flat_region = dataclasses.replace(region, texture=np.zeros_like(region.texture))
+        flat = features.eye_patch(flat_region, np.ones(7))[0].transpose(1, 2, 0) * 255
+
+        def grain(img):
+            g = (img @ np.array([0.114, 0.587, 0.299])).astype(np.float32)
+            return np.abs(g - cv2.GaussianBlur(g, (0, 0), 1.0))[lid].mean()
+
+        assert grain(shut) > 2.0 * grain(flat) + 0.5
+
+
 def test_a_blink_closes_the_portraits_eyes(generator, prepared, portrait):
     open_eyes, _, _ = _measure(generator.render(prepared, _motion(portrait, lambda p: None)))
     shut_eyes, _, _ = _measure(generator.render(prepared, _motion(portrait, _shut)))

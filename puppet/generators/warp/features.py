@@ -6,8 +6,9 @@ things a warp cannot:
 
 * **Eyes.** Once per portrait, :func:`eye_region` takes the part of the crop that
   an eye's upper lid can cover.  Per frame, :func:`eye_patch` repaints that part
-  with the lid brought down as far as the driver's (skin from above the eye, a
-  lash line along the lid's edge), hiding the eyeball instead of squashing it.
+  with the lid brought down as far as the driver's (the colour of the skin just
+  above the eye, the painting's grain from the skin below it, a lash line along
+  the lid's edge), hiding the eyeball instead of squashing it.
   The model samples the patch wherever the warp samples that part of the
   portrait, so the lid moves with the head.
 * **Mouth.** Per frame, :func:`mouth_layer` paints the inside of the opening
@@ -33,6 +34,11 @@ EYES = (
     (lm.LEFT_EYE_UPPER, lm.LEFT_EYE_LOWER, lm.LEFT_BROW_LOWER),
 )
 LASH_BAND = 0.12  # the painted lash line's width above the tracked lid line, eye half-widths
+LID_SKIN = 0.3  # the band of skin above the lash line that a closing lid is coloured from
+LID_OVER = 0.12  # a closing lid covers this much more above the lash line's band
+LID_FADE = 0.2  # and fades in from the skin over this much above that
+LID_TUCK = 0.08  # a shut lid ends this far past the painted lower lid line
+LID_DETAIL = 20.0  # the most a closed lid's borrowed detail changes a grey level
 _AA_SHIFT = 4
 _AA_ONE = 1 << _AA_SHIFT
 
@@ -141,6 +147,7 @@ class EyeRegion:
     rest: np.ndarray  # [1, 3, h, w] the region as painted (lids where they are)
     uv: np.ndarray  # [h, w, 2] the region's pixels in the eye's frame
     source: np.ndarray  # [h, w, 3] float32, the region's pixels
+    texture: np.ndarray  # [h, w, 3] float32, the fine detail a closed lid shows (see below)
 
 
 def eye_region(crop: np.ndarray, points: np.ndarray, eye: int) -> EyeRegion:
@@ -172,37 +179,80 @@ def eye_region(crop: np.ndarray, points: np.ndarray, eye: int) -> EyeRegion:
     return EyeRegion(eye=eye, box=(int(x0), int(y0), int(x1), int(y1)), frame=frame,
                      pair_u=pair_u, top=top, bottom=bottom, skin=skin,
                      lid_colour=lid_colour, u_grid=u_grid,
-                     out_size=(out_h, out_w), rest=rest, uv=uv, source=region)
+                     out_size=(out_h, out_w), rest=rest, uv=uv, source=region,
+                     texture=_lid_texture(crop, uv, frame, u_grid, skin, top, bottom))
+
+
+def _lid_full(skin: np.ndarray, top: np.ndarray, half: float) -> np.ndarray:
+    """Where a closing lid covers the painting fully from (v along the eye's u grid)."""
+    return np.maximum(top - LASH_BAND - LID_OVER, skin + 1.0 / half)
+
+
+def _lid_texture(crop: np.ndarray, uv: np.ndarray, frame: Frame2D, u_grid: np.ndarray,
+                 skin: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    """The painting's fine detail (brush strokes, craquelure, photo grain) for a closed
+    lid, so that it is not a flat sticker.  Above the line where the lid covers fully:
+    the region's own detail.  Below it: the detail of the skin under the eye, below
+    the lower lash line (skin with no crease or lashes in it), flipped upwards."""
+    sigma = max(1.0, 0.05 * frame.half)
+    u, v = uv[..., 0], uv[..., 1]
+    full = np.interp(u, u_grid, _lid_full(skin, top, frame.half))
+    below = np.interp(u, u_grid, bottom) + LID_TUCK + 0.25 + (v - full) * 0.7
+    src = frame.to_pixels(np.stack([u, np.where(v > full, below, v)], axis=-1))
+    res = crop.shape[0]
+    pad = int(np.ceil(3 * sigma)) + 2
+    x0 = max(int(np.floor(src[..., 0].min())) - pad, 0)
+    y0 = max(int(np.floor(src[..., 1].min())) - pad, 0)
+    x1 = min(int(np.ceil(src[..., 0].max())) + pad, res)
+    y1 = min(int(np.ceil(src[..., 1].max())) + pad, res)
+    window = crop[y0:y1, x0:x1].astype(np.float32)
+    detail = np.clip(window - cv2.GaussianBlur(window, (0, 0), sigma), -LID_DETAIL, LID_DETAIL)
+    mx = (src[..., 0] - x0 - 0.5).astype(np.float32)
+    my = (src[..., 1] - y0 - 0.5).astype(np.float32)
+    return cv2.remap(np.ascontiguousarray(detail), mx, my, cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REFLECT)
 
 
 def _lid_colour(region: np.ndarray, uv: np.ndarray, u_grid: np.ndarray, skin: np.ndarray,
                 top: np.ndarray) -> np.ndarray:
-    """The skin's colour above each part of the eye: median of the band between the
-    skin line and half way down to the lid, smoothed along the eye."""
+    """The lid's skin colour along the eye: in the band just above the painted lash
+    line (the skin a lid is made of), the brighter half of the pixels near each u (so
+    that the crease, lashes and shadows of the eye's corners do not darken it),
+    smoothed along the eye and drawn half way to the whole band's colour."""
     u = uv[..., 0]
     v = uv[..., 1]
+    luma = region @ np.array([0.114, 0.587, 0.299])
     out = np.zeros((len(u_grid), 3))
     step = u_grid[1] - u_grid[0]
+    band_lo = np.interp(u, u_grid, np.maximum(skin, top - LASH_BAND - LID_OVER - LID_SKIN))
+    band_hi = np.interp(u, u_grid, top) - LASH_BAND - LID_OVER
+    band = (v > band_lo) & (v < band_hi)
+    if band.sum() < 6:
+        band = v < np.interp(u, u_grid, top) - LASH_BAND
     for i, ug in enumerate(u_grid):
-        k, t = skin[i], top[i]
-        near = (np.abs(u - ug) < 1.5 * step) & (v > k) & (v < k + 0.5 * (t - k))
+        near = band & (np.abs(u - ug) < 2.5 * step)
+        if near.sum() < 6:
+            near = band & (np.abs(u - ug) < 8 * step)
         if near.sum() < 3:
-            near = (np.abs(u - ug) < 4 * step) & (v > k - 0.2) & (v < t - LASH_BAND)
-        out[i] = np.median(region[near], axis=0) if near.any() else region.reshape(-1, 3).mean(0)
+            near = band
+        bright = near & (luma >= np.median(luma[near]))
+        out[i] = np.median(region[bright], axis=0)
     for c in range(3):
-        out[:, c] = np.convolve(np.pad(out[:, c], 4, mode="edge"), np.ones(9) / 9, "valid")
-    return out
+        out[:, c] = np.convolve(np.pad(out[:, c], 6, mode="edge"), np.ones(13) / 13, "valid")
+    whole = band & (luma >= np.median(luma[band]))
+    return 0.5 * out + 0.5 * np.median(region[whole], axis=0)
 
 
 def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
     """The eye's region with its upper lid brought down by ``closing`` (per lid pair,
     0 open as painted .. 1 shut).  [1, 3, h, w] float32, BGR 0..1.
 
-    The lid is painted from the skin above the eye (its colour along the eye, taken
-    above the crease where the skin is clean), a little darker towards its edge,
-    with a lash line along the edge; it covers the eye from just above the painted
-    lash line down to where the lid now ends, so the eyeball is hidden by the lid
-    rather than squashed."""
+    The lid is painted in the colour of the skin just above the eye, fading in from
+    that skin (no edge at its top), a little darker towards its edge, with a lash
+    line along the edge.  It covers the painted lash line and comes down to where
+    the lid now ends (a shut lid a little past the painted lower lid line, so no
+    white of the eye shows beneath it): the eyeball is hidden by the lid rather than
+    squashed."""
     c = np.clip(np.asarray(closing, np.float64), 0.0, 1.0)
     if c.max() <= 1e-3:
         return region.rest
@@ -213,18 +263,23 @@ def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
     along = along * _smoothstep(1.1 - np.abs(u), 0.0, 0.25)  # none past the corners
     t = np.interp(u, region.u_grid, region.top)
     b = np.interp(u, region.u_grid, region.bottom)
+    k = np.interp(u, region.u_grid, region.skin)
     top_edge = t - LASH_BAND
-    lid = t + along * np.maximum(b - t, 0.0)  # where the lid now ends
+    lid = t + along * (np.maximum(b - t, 0.0) + LID_TUCK)  # where the lid now ends
     px = 1.0 / region.frame.half  # one pixel, in the eye's units
-    cover = (_smoothstep(v, top_edge - 3 * px, top_edge)
+    # fully covered from a little above the painted lash line (painted lashes are
+    # often thicker than the tracker's lid line says), fading in from the skin above
+    full = np.interp(u, region.u_grid, _lid_full(region.skin, region.top, region.frame.half))
+    fade_top = np.maximum(k, full - LID_FADE)
+    cover = (_smoothstep(v, fade_top, np.maximum(full, fade_top + px))
              * np.clip((lid - v) / px + 0.5, 0.0, 1.0))
     colour = np.stack([np.interp(u, region.u_grid, region.lid_colour[:, i]) for i in range(3)],
                       axis=-1)
     depth = np.clip((v - top_edge) / np.maximum(lid - top_edge, 1e-6), 0.0, 1.0)
-    shade = 1.0 - 0.12 * depth
-    lash_width = max(1.2 * px, 0.07)
-    shade = shade * (1.0 - 0.6 * np.exp(-(((lid - v) / lash_width) ** 2)))
-    painted = colour * shade[..., None]
+    shade = 1.0 - 0.10 * depth * depth
+    lash_width = max(1.3 * px, 0.08)
+    shade = shade * (1.0 - 0.65 * np.exp(-(((lid - v) / lash_width) ** 2)))
+    painted = (colour + region.texture) * shade[..., None]
     weight = (cover * _smoothstep(along, 0.0, 0.2))[..., None]
     patch = region.source + (painted - region.source) * weight
     return np.ascontiguousarray(patch.transpose(2, 0, 1)[None] / 255.0, dtype=np.float32)
