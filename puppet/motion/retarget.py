@@ -83,7 +83,9 @@ class RetargetSettings:
     brows: float = 1.0
     # 0.3 (cut-off 3.3 Hz for still landmarks): against 0.5, the judge on 30 pairs
     # (300 frames) found pose 0.828 -> 0.845 and expression 0.801 -> 0.817, with
-    # jitter 0.903 -> 0.949 of the driver's (0.15 gave 0.853 / 0.825 / 0.972)
+    # jitter 0.903 -> 0.949 of the driver's.  Lower is a little more faithful (0.2:
+    # pose 0.852 -> 0.860, expression 0.842 -> 0.847) but lets a still face's tracker
+    # wobble through as flicker (the still-driver test's largest frame step 0.56 -> 0.63)
     smoothing: float = 0.3
 
     def __post_init__(self) -> None:
