@@ -90,6 +90,19 @@ def test_eye_patches_leave_an_open_eye_as_painted_and_cover_a_shut_one(prepared)
         assert np.abs(shut[above] - opened[above]).max() < 1.0
 
 
+def _grain(image: np.ndarray, where: np.ndarray) -> float:
+    """Mean fine detail (grey level minus its 1-pixel blur) over ``where``."""
+    g = (image @ np.array([0.114, 0.587, 0.299])).astype(np.float32)
+    return float(np.abs(g - cv2.GaussianBlur(g, (0, 0), 1.0))[where].mean())
+
+
+def _profile(grey: np.ndarray, rel: np.ndarray, edges: np.ndarray):
+    """Mean grey level by height (``rel``) in the bins ``edges``: bin centres, means."""
+    step = edges[1] - edges[0]
+    means = np.array([grey[(rel >= lo) & (rel < lo + step)].mean() for lo in edges[:-1]])
+    return edges[:-1] + step / 2, means
+
+
 def test_a_shut_lid_is_skin_with_the_paintings_grain_not_a_flat_sticker(prepared):
     """The shut lid is as light as the skin just above the eye (not the shadow of the
     eye's corners or crease), and carries the picture's fine detail."""
@@ -114,11 +127,37 @@ def test_a_shut_lid_is_skin_with_the_paintings_grain_not_a_flat_sticker(prepared
         flat_region = dataclasses.replace(region, texture=np.zeros_like(region.texture))
         flat = features.eye_patch(flat_region, np.ones(7))[0].transpose(1, 2, 0) * 255
 
-        def grain(img):
-            g = (img @ np.array([0.114, 0.587, 0.299])).astype(np.float32)
-            return np.abs(g - cv2.GaussianBlur(g, (0, 0), 1.0))[lid].mean()
+        assert _grain(shut, lid) > 2.0 * _grain(flat, lid) + 0.5
 
-        assert grain(shut) > 2.0 * grain(flat) + 0.5
+
+def test_a_lid_closing_a_little_slides_down_as_painted(prepared):
+    """A small closing moves the painted lash line down over the eye (a lid coming
+    down), rather than painting a new lid over it."""
+    luma = np.array([0.114, 0.587, 0.299])
+    for region in prepared.eyes:
+        u, v = region.uv[..., 0], region.uv[..., 1]
+        t = np.interp(u, region.u_grid, region.top)
+        b = np.interp(u, region.u_grid, region.bottom)
+        middle = np.abs(u) < 0.3
+        closing = 0.2
+        drop = float(np.median((closing * (b - t + features.LID_TUCK))[middle]))
+        px = 1.0 / region.frame.half
+        assert drop > 2 * px  # at least two pixels on this face
+
+        rel = (v - t)[middle]
+        edges = np.arange(-0.5, drop + 2 * px, px)
+        at, src = _profile(region.source[middle] @ luma, rel, edges)
+        _, out = _profile((features.eye_patch(region, np.full(7, closing))[0]
+                           .transpose(1, 2, 0) * 255)[middle] @ luma, rel, edges)
+        # the lash line and the skin above it, now lower by the drop: compared with the
+        # painting moved down by the drop, and with the painting where it was
+        band = (at > -0.2 + drop) & (at < drop)
+        moved = np.interp(at - drop, at, src)
+        assert np.abs(out - moved)[band].mean() < 0.5 * np.abs(out - src)[band].mean()
+        # and the painted grain is kept: the patch is not a flat colour there
+        patch = features.eye_patch(region, np.full(7, closing))[0].transpose(1, 2, 0) * 255
+        band = middle & (v > t - 0.3) & (v < t + drop)
+        assert (patch @ luma)[band].std() > 0.5 * (region.source @ luma)[band].std()
 
 
 def test_a_blink_closes_the_portraits_eyes(generator, prepared, portrait):

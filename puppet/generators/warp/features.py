@@ -38,6 +38,8 @@ LID_SKIN = 0.3  # the band of skin above the lash line that a closing lid is col
 LID_OVER = 0.12  # a closing lid covers this much more above the lash line's band
 LID_FADE = 0.2  # and fades in from the skin over this much above that
 LID_TUCK = 0.08  # a shut lid ends this far past the painted lower lid line
+SLIDE_BAND = 0.45  # the band above the lid line that stretches as a lid slides down
+SLIDE_UNTIL = (0.2, 0.6)  # closing over which a sliding lid gives way to a painted one
 LID_DETAIL = 20.0  # the most a closed lid's borrowed detail changes a grey level
 _AA_SHIFT = 4
 _AA_ONE = 1 << _AA_SHIFT
@@ -247,12 +249,14 @@ def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
     """The eye's region with its upper lid brought down by ``closing`` (per lid pair,
     0 open as painted .. 1 shut).  [1, 3, h, w] float32, BGR 0..1.
 
-    The lid is painted in the colour of the skin just above the eye, fading in from
-    that skin (no edge at its top), a little darker towards its edge, with a lash
-    line along the edge.  It covers the painted lash line and comes down to where
-    the lid now ends (a shut lid a little past the painted lower lid line, so no
-    white of the eye shows beneath it): the eyeball is hidden by the lid rather than
-    squashed."""
+    A lid closing a little slides down as painted (its lash line and the skin just
+    above it move down, that skin stretching).  Closing further, it gives way to a
+    painted lid: the colour of the skin just above the eye, fading in from that skin
+    (no edge at its top), the painting's grain, a little darker towards its edge,
+    with a lash line along the edge, covering the painted lash line and reaching
+    where the lid now ends (a shut lid a little past the painted lower lid line, so
+    no white of the eye shows beneath it).  Either way the eyeball is hidden by the
+    lid rather than squashed."""
     c = np.clip(np.asarray(closing, np.float64), 0.0, 1.0)
     if c.max() <= 1e-3:
         return region.rest
@@ -280,8 +284,20 @@ def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
     lash_width = max(1.3 * px, 0.08)
     shade = shade * (1.0 - 0.65 * np.exp(-(((lid - v) / lash_width) ** 2)))
     painted = (colour + region.texture) * shade[..., None]
-    weight = (cover * _smoothstep(along, 0.0, 0.2))[..., None]
-    patch = region.source + (painted - region.source) * weight
+    # A lid that closes a little slides down as painted: its lash line and the skin
+    # just above it move down by how far the lid has come, the
+    # skin band stretching; only a lid closing further is painted.
+    desc = lid - t
+    k_slide = np.maximum(k, t - SLIDE_BAND)
+    slide = np.clip((v - k_slide) / np.maximum(t - k_slide, px), 0.0, 1.0)
+    v_src = np.where(v < lid, v - desc * slide, v)
+    where = region.frame.to_pixels(np.stack([u, v_src], axis=-1))
+    x0, y0 = region.box[:2]
+    slid = cv2.remap(region.source, (where[..., 0] - x0 - 0.5).astype(np.float32),
+                     (where[..., 1] - y0 - 0.5).astype(np.float32), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+    weight = (cover * _smoothstep(along, SLIDE_UNTIL[0], SLIDE_UNTIL[1]))[..., None]
+    patch = slid + (painted - slid) * weight
     return np.ascontiguousarray(patch.transpose(2, 0, 1)[None] / 255.0, dtype=np.float32)
 
 
