@@ -236,11 +236,12 @@ def _lid_colour(region: np.ndarray, uv: np.ndarray, u_grid: np.ndarray, skin: np
         if near.sum() < 6:
             near = band & (np.abs(u - ug) < 8 * step)
         if near.sum() < 3:
-            near = band
+            near = band if band.any() else np.ones_like(band)
         bright = near & (luma >= np.median(luma[near]))
         out[i] = np.median(region[bright], axis=0)
     for c in range(3):
         out[:, c] = np.convolve(np.pad(out[:, c], 6, mode="edge"), np.ones(13) / 13, "valid")
+    band = band if band.any() else np.ones_like(band)
     whole = band & (luma >= np.median(luma[band]))
     return 0.5 * out + 0.5 * np.median(region[whole], axis=0)
 
@@ -285,16 +286,16 @@ def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
     shade = shade * (1.0 - 0.65 * np.exp(-(((lid - v) / lash_width) ** 2)))
     painted = (colour + region.texture) * shade[..., None]
     # A lid that closes a little slides down as painted: its lash line and the skin
-    # just above it move down by how far the lid has come, the
-    # skin band stretching; only a lid closing further is painted.
-    desc = lid - t
+    # just above it move down by how far the lid has come, that skin stretching; only
+    # a lid closing further is painted.  Each pixel samples the region higher up
+    # across the eye (along e2) by ``up`` pixels.
     k_slide = np.maximum(k, t - SLIDE_BAND)
     slide = np.clip((v - k_slide) / np.maximum(t - k_slide, px), 0.0, 1.0)
-    v_src = np.where(v < lid, v - desc * slide, v)
-    where = region.frame.to_pixels(np.stack([u, v_src], axis=-1))
-    x0, y0 = region.box[:2]
-    slid = cv2.remap(region.source, (where[..., 0] - x0 - 0.5).astype(np.float32),
-                     (where[..., 1] - y0 - 0.5).astype(np.float32), cv2.INTER_LINEAR,
+    up = np.where(v < lid, (lid - t) * slide, 0.0) * region.frame.half
+    rows, cols = np.indices(up.shape, dtype=np.float32)
+    e2 = region.frame.e2
+    slid = cv2.remap(region.source, (cols - up * e2[0]).astype(np.float32),
+                     (rows - up * e2[1]).astype(np.float32), cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
     weight = (cover * _smoothstep(along, SLIDE_UNTIL[0], SLIDE_UNTIL[1]))[..., None]
     patch = slid + (painted - slid) * weight
