@@ -126,7 +126,6 @@ def test_a_shut_lid_is_skin_with_the_paintings_grain_not_a_flat_sticker(prepared
         # the grain: against the same lid painted flat
         flat_region = dataclasses.replace(region, texture=np.zeros_like(region.texture))
         flat = features.eye_patch(flat_region, np.ones(7))[0].transpose(1, 2, 0) * 255
-
         assert _grain(shut, lid) > 2.0 * _grain(flat, lid) + 0.5
 
 
@@ -144,18 +143,17 @@ def test_a_lid_closing_a_little_slides_down_as_painted(prepared):
         px = 1.0 / region.frame.half
         assert drop > 2 * px  # at least two pixels on this face
 
+        patch = features.eye_patch(region, np.full(7, closing))[0].transpose(1, 2, 0) * 255
         rel = (v - t)[middle]
         edges = np.arange(-0.5, drop + 2 * px, px)
         at, src = _profile(region.source[middle] @ luma, rel, edges)
-        _, out = _profile((features.eye_patch(region, np.full(7, closing))[0]
-                           .transpose(1, 2, 0) * 255)[middle] @ luma, rel, edges)
+        _, out = _profile(patch[middle] @ luma, rel, edges)
         # the lash line and the skin above it, now lower by the drop: compared with the
         # painting moved down by the drop, and with the painting where it was
         band = (at > -0.2 + drop) & (at < drop)
         moved = np.interp(at - drop, at, src)
         assert np.abs(out - moved)[band].mean() < 0.5 * np.abs(out - src)[band].mean()
         # and the painted grain is kept: the patch is not a flat colour there
-        patch = features.eye_patch(region, np.full(7, closing))[0].transpose(1, 2, 0) * 255
         band = middle & (v > t - 0.3) & (v < t + drop)
         assert (patch @ luma)[band].std() > 0.5 * (region.source @ luma)[band].std()
 
