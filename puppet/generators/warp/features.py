@@ -223,7 +223,7 @@ def _lid_colour(region: np.ndarray, uv: np.ndarray, u_grid: np.ndarray, skin: np
     smoothed along the eye and drawn half way to the whole band's colour."""
     u = uv[..., 0]
     v = uv[..., 1]
-    luma = region @ np.array([0.114, 0.587, 0.299])
+    luma = _luma(region)
     out = np.zeros((len(u_grid), 3))
     step = u_grid[1] - u_grid[0]
     band_lo = np.interp(u, u_grid, np.maximum(skin, top - LASH_BAND - LID_OVER - LID_SKIN))
