@@ -87,13 +87,20 @@ def driver_schedule(n: int) -> list[tuple[float, float, float, float, float]]:
     return out
 
 
-def write_clip(path: Path, frames: list[np.ndarray], fps: int) -> Path:
+def write_clip(path: Path, frames: list[np.ndarray], fps: int,
+               display_rotation: int | None = None) -> Path:
+    """An H.264 MP4 of BGR frames; ``display_rotation`` (degrees counter-clockwise)
+    goes into the container's display matrix, as a phone writes it."""
     import av
 
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        if display_rotation is not None:
+            if not hasattr(stream, "set_display_rotation"):
+                pytest.skip("this PyAV cannot write a display rotation")
+            stream.set_display_rotation(display_rotation)
         stream.options = {"crf": "16", "preset": "veryfast"}
         for f in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="bgr24")):

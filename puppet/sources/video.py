@@ -1,4 +1,9 @@
-"""Video files as frame sources (PyAV): frames with their index and time."""
+"""Video files as frame sources (PyAV): frames with their index and time.
+
+Frames come out the way a player shows them: a phone's clip, stored sideways with a
+display rotation in its container, is turned upright (a face on its side would be
+tracked turning where it nods).
+"""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -6,6 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from puppet.errors import PuppetError, existing_file
@@ -59,6 +65,10 @@ class VideoFile:
             self._container.close()
             raise PuppetError(f"{what} {self.path} has a video track with no picture size",
                               "check that the file is not damaged")
+        # quarter turns counter-clockwise that bring the stored picture upright
+        self.turns = _display_turns(av, self.path)
+        if self.turns % 2:
+            self.width, self.height = self.height, self.width
         frames = int(self._stream.frames or 0)
         if frames <= 0 and self._stream.duration and self._stream.time_base:
             frames = int(round(float(self._stream.duration * self._stream.time_base) * self.fps))
@@ -75,10 +85,14 @@ class VideoFile:
         if pixel_format not in PIXEL_FORMATS:
             raise ValueError(f"pixel_format must be one of {PIXEL_FORMATS}")
         av = _av()
+        turn = _UPRIGHT[self.turns]
         index = 0
         try:
             for vf in self._container.decode(self._stream):
-                yield Frame(index, index / self.fps, vf.to_ndarray(format=pixel_format))
+                image = vf.to_ndarray(format=pixel_format)
+                if turn is not None:
+                    image = cv2.rotate(image, turn)
+                yield Frame(index, index / self.fps, image)
                 index += 1
         except av.error.FFmpegError as exc:
             if index == 0:
@@ -99,6 +113,24 @@ class VideoFile:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_UPRIGHT = (None, cv2.ROTATE_90_COUNTERCLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE)
+
+
+def _display_turns(av, path: Path) -> int:
+    """The container's display rotation as quarter turns counter-clockwise (0-3), read
+    from the first frame's display matrix (PyAV gives it per frame, in degrees
+    counter-clockwise); 0 where there is none or the file cannot be decoded (reading
+    its frames then says what is wrong)."""
+    try:
+        with av.open(str(path)) as container:
+            for vf in container.decode(video=0):
+                degrees = float(getattr(vf, "rotation", 0) or 0)
+                return int(round(degrees / 90.0)) % 4
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError):
+        pass
+    return 0
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 from conftest import write_clip
@@ -77,3 +78,31 @@ def test_frames_decode_straight_to_rgb(tmp_path):
     assert rgb[0][..., 0].mean() > 150 and rgb[0][..., 2].mean() < 80
     with pytest.raises(ValueError):
         next(VideoFile(path).frames("yuv"))
+
+
+@pytest.mark.parametrize("stored, degrees", [
+    (cv2.ROTATE_90_CLOCKWISE, 90),  # a phone held upright: stored on its side
+    (cv2.ROTATE_90_COUNTERCLOCKWISE, -90),
+    (cv2.ROTATE_180, 180),
+])
+def test_a_phone_clip_stored_on_its_side_comes_out_upright(tmp_path, stored, degrees):
+    upright = []
+    for i in range(6):
+        f = np.full((64, 96, 3), 40, np.uint8)
+        f[4:20, 6:30] = (230, 230, 230)  # a light block top left: the way up shows
+        f[40:60, 70 - i:90 - i] = (0, 0, 220)  # a red block bottom right
+        upright.append(f)
+    path = write_clip(tmp_path / "phone.mp4", [cv2.rotate(f, stored) for f in upright], 15,
+                      display_rotation=degrees)
+    with VideoFile(path) as v:
+        assert (v.width, v.height) == (96, 64)
+        frames = [f.image for f in v.frames()]
+    assert len(frames) == 6
+    for got, want in zip(frames, upright):
+        assert got.shape == want.shape
+        assert np.abs(got.astype(int) - want).mean() < 4
+    # and a clip without a display rotation is left as stored
+    path = write_clip(tmp_path / "plain.mp4", [cv2.rotate(f, stored) for f in upright], 15)
+    with VideoFile(path) as v:
+        assert v.turns == 0
+        assert next(v.frames()).image.shape == cv2.rotate(upright[0], stored).shape
