@@ -2,6 +2,12 @@
 
 Uses the face-mesh models that ship inside the ``mediapipe==0.10.21`` wheel, so
 it works offline.
+
+The face mesh finds faces with MediaPipe's short-range detector, which looks at the
+whole frame shrunk to 128 pixels: in a 1280 x 720 video a face under about 90 pixels
+across is never found.  A video tracker that sees no face therefore also looks with
+the full-range detector (faces down to about 35 pixels there), and then follows that
+face in a square window around it, where it is large.
 """
 from __future__ import annotations
 
@@ -19,7 +25,19 @@ GRAPH_FILES = (
     _GRAPH,
     "mediapipe/modules/face_detection/face_detection_short_range.tflite",
     "mediapipe/modules/face_landmark/face_landmark_with_attention.tflite",
+    # the full-range detector that finds small faces (see the module's docstring)
+    "mediapipe/modules/face_detection/face_detection_full_range_cpu.binarypb",
+    "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
 )
+# frames without a face between two searches for a small one (a search takes about as
+# long as tracking a frame; searching every frame would halve the speed of a video
+# whose face is out of view for a while)
+SEARCH_EVERY = 10
+# a small face is followed in a square this many of its widths across: a sixth of what the
+# short-range detector sees, about 20 of its 128 pixels (it finds faces of 10), and room to
+# move before the window must follow (each move makes the graph find the face afresh)
+WINDOW_FACES = 6.0
+
 class FaceTracker:
     """Tracks the largest face in a stream of BGR frames (or in single images).
 
@@ -37,6 +55,10 @@ class FaceTracker:
         self.video = video
         self._last_confidence = 0.0
         self._tracking = False
+        self._window: tuple[int, int, int] | None = None  # (x0, y0, side): a small face's
+        self._misses = 0  # frames in a row without a face
+        self._finder = None  # the full-range detector, made when first needed
+        self._min_detection = min_detection_confidence
         self._graph = SolutionBase(
             binary_graph_path=_GRAPH,
             side_inputs={
@@ -63,6 +85,29 @@ class FaceTracker:
         if rgb is None or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError("FaceTracker.track_rgb takes an H x W x 3 RGB image")
         h, w = rgb.shape[:2]
+        if self._window is not None:
+            face = self._track_in_window(rgb)
+            if face is not None:
+                return face
+            self._restart(None)  # lost in its window: the whole frame again
+        face = self._track_in(rgb, 0, 0, (w, h))
+        if face is not None or not self.video:
+            self._misses = 0
+            return face
+        self._misses += 1
+        if (self._misses - 1) % SEARCH_EVERY == 0:
+            window = self._small_face_window(rgb)
+            if window is not None:
+                self._restart(window)
+                face = self._track_in_window(rgb)
+                if face is None:
+                    self._restart(None)
+        return face
+
+    def _track_in(self, rgb: np.ndarray, x0: int, y0: int,
+                  frame_size: tuple[int, int]) -> Face | None:
+        """The largest face in ``rgb``, a part of a frame of ``frame_size`` at (x0, y0)."""
+        h, w = rgb.shape[:2]
         result = self._graph.process({"image": rgb})
         faces = result.multi_face_landmarks
         detections = result.face_detections
@@ -88,18 +133,79 @@ class FaceTracker:
             self._last_confidence = _score_for(best, detections, w, h)
         elif self._last_confidence == 0.0:
             self._last_confidence = 0.5  # tracked without a detection this run: unknown
-        return Face(best, self._last_confidence, (w, h))
+        if x0 or y0:
+            best[:, 0] += x0
+            best[:, 1] += y0
+        return Face(best, self._last_confidence, frame_size)
+
+    def _track_in_window(self, rgb: np.ndarray) -> Face | None:
+        """The face followed in its window; moves the window (from the next frame) when
+        the face nears its edge or changes size.  A face that grows stays in a window
+        that grows with it, up to the frame's height: leaving the window for the whole
+        frame would need the short-range detector again, which misses some faces."""
+        assert self._window is not None
+        h, w = rgb.shape[:2]
+        x0, y0, side = self._window
+        face = self._track_in(np.ascontiguousarray(rgb[y0:y0 + side, x0:x0 + side]),
+                              x0, y0, (w, h))
+        if face is None:
+            return None
+        fx0, fy0, fx1, fy1 = face.bbox
+        width = fx1 - fx0
+        cx, cy = (fx0 + fx1) / 2, (fy0 + fy1) / 2
+        window = _window_around(cx, cy, width, w, h)
+        off_centre = max(abs(cx - (x0 + side / 2)), abs(cy - (y0 + side / 2))) > side / 3
+        resized = (not side / (WINDOW_FACES * 1.6) <= width <= side / (WINDOW_FACES / 1.6)
+                   and abs(window[2] - side) > 0.1 * side)  # not when held by the frame
+        if (off_centre or resized) and window != self._window:
+            self._restart(window)
+        return face
+
+    def _small_face_window(self, rgb: np.ndarray) -> tuple[int, int, int] | None:
+        """A window around the face the full-range detector is surest of, or None."""
+        if self._finder is None:
+            from mediapipe.python.solutions.face_detection import FaceDetection
+
+            self._finder = FaceDetection(model_selection=1,
+                                         min_detection_confidence=self._min_detection)
+        h, w = rgb.shape[:2]
+        detections = self._finder.process(rgb).detections
+        if not detections:
+            return None
+        best = max(detections, key=lambda d: float(d.score[0]) if d.score else 0.0)
+        box = best.location_data.relative_bounding_box
+        return _window_around((box.xmin + box.width / 2) * w, (box.ymin + box.height / 2) * h,
+                              box.width * w, w, h)
+
+    def _restart(self, window: tuple[int, int, int] | None) -> None:
+        """Follow the face in ``window`` (x0, y0, side) from now on, or in the whole frame
+        (None); the graph forgets its track, whose place was relative to the old picture."""
+        self._window = window
+        self._graph.reset()
+        self._tracking = False
 
     def close(self) -> None:
         graph, self._graph = getattr(self, "_graph", None), None
         if graph is not None:
             graph.close()
+        finder, self._finder = getattr(self, "_finder", None), None
+        if finder is not None:
+            finder.close()
 
     def __enter__(self) -> FaceTracker:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _window_around(cx: float, cy: float, width: float, w: int, h: int) -> tuple[int, int, int]:
+    """A square (x0, y0, side) of WINDOW_FACES face widths centred on (cx, cy) as far as
+    the frame allows, on even pixels."""
+    side = int(min(max(WINDOW_FACES * width, 96.0), w, h)) // 2 * 2
+    x0 = int(round(min(max(cx - side / 2, 0), w - side))) // 2 * 2
+    y0 = int(round(min(max(cy - side / 2, 0), h - side))) // 2 * 2
+    return x0, y0, side
 
 
 def _score_for(pts: np.ndarray, detections: list, w: int, h: int) -> float:

@@ -80,3 +80,46 @@ def test_rgb_frames_track_like_bgr_ones(grace_photo):
     assert not np.array_equal(swapped.landmarks, from_bgr.landmarks)
     with pytest.raises(ValueError):
         tracker.track_rgb(np.zeros((10, 10), np.uint8))
+
+
+def test_video_mode_finds_and_follows_a_face_too_small_for_one_pass(grace_photo, grace_face):
+    """A face about 75 pixels across in a 1280 x 720 video (someone sitting back from
+    the camera) escapes the face mesh's own detector; the tracker finds it with the
+    full-range detector and follows it in a window, also across the frame."""
+    scale = 0.34
+    small = cv2.resize(grace_photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape[:2]
+    rng = np.random.default_rng(3)
+    room = np.empty((720, 1280, 3), np.uint8)  # a wall lit from one side, a shelf, a door
+    room[...] = np.linspace(170, 90, 1280, dtype=np.float32)[None, :, None]
+    room[120:150, 700:1150] = (60, 80, 110)
+    room[200:680, 1000:1180] = (120, 130, 140)
+    room[...] = np.clip(room + rng.normal(0, 4, room.shape), 0, 255).astype(np.uint8)
+
+    def frame(x):
+        f = room.copy()
+        f[300:300 + sh, x:x + sw] = small
+        return f
+
+    with FaceTracker(video=False) as whole:
+        assert whole.track(frame(200)) is None  # too small for the mesh's own detector
+    expected_width = scale * (grace_face.bbox[2] - grace_face.bbox[0])
+    assert expected_width < 80
+    found = []
+    with FaceTracker(video=True) as tracker:
+        for _ in range(4):  # nobody there yet
+            assert tracker.track(room) is None
+        for i in range(70):
+            x = 200 + 5 * i  # walks 350 pixels across: the window has to follow
+            face = tracker.track(frame(x))
+            found.append(face is not None)
+            if face is None:
+                continue
+            assert face.image_size == (1280, 720)
+            nose = face.landmarks[1, :2]
+            want = grace_face.landmarks[1, :2] * scale + (x, 300)
+            assert np.abs(nose - want).max() < 3.0, (i, nose, want)
+    # found within a search's interval of appearing, then in every frame
+    first = found.index(True)
+    assert first <= 10
+    assert all(found[first:])
