@@ -188,6 +188,9 @@ def _print_report(report, what: str) -> None:
     sound = ", with sound" if getattr(report, "sound", False) else ""
     print(f"Wrote {report.output} ({report.frames} frames at {report.video_fps:g} fps{sound}"
           f"{missing})", file=sys.stderr)
+    if getattr(report, "sound_note", ""):
+        print(f"Without sound: the driving video's {report.sound_note.removeprefix('its ')}",
+              file=sys.stderr)
     where = report.provider.label
     note = report.generator_note
     if note and (report.provider.device == "cuda" or note.startswith("no ")):

@@ -89,6 +89,7 @@ class RenderReport:
     generator_note: str = ""  # why not faster, where it could not be (e.g. no CUDA graph)
     first_frame_seconds: float = 0.0  # from the start until the first frame was written
     sound: bool = False  # the output has a sound track
+    sound_note: str = ""  # why the driver's sound could not go along, if it could not
 
     @property
     def fps(self) -> float:
@@ -417,8 +418,8 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
                 on_provider: Callable[[ProviderInfo], None] | None = None,
                 generator=None, max_frames: int = 0) -> RenderReport:
     """``puppet render``: a portrait driven by a video or by a recorded performance file
-    (see :mod:`puppet.sources.performance`), written to an H.264 MP4; a performance's
-    sound goes into the MP4 as AAC.
+    (see :mod:`puppet.sources.performance`), written to an H.264 MP4; the video's or the
+    performance's sound goes into the MP4 as AAC.
 
     ``generator``: one made already (``puppet bench`` passes its own); by default
     ``generator_name`` is created on ``device``.  ``max_frames`` > 0 renders only a
@@ -463,7 +464,7 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
                   on_provider: Callable[[ProviderInfo], None] | None,
                   generator=None, max_frames: int = 0) -> RenderReport:
     from puppet.outputs.video_writer import VideoWriter
-    from puppet.sources.video import VideoFile
+    from puppet.sources.video import VideoFile, read_sound
     from puppet.tracking.mediapipe_tracker import FaceTracker
 
     portrait = load_portrait(portrait_path, size)
@@ -480,8 +481,9 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
         if max_frames:
             frames = itertools.islice(frames, max_frames)
             total = min(total, max_frames) if total else max_frames
+        sound, sound_note = read_sound(driving_path)  # the driver's voice goes along
         with FaceTracker(video=True) as tracker:
-            writer = VideoWriter(out, w, h, video.rate)
+            writer = VideoWriter(out, w, h, video.rate, audio=sound)
             try:
                 report = render_frames(portrait, timed(frames, times, "decode"),
                                        [("track", track_step(tracker, times))], writer,
@@ -493,4 +495,6 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
     finally:
         video.close()
     report.video_fps = video.fps
+    report.sound = writer.has_sound
+    report.sound_note = sound_note
     return report

@@ -88,9 +88,11 @@ def driver_schedule(n: int) -> list[tuple[float, float, float, float, float]]:
 
 
 def write_clip(path: Path, frames: list[np.ndarray], fps: int,
-               display_rotation: int | None = None) -> Path:
+               display_rotation: int | None = None,
+               sound: tuple[np.ndarray, int, float] | None = None) -> Path:
     """An H.264 MP4 of BGR frames; ``display_rotation`` (degrees counter-clockwise)
-    goes into the container's display matrix, as a phone writes it."""
+    goes into the container's display matrix, as a phone writes it; ``sound`` is
+    (float32 samples [n, channels], sample rate, start in seconds) for an AAC track."""
     import av
 
     h, w = frames[0].shape[:2]
@@ -102,11 +104,26 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: int,
                 pytest.skip("this PyAV cannot write a display rotation")
             stream.set_display_rotation(display_rotation)
         stream.options = {"crf": "16", "preset": "veryfast"}
+        if sound is not None:  # every stream is added before the first packet
+            samples, rate, start = sound
+            layout = "mono" if samples.shape[1] == 1 else "stereo"
+            audio = container.add_stream("aac", rate=rate)
+            audio.layout = layout
         for f in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="bgr24")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+        if sound is not None:
+            first = int(round(start * rate))
+            for k in range(0, len(samples), 1024):
+                block = np.ascontiguousarray(samples[k:k + 1024].T, np.float32)
+                frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=layout)
+                frame.sample_rate, frame.pts = rate, first + k
+                for packet in audio.encode(frame):
+                    container.mux(packet)
+            for packet in audio.encode(None):
+                container.mux(packet)
     return path
 
 

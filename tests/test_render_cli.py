@@ -146,3 +146,43 @@ def test_a_still_driver_gives_a_still_portrait(tmp_path, grace_photo, builtin_po
     steps = [np.abs(b.astype(int) - a).mean() for a, b in zip(frames, frames[1:])]
     assert max(steps) < 0.6 and np.median(steps) < 0.25
     assert max(np.abs(f.astype(int) - frames[0]).mean() for f in frames) < 2.0
+
+
+def test_the_drivers_voice_goes_along(tmp_path, driving_clip, builtin_portrait_path):
+    """A driving video with sound: the render has that sound, in place, cut where the
+    render ends."""
+    from conftest import write_clip
+
+    from puppet.sources.video import VideoFile, read_sound
+
+    clip, fps, mouth = driving_clip
+    with VideoFile(clip) as video:
+        frames = [f.image for f in video.frames()]
+    sr = 48000
+    seconds = len(frames) / fps
+    t = np.arange(int(seconds * sr)) / sr
+    # two beeps, as two words
+    words = ((t > 0.4) & (t < 0.6)) | ((t > 1.0) & (t < 1.2))
+    voice = 0.3 * np.sin(2 * np.pi * 300 * t) * words
+    talking = write_clip(tmp_path / "talking.mp4", frames, fps,
+                         sound=(voice[:, None].astype(np.float32), sr, 0.0))
+    out = tmp_path / "out.mp4"
+    result = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", talking,
+                        "--output", out, "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert "with sound" in result.stderr
+    track, note = read_sound(out)
+    assert note == "" and track is not None and track.format.samplerate == sr
+    assert track.seconds == pytest.approx(seconds, abs=0.05)
+    loud = np.abs(track.samples[:, 0]) > 0.1
+    starts = np.flatnonzero(loud[1:] & ~loud[:-1]) / sr
+    assert starts.min() == pytest.approx(0.4, abs=0.02)  # the first word where it was said
+    assert ((starts > 0.9) & (starts < 1.1)).any()  # and the second
+
+    # only the first 18 frames: the sound stops there too
+    short = tmp_path / "short.mp4"
+    result = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", talking,
+                        "--output", short, "--device", "cpu", "--max-frames", 18)
+    assert result.returncode == 0, result.stderr
+    track, _ = read_sound(short)
+    assert track.seconds == pytest.approx(18 / fps, abs=0.05)

@@ -10,11 +10,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from puppet.errors import PuppetError, existing_file
+from puppet.timeline import AudioFormat, concat_samples
+
+if TYPE_CHECKING:
+    from puppet.sources.audio import AudioTrack
 
 PIXEL_FORMATS = ("bgr24", "rgb24")
 
@@ -113,6 +118,57 @@ class VideoFile:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_sound(path: str | Path) -> tuple[AudioTrack | None, str]:
+    """A video's sound (its first audio track) placed against its picture: sample 0 at
+    the first video frame, as float32 mono or stereo at the track's own rate.
+
+    Returns (track, "") ; (None, "") for a video without sound; (None, why) when the
+    sound cannot be decoded: a render then goes on without it and says so.
+    """
+    from puppet.sources.audio import AudioTrack
+
+    av = _av()
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                return None, ""
+            stream = container.streams.audio[0]
+            rate = int(stream.rate or 0)
+            if not 8000 <= rate <= 192000:
+                rate = 48000
+            channels = 1 if (stream.channels or 1) == 1 else 2
+            fmt = AudioFormat(rate, channels)
+            resampler = av.AudioResampler(format="flt", layout="mono" if channels == 1
+                                          else "stereo", rate=rate)
+            blocks = []
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    blocks.append(out.to_ndarray().reshape(-1, channels))
+            for out in resampler.resample(None):
+                blocks.append(out.to_ndarray().reshape(-1, channels))
+            samples = concat_samples(blocks, channels)
+            # where the sound starts against the picture (a file may start one before the
+            # other): pad or cut so that sample 0 is the first frame's
+            video = container.streams.video[0] if container.streams.video else None
+            lead = _start_seconds(stream) - (_start_seconds(video) if video else 0.0)
+            shift = int(round(lead * rate))
+            if shift > 0:
+                samples = np.concatenate([np.zeros((shift, channels), np.float32), samples])
+            elif shift < 0:
+                samples = samples[-shift:]
+    except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
+        return None, f"its sound cannot be decoded ({_reason(exc)})"
+    if not len(samples):
+        return None, ""
+    return AudioTrack(np.ascontiguousarray(samples, np.float32), fmt), ""
+
+
+def _start_seconds(stream) -> float:
+    if stream is None or stream.start_time is None or not stream.time_base:
+        return 0.0
+    return float(stream.start_time * stream.time_base)
 
 
 _UPRIGHT = (None, cv2.ROTATE_90_COUNTERCLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE)

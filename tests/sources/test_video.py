@@ -106,3 +106,30 @@ def test_a_phone_clip_stored_on_its_side_comes_out_upright(tmp_path, stored, deg
     with VideoFile(path) as v:
         assert v.turns == 0
         assert next(v.frames()).image.shape == cv2.rotate(upright[0], stored).shape
+
+
+def _two_tones(seconds, sr=44100):
+    t = np.arange(int(seconds * sr)) / sr
+    return np.stack([0.3 * np.sin(2 * np.pi * 440 * t),
+                     0.2 * np.sin(2 * np.pi * 660 * t)], 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("start", [0.0, 0.25])
+def test_a_videos_sound_is_read_in_place_against_its_picture(tmp_path, start):
+    from puppet.sources.video import read_sound
+
+    sr = 44100
+    path = write_clip(tmp_path / "talk.mp4", _frames(30), 15,
+                      sound=(_two_tones(0.8, sr), sr, start))
+    track, note = read_sound(path)
+    assert note == "" and track is not None
+    assert (track.format.samplerate, track.format.channels) == (sr, 2)
+    x = track.samples
+    assert track.seconds == pytest.approx(start + 0.8, abs=0.05)
+    onset = int(np.argmax(np.abs(x[:, 0]) > 0.05)) / sr
+    assert onset == pytest.approx(start, abs=0.01)  # a late sound starts late
+    rms = np.sqrt((x[int((start + 0.1) * sr):int((start + 0.7) * sr)] ** 2).mean(0))
+    assert rms == pytest.approx([0.3 / 2 ** 0.5, 0.2 / 2 ** 0.5], rel=0.1)  # both channels
+
+    silent = write_clip(tmp_path / "silent.mp4", _frames(10), 15)
+    assert read_sound(silent) == (None, "")
