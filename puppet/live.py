@@ -734,8 +734,8 @@ class LiveEngine:
                     if tracker is None:
                         from puppet.tracking.mediapipe_tracker import FaceTracker
 
-                        # one face: with more, MediaPipe runs its detector on every frame
-                        # to look for the others (a third of the tracking time)
+                        # one face (see FaceTracker): with more, MediaPipe runs its
+                        # detector on every frame to look for the others
                         tracker = FaceTracker(video=True, max_faces=1)
                     t0 = time.perf_counter()
                     face = tracker.track(frame.image)
