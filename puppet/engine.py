@@ -266,6 +266,23 @@ class FrameRenderer:
         """The generator's crop for this motion; None for the neutral pose (the portrait)."""
         return None if motion.neutral else self.generator.render(self.prepared, motion)
 
+    def begin_crop(self, motion: Motion) -> tuple[Motion, Any] | None:
+        """:meth:`crop_for` in two halves, for two threads: this one does the frame's work
+        that draws no pixels (where the generator splits it: ``begin``/``finish``), and
+        :meth:`finish_crop` draws."""
+        if motion.neutral:
+            return None
+        begin = getattr(self.generator, "begin", None)
+        return motion, (begin(self.prepared, motion) if begin is not None else None)
+
+    def finish_crop(self, begun: tuple[Motion, Any] | None) -> np.ndarray | None:
+        if begun is None:
+            return None
+        motion, token = begun
+        if token is None:
+            return self.generator.render(self.prepared, motion)
+        return self.generator.finish(self.prepared, token)
+
     def draw(self, motion: Motion, out: np.ndarray | None = None
              ) -> tuple[np.ndarray, float, float]:
         """The output frame, and the milliseconds spent generating and composing.
@@ -325,24 +342,31 @@ def render_frames(portrait: Portrait, source: Iterable[Any],
             settings: RetargetSettings | None, total: int, progress: ProgressFn | None,
             times: StageTimes, stop: threading.Event | None = None) -> RenderReport:
     """The render pipeline: ``source`` and ``driver_steps`` (each in its own thread) make
-    DriverFrames; then retarget + generate, compose (into pooled I420 frames) and encode
-    (in the calling thread).  Stage times go to ``times``."""
+    DriverFrames; then retarget (with the generator's first half), generate, compose (into
+    pooled I420 frames) and encode (in the calling thread).  Stage times go to ``times``."""
     renderer = FrameRenderer(portrait, generator, settings, fmt="yuv420p")
     pool = FramePool(renderer.compositor, QUEUE_SIZE + 3)
     stop = stop or threading.Event()
     counters = {"missing": 0, "written": 0}
     first: list[float] = []
 
-    def generate(dframe: DriverFrame) -> np.ndarray | None:
+    # retargeting with the generator's first half, then its second half: two threads, so
+    # that one frame is drawn while the next one's field, eyes and mouth are made
+    def retarget(dframe: DriverFrame) -> tuple[Any, float]:
         if dframe.face is None:
             counters["missing"] += 1
         t0 = time.perf_counter()
         motion = renderer.motion_for_frame(dframe)
         t1 = time.perf_counter()
-        crop = renderer.crop_for(motion)
-        t2 = time.perf_counter()
+        begun = renderer.begin_crop(motion)
         times.add("retarget", (t1 - t0) * 1000.0)
-        times.add("generate", (t2 - t1) * 1000.0)
+        return begun, (time.perf_counter() - t1) * 1000.0
+
+    def generate(item: tuple[Any, float]) -> np.ndarray | None:
+        begun, begin_ms = item
+        t0 = time.perf_counter()
+        crop = renderer.finish_crop(begun)
+        times.add("generate", begin_ms + (time.perf_counter() - t0) * 1000.0)
         return crop
 
     def compose(crop: np.ndarray | None) -> np.ndarray:
@@ -373,7 +397,7 @@ def render_frames(portrait: Portrait, source: Iterable[Any],
             done = counters["written"]
             progress(done, total, done / elapsed if elapsed > 0 else 0.0)
 
-    steps = [*driver_steps, ("generate", generate), ("compose", compose)]
+    steps = [*driver_steps, ("retarget", retarget), ("generate", generate), ("compose", compose)]
     run_pipeline(source, steps, encode, stop=stop)
     seconds = time.perf_counter() - start
     runner = getattr(generator, "runner", None)

@@ -292,10 +292,24 @@ class WarpGenerator:
         return inputs
 
     def render(self, prepared: WarpPrepared, motion: Motion) -> np.ndarray:
+        return self.finish(prepared, self.begin(prepared, motion))
+
+    def begin(self, prepared: WarpPrepared, motion: Motion) -> tuple[np.ndarray | None, dict]:
+        """A frame's first half, which draws no pixels: the eyes' patches, the mouth's
+        layer and (on the CPU) the warp field.  A render runs it in a thread of its own
+        while :meth:`finish` draws the frame before (each half takes about as long)."""
         inputs = self.frame_inputs(prepared, motion)
         if self.dense == "onnx":
-            return self.runner.run(prepared.static_inputs, inputs)
+            return None, inputs
         field = self.runner.run(prepared.field_inputs, {"dst_points": inputs["dst_points"]})
+        return field, inputs
+
+    def finish(self, prepared: WarpPrepared, begun: tuple[np.ndarray | None, dict]
+               ) -> np.ndarray:
+        """The frame [S, S, 3] uint8 BGR, from what :meth:`begin` made of its motion."""
+        field, inputs = begun
+        if field is None:
+            return self.runner.run(prepared.static_inputs, inputs)
         return prepared.drawer.draw(field, {**prepared.static_inputs, **inputs})
 
 
