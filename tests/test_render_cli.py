@@ -186,3 +186,37 @@ def test_the_drivers_voice_goes_along(tmp_path, driving_clip, builtin_portrait_p
     assert result.returncode == 0, result.stderr
     track, _ = read_sound(short)
     assert track.seconds == pytest.approx(18 / fps, abs=0.05)
+
+
+def test_a_sound_that_cannot_be_decoded_is_left_out_and_said(tmp_path, driving_clip,
+                                                              builtin_portrait_path):
+    from puppet.sources.video import VideoFile
+
+    clip, fps, _ = driving_clip
+    with VideoFile(clip) as video:
+        frames = [f.image for f in video.frames()][:12]
+    talking = tmp_path / "garbled.mp4"
+    with av.open(str(talking), "w") as c:  # a picture, and an AAC track of noise bytes
+        v = c.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        a = c.add_stream("aac", rate=44100)
+        a.layout = "mono"
+        for f in frames:
+            for packet in v.encode(av.VideoFrame.from_ndarray(f, format="bgr24")):
+                c.mux(packet)
+        for packet in v.encode():
+            c.mux(packet)
+        rng = np.random.default_rng(0)
+        for k in range(20):
+            packet = av.Packet(rng.integers(0, 255, 300, dtype=np.uint8).tobytes())
+            packet.stream, packet.time_base = a, a.time_base
+            packet.pts = packet.dts = k * 1024
+            c.mux(packet)
+    out = tmp_path / "out.mp4"
+    result = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", talking,
+                        "--output", out, "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert "Without sound: the driving video's sound cannot be decoded" in result.stderr
+    assert "with sound" not in result.stderr
+    with av.open(str(out)) as c:
+        assert not c.streams.audio and c.streams.video[0].frames == 12
