@@ -93,6 +93,9 @@ class FaceTracker:
         if rgb is None or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError("FaceTracker.track_rgb takes an H x W x 3 RGB image")
         h, w = rgb.shape[:2]
+        if self._window is not None and (self._window[0] + self._window[2] > w
+                                         or self._window[1] + self._window[2] > h):
+            self._restart(None)  # the frames got smaller (another source): start afresh
         if self._window is not None:
             face = self._track_in_window(rgb)
             if face is not None:

@@ -119,6 +119,9 @@ def test_video_mode_finds_and_follows_a_face_too_small_for_one_pass(grace_photo,
             nose = face.landmarks[1, :2]
             want = grace_face.landmarks[1, :2] * scale + (x, 300)
             assert np.abs(nose - want).max() < 3.0, (i, nose, want)
+        # then frames from another, smaller source (the window no longer fits): no error
+        assert tracker._window is not None
+        assert tracker.track(cv2.resize(grace_photo, (320, 376))) is not None
     # found within a search's interval of appearing, then in every frame
     first = found.index(True)
     assert first <= 10
