@@ -18,6 +18,7 @@ def test_doctor_on_this_machine_passes_for_the_cpu():
     out = r.stdout
     assert "ok    CPU provider: sessions run the built-in model and its field graph" in out
     assert "Everything Puppet needs to run on the CPU is fine" in out
+    assert "ok    face tracking: the face mesh finds the built-in portrait's face" in out
     # what is missing here is said with a fix, never as a crash
     lines = out.splitlines()
     for line, after in zip(lines, lines[1:]):
@@ -206,3 +207,23 @@ def test_in_the_desktop_bundle_the_cuda_fix_is_no_pip_command(monkeypatch):
     assert "the libraries: install them from NVIDIA" in cuda.fix
     assert "sudo apt install cuda-libraries-13-0" in cuda.fix and "LD_LIBRARY_PATH" in cuda.fix
     assert doctor.CUDA_PIP_FIX not in cuda.fix
+
+
+def test_face_tracking_is_tried_and_a_broken_part_is_named(monkeypatch):
+    from puppet.tracking import mediapipe_tracker
+
+    (ok,) = doctor.check_tracking()
+    assert ok.state == doctor.OK and "full-range detector" in ok.detail
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("face_detection_full_range_sparse.tflite not found")
+
+    monkeypatch.setattr(mediapipe_tracker, "small_face_detector", broken)
+    (warn,) = doctor.check_tracking()
+    assert warn.state == doctor.WARN and not warn.blocks_cpu
+    assert "small faces" in warn.detail and "not found" in warn.detail
+    assert warn.fix == 'pip install --force-reinstall "mediapipe==0.10.21"'
+
+    monkeypatch.setattr(mediapipe_tracker.FaceTracker, "track", lambda self, image: None)
+    (fail,) = doctor.check_tracking()
+    assert fail.state == doctor.FAIL and fail.blocks_cpu and "finds no face" in fail.detail

@@ -65,7 +65,8 @@ class FaceTracker:
         self._tracking = False
         self._window: tuple[int, int, int] | None = None  # (x0, y0, side): a small face's
         self._misses = 0  # frames in a row without a face
-        self._finder = None  # the full-range detector, made when first needed
+        self._finder = None  # the full-range detector, made when first needed (False: broken)
+        self.search_error = ""  # why small faces cannot be looked for, if they cannot
         self._min_detection = min_detection_confidence
         self._graph = SolutionBase(
             binary_graph_path=_GRAPH,
@@ -175,10 +176,13 @@ class FaceTracker:
     def _small_face_window(self, rgb: np.ndarray) -> tuple[int, int, int] | None:
         """A window around the face the full-range detector is surest of, or None."""
         if self._finder is None:
-            from mediapipe.python.solutions.face_detection import FaceDetection
-
-            self._finder = FaceDetection(model_selection=1,
-                                         min_detection_confidence=self._min_detection)
+            try:
+                self._finder = small_face_detector(self._min_detection)
+            except Exception as exc:  # noqa: BLE001 - a broken install: 'puppet doctor' says so
+                self._finder = False
+                self.search_error = f"{type(exc).__name__}: {exc}"
+        if self._finder is False:
+            return None
         h, w = rgb.shape[:2]
         detections = self._finder.process(rgb).detections
         if not detections:
@@ -200,7 +204,7 @@ class FaceTracker:
         if graph is not None:
             graph.close()
         finder, self._finder = getattr(self, "_finder", None), None
-        if finder is not None:
+        if finder:
             finder.close()
 
     def __enter__(self) -> FaceTracker:
@@ -208,6 +212,14 @@ class FaceTracker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def small_face_detector(min_confidence: float = 0.5):
+    """MediaPipe's full-range face detector (faces down to about 35 pixels in a 1280 x 720
+    frame): ``.process(rgb).detections``."""
+    from mediapipe.python.solutions.face_detection import FaceDetection
+
+    return FaceDetection(model_selection=1, min_detection_confidence=min_confidence)
 
 
 def _window_around(cx: float, cy: float, width: float, w: int, h: int) -> tuple[int, int, int]:

@@ -126,3 +126,18 @@ def test_video_mode_finds_and_follows_a_face_too_small_for_one_pass(grace_photo,
     first = found.index(True)
     assert first <= 10
     assert all(found[first:])
+
+
+def test_without_the_full_range_detector_a_video_tracker_still_runs(monkeypatch, grace_photo):
+    from puppet.tracking import mediapipe_tracker
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no model")
+
+    monkeypatch.setattr(mediapipe_tracker, "small_face_detector", broken)
+    blank = np.full((360, 640, 3), 120, np.uint8)
+    with FaceTracker(video=True) as tracker:
+        assert tracker.track(blank) is None  # a search was tried, and failed
+        assert "no model" in tracker.search_error
+        assert tracker.track(blank) is None
+        assert tracker.track(grace_photo) is not None  # a face the mesh finds itself
