@@ -33,6 +33,9 @@ GRAPH_FILES = (
 # long as tracking a frame; searching every frame would halve the speed of a video
 # whose face is out of view for a while)
 SEARCH_EVERY = 10
+# frames a small face may be gone from its window (a hand in front of it, a turn away)
+# before the whole frame is looked at again
+WINDOW_PATIENCE = 30
 # a small face is followed in a square this many of its widths across: a sixth of what the
 # short-range detector sees, about 20 of its 128 pixels (it finds faces of 10), and room to
 # move before the window must follow (each move makes the graph find the face afresh)
@@ -100,20 +103,38 @@ class FaceTracker:
         if self._window is not None:
             face = self._track_in_window(rgb)
             if face is not None:
+                self._misses = 0
                 return face
-            self._restart(None)  # lost in its window: the whole frame again
+            self._misses += 1
+            if self._misses <= WINDOW_PATIENCE:
+                # gone from its window (a hand, a turn away): look there again next frame,
+                # where it is found at once when it comes back; now and then everywhere
+                return self._search(rgb, keep=True) if self._search_due() else None
+            self._restart(None)  # gone for a while: the whole frame again
         face = self._track_in(rgb, 0, 0, (w, h))
         if face is not None or not self.video:
             self._misses = 0
             return face
         self._misses += 1
-        if (self._misses - 1) % SEARCH_EVERY == 0:
-            window = self._small_face_window(rgb)
-            if window is not None:
-                self._restart(window)
-                face = self._track_in_window(rgb)
-                if face is None:
-                    self._restart(None)
+        return self._search(rgb, keep=False) if self._search_due() else None
+
+    def _search_due(self) -> bool:
+        """The first frame without a face looks for a small one at once, then every tenth."""
+        return (self._misses - 1) % SEARCH_EVERY == 0
+
+    def _search(self, rgb: np.ndarray, keep: bool) -> Face | None:
+        """Look for a small face with the full-range detector; follow it in a window
+        around it where there is one.  ``keep``: stay with the current window if none
+        is found."""
+        window = self._small_face_window(rgb)
+        if window is None:
+            return None
+        self._restart(window)
+        face = self._track_in_window(rgb)
+        if face is not None:
+            self._misses = 0
+        elif not keep:
+            self._restart(None)
         return face
 
     def _track_in(self, rgb: np.ndarray, x0: int, y0: int,

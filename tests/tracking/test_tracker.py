@@ -119,6 +119,10 @@ def test_video_mode_finds_and_follows_a_face_too_small_for_one_pass(grace_photo,
             nose = face.landmarks[1, :2]
             want = grace_face.landmarks[1, :2] * scale + (x, 300)
             assert np.abs(nose - want).max() < 3.0, (i, nose, want)
+        # hidden for a few frames (a hand in front of it): found again the moment it is back
+        for _ in range(3):
+            assert tracker.track(room) is None
+        assert tracker.track(frame(x)) is not None
         # then frames from another, smaller source (the window no longer fits): no error
         assert tracker._window is not None
         assert tracker.track(cv2.resize(grace_photo, (320, 376))) is not None
