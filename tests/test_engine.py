@@ -73,15 +73,18 @@ class _Collect:
         self.frames.append(frame.copy())
 
 
-def test_render_gives_the_frames_a_sequential_render_gives(grace_photo):
+@pytest.mark.parametrize("dense", ["opencv", "onnx"])
+def test_render_gives_the_frames_a_sequential_render_gives(grace_photo, dense):
     """Frame i follows driver frame i and frame 0 is the portrait, although the
-    stages overlap and frames are composed (in I420) into reused buffers."""
+    stages overlap (the generator's two halves in two threads: with OpenCV drawing, as
+    on the CPU, and with the whole model drawing, as on CUDA) and frames are composed
+    (in I420) into reused buffers."""
     from puppet.generators import base as generators
     from puppet.portrait import portrait_from_image
     from puppet.sources.procedural import performance
 
     portrait = portrait_from_image(grace_photo, "grace", "test", 512)
-    generator = generators.create("warp", "cpu")
+    generator = generators.create("warp", "cpu", dense=dense)
     faces = list(performance(portrait.face, 1.2, 25.0, start=1.0))  # talking
     faces[7] = (faces[7][0], None)  # a frame with no face: holds the last pose
     driver = [(DriverFrame(i, t, face), 0.0) for i, (t, face) in enumerate(faces)]
@@ -89,7 +92,8 @@ def test_render_gives_the_frames_a_sequential_render_gives(grace_photo):
     report = render_performance(portrait, iter(driver), writer, generator)
     assert report.frames == len(faces) == len(writer.frames)
     assert report.frames_without_face == 1
-    expected_renderer = FrameRenderer(portrait, generators.create("warp", "cpu"), fmt="yuv420p")
+    expected_renderer = FrameRenderer(portrait, generators.create("warp", "cpu", dense=dense),
+                                      fmt="yuv420p")
     for (dframe, _), got in zip(driver, writer.frames):
         motion = expected_renderer.motion_for(dframe.face, dframe.time)
         frame, _, _ = expected_renderer.draw(motion)
