@@ -361,7 +361,7 @@ def _run_live(args: argparse.Namespace, engine, outputs, spec, settings,
     import json
 
     from puppet.live import BUILTIN_PREFIX, ENDED, SOURCE_FAILED
-    from puppet.session import stream_reach
+    from puppet.session import recording_audio, stream_reach
 
     if stream is not None:  # a port in use is known before the model loads
         url = outputs.start_stream(stream)
@@ -400,6 +400,8 @@ def _run_live(args: argparse.Namespace, engine, outputs, spec, settings,
           + (" (Ctrl+C stops)" if args.duration is None else ""), file=sys.stderr)
     if record is not None:
         folder, name = record
+        if audio == "microphone":  # a video played as the camera records its own sound
+            audio = recording_audio(engine.source)
         status = outputs.start_recording(folder, audio=audio, name=name)
         print(f"Recording to {status.video}"
               + (f" with sound from {getattr(audio, 'description', 'the microphone')}"

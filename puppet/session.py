@@ -47,11 +47,18 @@ TEST_AUDIO_ENV = "PUPPET_TEST_AUDIO"
 VIDEO_SUFFIXES = (".mov", ".mkv", ".avi", ".webm", ".m4v")
 
 
-def recording_audio() -> AudioChoice:
-    """What a recording takes its sound from: the microphone, unless $PUPPET_TEST_AUDIO
-    says otherwise (tests)."""
+def recording_audio(source: object | None = None) -> AudioChoice:
+    """What a recording takes its sound from: a video played as the camera's own sound
+    (someone driving the portrait with a clip of themselves wants their recorded voice,
+    not the room), otherwise the microphone; $PUPPET_TEST_AUDIO overrides both (tests)."""
     wanted = os.environ.get(TEST_AUDIO_ENV, "").strip().lower()
     if not wanted:
+        from puppet.sources.live import VideoPlayer, video_sound
+
+        if isinstance(source, VideoPlayer):
+            sound = video_sound(source)
+            if sound is not None:
+                return sound
         return "microphone"
     if wanted == "none":
         return None
@@ -147,14 +154,15 @@ class LiveOutputs:
                         ) -> RecorderStatus:
         """Start recording the output frames (and the driver's performance) into ``folder``
         (``name``: that name; otherwise a timestamped one).  ``audio="default"`` is the
-        microphone (see :func:`recording_audio`).  :class:`PuppetError` when it cannot."""
+        microphone, or a video source's own sound (see :func:`recording_audio`).
+        :class:`PuppetError` when it cannot."""
         with self._lock:
             if self.recording:
                 raise PuppetError("a recording is already running", "stop it first")
             if self.saving:
                 raise PuppetError("the last recording is still being saved",
                                   "wait a moment, then start again")
-            choice = recording_audio() if audio == "default" else audio
+            choice = recording_audio(self.engine.source) if audio == "default" else audio
             rec = Recorder(folder, settings, audio=choice, name=name)
             status = rec.start()
             self.recorder = rec

@@ -165,3 +165,51 @@ def test_a_recording_of_a_given_name_never_replaces_a_file(tmp_path):
     with pytest.raises(PuppetError, match="already exists"):
         Recorder(tmp_path, audio=None, name="take").start(at=0.0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["take.mp4"]
+
+
+def test_a_video_played_as_the_camera_records_its_own_sound(tmp_path, driving_clip,
+                                                             monkeypatch):
+    """Someone driving the portrait with a clip of themselves: the recording has the
+    clip's voice, in step with the clip as it plays (and loops), not the microphone."""
+    from conftest import write_clip
+
+    from puppet.sources.video import VideoFile, read_sound
+
+    monkeypatch.delenv(TEST_AUDIO_ENV, raising=False)
+    clip, fps, _ = driving_clip
+    with VideoFile(clip) as video:
+        frames = [f.image for f in video.frames()]
+    sr = 48000
+    pass_s = len(frames) / fps
+    t = np.arange(int(pass_s * sr)) / sr
+    words = ((t > 0.3) & (t < 0.4)) | ((t > 0.9) & (t < 1.0))  # two short words a pass
+    voice = (0.4 * np.sin(2 * np.pi * 300 * t) * words).astype(np.float32)[:, None]
+    talking = write_clip(tmp_path / "talking.mp4", frames, fps, sound=(voice, sr, 0.0))
+
+    eng = LiveEngine(size=400, device="cpu")
+    try:
+        eng.set_portrait(PORTRAIT, wait=True)
+        eng.set_source(SourceSpec("video", path=str(talking), loop=True), wait=True)
+        live = LiveOutputs(eng)
+        eng.start()
+        assert wait_for(lambda: eng.stats().frames_shown >= 3)
+        status = live.start_recording(tmp_path / "takes", RecorderSettings(fps=25))
+        assert status.sound and status.note == ""
+        player, t0 = eng.source, live.recorder._t0
+        time.sleep(2.6)  # through the end of a pass: the sound loops with the picture
+        result = live.stop_recording()
+    finally:
+        eng.stop()
+    assert result.error == "" and result.sound
+    track, _ = read_sound(result.video)
+    rate = track.format.samplerate
+    loud = np.flatnonzero(np.abs(track.samples[:, 0]) > 0.2) / rate
+    onsets = loud[np.r_[True, np.diff(loud) > 0.05]]  # a word starts after 50 ms of quiet
+    # where the clip's words were heard: its start, plus a pass for each loop
+    expected = [player.clock_start + k * pass_s + w - t0
+                for k in range(4) for w in (0.3, 0.9)]
+    expected = [e for e in expected if 0.05 < e < result.seconds - 0.15]
+    assert len(expected) >= 3
+    for e in expected:
+        assert np.abs(onsets - e).min() < 0.03, (e, onsets)
+    assert abs(len(onsets) - len(expected)) <= 1  # no other sound (a word cut at an end)

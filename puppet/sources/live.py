@@ -174,16 +174,23 @@ class VideoPlayer(LiveSource):
         self._video: VideoFile | None = VideoFile(path, "video source")  # checks it now
         self.fps = self._video.fps
         self.size = (self._video.width, self._video.height)
+        # the playing schedule, for the video's sound (see video_sound): frame i of pass p
+        # is due at clock_start + (p * pass_frames + i) / fps
+        self.clock_start: float | None = None
+        self.pass_frames: int | None = None  # frames in one pass, once one has been played
+        self.sound = None  # the video's sound once video_sound has read it (False: none)
 
     def _produce(self) -> None:
         from puppet.sources.video import VideoFile
 
         fps = self.fps or 30.0
         start = time.perf_counter()
+        self.clock_start = start
         shown = 0  # frames of all passes so far: they set the clock
         while not self._stop.is_set():
             video = self._video or VideoFile(self.path, "video source")
             self._video = video
+            first = shown
             for frame in video.frames():
                 due = start + shown / fps
                 shown += 1
@@ -195,6 +202,8 @@ class VideoPlayer(LiveSource):
                 self._publish(frame.image, frame.time)
             video.close()
             self._video = None
+            if shown > first:
+                self.pass_frames = shown - first
             if not self.loop:
                 self._finish()
                 return
@@ -203,6 +212,38 @@ class VideoPlayer(LiveSource):
         video, self._video = self._video, None
         if video is not None:
             video.close()
+
+
+def video_sound(player: VideoPlayer):
+    """The sound of the video ``player`` plays, delivered as it plays, in step with its
+    frames (on their clock, looping with them), as a microphone beside it would hear it:
+    an audio source for a recording.  None where the video has no sound."""
+    from puppet.sources.audio import GeneratedAudio
+    from puppet.sources.video import read_sound
+
+    if player.sound is None:  # decoded once per player (a few minutes take about a second)
+        player.sound = read_sound(player.path)[0] or False
+    track = player.sound
+    if track is False:
+        return None
+    samples, rate = track.samples, track.format.samplerate
+    fps = player.fps or 30.0
+
+    def signal(times: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(times), samples.shape[1]), np.float32)
+        start = player.clock_start
+        if start is None:  # not playing yet
+            return out
+        pos = np.asarray(times, np.float64) - start
+        frames = player.pass_frames
+        if player.loop and frames:
+            pos = np.where(pos >= 0, np.mod(pos, frames / fps), pos)
+        index = np.floor(pos * rate + 0.5).astype(np.int64)
+        inside = (pos >= 0) & (index < len(samples))
+        out[inside] = samples[index[inside]]
+        return out
+
+    return GeneratedAudio(signal, track.format, description=f"the sound of {player.path.name}")
 
 
 class PerformancePlayer(LiveSource):
