@@ -340,10 +340,13 @@ def measure_tracking(video, tracker, max_frames: int | None = None,
 def render_frames(portrait: Portrait, source: Iterable[Any],
             driver_steps: list[tuple[str, Callable[[Any], Any]]], writer, generator,
             settings: RetargetSettings | None, total: int, progress: ProgressFn | None,
-            times: StageTimes, stop: threading.Event | None = None) -> RenderReport:
+            times: StageTimes, stop: threading.Event | None = None,
+            frame_times: bool = False) -> RenderReport:
     """The render pipeline: ``source`` and ``driver_steps`` (each in its own thread) make
     DriverFrames; then retarget (with the generator's first half), generate, compose (into
-    pooled I420 frames) and encode (in the calling thread).  Stage times go to ``times``."""
+    pooled I420 frames) and encode (in the calling thread).  Stage times go to ``times``.
+    ``frame_times``: each frame is written at its driver frame's time (a variable-rate
+    clip)."""
     renderer = FrameRenderer(portrait, generator, settings, fmt="yuv420p")
     pool = FramePool(renderer.compositor, QUEUE_SIZE + 3)
     stop = stop or threading.Event()
@@ -352,7 +355,8 @@ def render_frames(portrait: Portrait, source: Iterable[Any],
 
     # retargeting with the generator's first half, then its second half: two threads, so
     # that one frame is drawn while the next one's field, eyes and mouth are made
-    def retarget(dframe: DriverFrame) -> tuple[Any, float]:
+    # (each item carries its driver frame's time along to the encoder)
+    def retarget(dframe: DriverFrame) -> tuple[Any, float, float]:
         if dframe.face is None:
             counters["missing"] += 1
         t0 = time.perf_counter()
@@ -360,16 +364,17 @@ def render_frames(portrait: Portrait, source: Iterable[Any],
         t1 = time.perf_counter()
         begun = renderer.begin_crop(motion)
         times.add("retarget", (t1 - t0) * 1000.0)
-        return begun, (time.perf_counter() - t1) * 1000.0
+        return begun, (time.perf_counter() - t1) * 1000.0, dframe.time
 
-    def generate(item: tuple[Any, float]) -> np.ndarray | None:
-        begun, begin_ms = item
+    def generate(item: tuple[Any, float, float]) -> tuple[np.ndarray | None, float]:
+        begun, begin_ms, t = item
         t0 = time.perf_counter()
         crop = renderer.finish_crop(begun)
         times.add("generate", begin_ms + (time.perf_counter() - t0) * 1000.0)
-        return crop
+        return crop, t
 
-    def compose(crop: np.ndarray | None) -> np.ndarray:
+    def compose(item: tuple[np.ndarray | None, float]) -> tuple[np.ndarray, float]:
+        crop, t = item
         while True:  # a free buffer, or stop
             try:
                 frame = pool.take(timeout=0.1)
@@ -380,13 +385,17 @@ def render_frames(portrait: Portrait, source: Iterable[Any],
         t0 = time.perf_counter()
         renderer.compositor.paste(crop, frame)
         times.add("compose", (time.perf_counter() - t0) * 1000.0)
-        return frame
+        return frame, t
 
     start = time.perf_counter()
 
-    def encode(frame: np.ndarray) -> None:
+    def encode(item: tuple[np.ndarray, float]) -> None:
+        frame, t = item
         t0 = time.perf_counter()
-        writer.write(frame)
+        if frame_times:
+            writer.write(frame, t)
+        else:
+            writer.write(frame)
         times.add("encode", (time.perf_counter() - t0) * 1000.0)
         pool.give_back(frame)
         counters["written"] += 1
@@ -506,12 +515,17 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
             frames = itertools.islice(frames, max_frames)
             total = min(total, max_frames) if total else max_frames
         sound, sound_note = read_sound(driving_path)  # the driver's voice goes along
+        # a clip with a variable frame rate (a phone's, in dim light) keeps its frames'
+        # times: spread evenly, its mouth would drift away from its voice
+        variable = not video.constant_rate()
         with FaceTracker(video=True) as tracker:
-            writer = VideoWriter(out, w, h, video.rate, audio=sound)
+            writer = VideoWriter(out, w, h, video.rate, audio=sound,
+                                 time_base=video.time_base if variable else None)
             try:
                 report = render_frames(portrait, timed(frames, times, "decode"),
                                        [("track", track_step(tracker, times))], writer,
-                                       generator, settings, total, progress, times)
+                                       generator, settings, total, progress, times,
+                                       frame_times=variable)
                 writer.close()
             except BaseException:
                 writer.abort()

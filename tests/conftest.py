@@ -89,10 +89,15 @@ def driver_schedule(n: int) -> list[tuple[float, float, float, float, float]]:
 
 def write_clip(path: Path, frames: list[np.ndarray], fps: int,
                display_rotation: int | None = None,
-               sound: tuple[np.ndarray, int, float] | None = None) -> Path:
+               sound: tuple[np.ndarray, int, float] | None = None,
+               times: list[float] | None = None) -> Path:
     """An H.264 MP4 of BGR frames; ``display_rotation`` (degrees counter-clockwise)
     goes into the container's display matrix, as a phone writes it; ``sound`` is
-    (float32 samples [n, channels], sample rate, start in seconds) for an AAC track."""
+    (float32 samples [n, channels], sample rate, start in seconds) for an AAC track;
+    ``times`` (seconds, one per frame) gives a variable frame rate, as a phone's clip
+    in dim light has."""
+    from fractions import Fraction
+
     import av
 
     h, w = frames[0].shape[:2]
@@ -109,8 +114,13 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: int,
             layout = "mono" if samples.shape[1] == 1 else "stereo"
             audio = container.add_stream("aac", rate=rate)
             audio.layout = layout
-        for f in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="bgr24")):
+        if times is not None:
+            stream.codec_context.time_base = Fraction(1, 1000)
+        for i, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(f, format="bgr24")
+            if times is not None:
+                vf.pts, vf.time_base = int(round(times[i] * 1000)), Fraction(1, 1000)
+            for packet in stream.encode(vf):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

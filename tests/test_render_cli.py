@@ -220,3 +220,36 @@ def test_a_sound_that_cannot_be_decoded_is_left_out_and_said(tmp_path, driving_c
     assert "with sound" not in result.stderr
     with av.open(str(out)) as c:
         assert not c.streams.audio and c.streams.video[0].frames == 12
+
+
+def test_a_variable_frame_rate_clip_keeps_its_mouth_on_its_voice(tmp_path, driving_clip,
+                                                                  builtin_portrait_path):
+    """A phone's clip in dim light: its frames come 12 a second, then 24.  Each output
+    frame keeps its driving frame's time, so the picture stays on the sound (spread at
+    the average rate, frame 12 would show 0.33 s early)."""
+    from conftest import write_clip
+
+    from puppet.sources.video import VideoFile
+
+    clip, fps, _ = driving_clip
+    with VideoFile(clip) as video:
+        frames = [f.image for f in video.frames()]
+    times = [i / 12 for i in range(12)] + [1 + i / 24 for i in range(len(frames) - 12)]
+    sr = 48000
+    t = np.arange(int((times[-1] + 0.1) * sr)) / sr
+    voice = (0.3 * np.sin(2 * np.pi * 300 * t) * ((t > 1.0) & (t < 1.1)))[:, None]
+    vfr = write_clip(tmp_path / "vfr.mp4", frames, 24, times=times,
+                     sound=(voice.astype(np.float32), sr, 0.0))
+    out = tmp_path / "out.mp4"
+    result = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", vfr,
+                        "--output", out, "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert "with sound" in result.stderr
+    with VideoFile(out) as video:
+        got = [f.time for f in video.frames()]
+    assert len(got) == len(times)
+    assert got == pytest.approx(times, abs=2e-3)
+    with av.open(str(out)) as c:
+        samples = np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(audio=0)])
+    onset = np.flatnonzero(np.abs(samples) > 0.1)[0] / sr
+    assert onset == pytest.approx(1.0, abs=0.02)  # the word said with frame 12, heard there

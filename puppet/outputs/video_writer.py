@@ -99,7 +99,8 @@ X264_PARAMS = "mbtree=1:rc-lookahead=10:subme=1:deblock=0,0:bframes=3"
 
 
 class VideoWriter:
-    """Writes frames of one fixed size to an H.264 MP4 at a constant rate.
+    """Writes frames of one fixed size to an H.264 MP4 at a constant rate, or each frame
+    at its own time (``time_base`` given: a variable rate, as the driving clip had).
 
     Frames are BGR (H x W x 3) or I420 (one H * 3/2 x W array, see
     :func:`puppet.compose.bgr_to_i420`); I420 frames go to the encoder as they are.
@@ -110,7 +111,7 @@ class VideoWriter:
     def __init__(self, path: str | Path, width: int, height: int, fps: float | Fraction,
                  crf: int = 17, preset: str = PRESET, x264_params: str | None = X264_PARAMS,
                  threads: int | None = None, audio: AudioTrack | None = None,
-                 audio_bitrate: int = 128_000):
+                 audio_bitrate: int = 128_000, time_base: Fraction | None = None):
         import av
 
         if width % 2 or height % 2:
@@ -137,9 +138,12 @@ class VideoWriter:
         if threads:
             options["threads"] = str(threads)
         stream.options = options
-        stream.codec_context.time_base = Fraction(1, 1) / rate
+        self._time_base = Fraction(time_base) if time_base else None
+        stream.codec_context.time_base = self._time_base or Fraction(1, 1) / rate
         self._stream = stream
         self._rate = rate
+        self._last_pts = -1
+        self._end = 0.0  # seconds: where the last frame written ends
         self._audio = audio
         self._aac = None
         if audio is not None and len(audio.samples):
@@ -149,17 +153,19 @@ class VideoWriter:
     def has_sound(self) -> bool:
         return self._aac is not None
 
-    def _encode_audio_until(self, frames: int) -> None:
-        """Audio up to the end of video frame ``frames - 1``."""
+    def _encode_audio_until(self, seconds: float) -> None:
+        """Audio up to ``seconds`` (the end of the last frame written)."""
         if self._aac is None or self._audio is None:
             return
-        end = int(round(frames / self._rate * self._audio.format.samplerate))
+        end = int(round(seconds * self._audio.format.samplerate))
         end = min(end, len(self._audio.samples))
         for packet in self._aac.encode(self._audio.samples[self._aac.samples:end]):
             self._container.mux(packet)
 
-    def write(self, frame: np.ndarray) -> None:
-        """Encode one frame: BGR (H x W x 3) or I420 (H * 3/2 x W)."""
+    def write(self, frame: np.ndarray, time: float | None = None) -> None:
+        """Encode one frame: BGR (H x W x 3) or I420 (H * 3/2 x W); at ``time`` seconds
+        from the first frame where the writer has a ``time_base`` (times must increase;
+        a time not after the last one is moved just after it)."""
         import av
 
         if frame.ndim == 2 and frame.shape == (self.height * 3 // 2, self.width):
@@ -170,12 +176,19 @@ class VideoWriter:
             raise ValueError(f"frame of shape {frame.shape} does not fit "
                              f"the video's {self.width}x{self.height}")
         vf = self._to_frame(i420)
-        vf.pts = self.frames
+        if self._time_base is None:
+            vf.pts = self.frames
+            self._end = float((self.frames + 1) / self._rate)
+        else:
+            t = self._end if time is None else time
+            vf.pts = max(int(round(t / self._time_base)), self._last_pts + 1)
+            self._end = float(vf.pts * self._time_base) + float(1 / self._rate)
+        self._last_pts = vf.pts
         self.frames += 1
         try:
             for packet in self._stream.encode(vf):
                 self._container.mux(packet)
-            self._encode_audio_until(self.frames)
+            self._encode_audio_until(self._end)
         except (av.error.FFmpegError, OSError) as exc:
             raise PuppetError(f"writing {self.path} failed: {exc}",
                               "check the free disk space") from exc
@@ -210,7 +223,7 @@ class VideoWriter:
             for packet in self._stream.encode():
                 self._container.mux(packet)
             if self._aac is not None:
-                self._encode_audio_until(self.frames)
+                self._encode_audio_until(self._end)
                 for packet in self._aac.flush():
                     self._container.mux(packet)
             self._container.close()

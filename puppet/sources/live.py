@@ -174,10 +174,10 @@ class VideoPlayer(LiveSource):
         self._video: VideoFile | None = VideoFile(path, "video source")  # checks it now
         self.fps = self._video.fps
         self.size = (self._video.width, self._video.height)
-        # the playing schedule, for the video's sound (see video_sound): frame i of pass p
-        # is due at clock_start + (p * pass_frames + i) / fps
+        # the playing schedule, also for the video's sound (see video_sound): a frame at
+        # time t in the file, in pass p, is due at clock_start + p * pass_seconds + t
         self.clock_start: float | None = None
-        self.pass_frames: int | None = None  # frames in one pass, once one has been played
+        self.pass_seconds: float | None = None  # one pass's length, once one was played
         self.sound = None  # the video's sound once video_sound has read it (False: none)
 
     def _produce(self) -> None:
@@ -186,14 +186,14 @@ class VideoPlayer(LiveSource):
         fps = self.fps or 30.0
         start = time.perf_counter()
         self.clock_start = start
-        shown = 0  # frames of all passes so far: they set the clock
-        while not self._stop.is_set():
+        offset = 0.0  # the passes before this one, in seconds: with the frames' own times
+        while not self._stop.is_set():  # they set the clock (a variable rate plays true)
             video = self._video or VideoFile(self.path, "video source")
             self._video = video
-            first = shown
+            last = None
             for frame in video.frames():
-                due = start + shown / fps
-                shown += 1
+                due = start + offset + frame.time
+                last = frame.time
                 if time.perf_counter() > due + 1.0 / fps:
                     self.frames_skipped += 1  # running late: a camera would have missed it
                     continue
@@ -202,8 +202,9 @@ class VideoPlayer(LiveSource):
                 self._publish(frame.image, frame.time)
             video.close()
             self._video = None
-            if shown > first:
-                self.pass_frames = shown - first
+            if last is not None:
+                self.pass_seconds = last + 1.0 / fps
+                offset += self.pass_seconds
             if not self.loop:
                 self._finish()
                 return
@@ -227,7 +228,6 @@ def video_sound(player: VideoPlayer):
     if track is False:
         return None
     samples, rate = track.samples, track.format.samplerate
-    fps = player.fps or 30.0
 
     def signal(times: np.ndarray) -> np.ndarray:
         out = np.zeros((len(times), samples.shape[1]), np.float32)
@@ -235,9 +235,9 @@ def video_sound(player: VideoPlayer):
         if start is None:  # not playing yet
             return out
         pos = np.asarray(times, np.float64) - start
-        frames = player.pass_frames
-        if player.loop and frames:
-            pos = np.where(pos >= 0, np.mod(pos, frames / fps), pos)
+        length = player.pass_seconds
+        if player.loop and length:
+            pos = np.where(pos >= 0, np.mod(pos, length), pos)
         index = np.floor(pos * rate + 0.5).astype(np.int64)
         inside = (pos >= 0) & (index < len(samples))
         out[inside] = samples[index[inside]]

@@ -64,6 +64,7 @@ class VideoFile:
             rate = Fraction(30, 1)
         self.rate = Fraction(rate)
         self.fps = float(self.rate)
+        self.time_base = self._stream.time_base  # of the file's own time stamps
         ctx = self._stream.codec_context
         self.width, self.height = int(ctx.width or 0), int(ctx.height or 0)
         if self.width <= 0 or self.height <= 0:
@@ -81,8 +82,37 @@ class VideoFile:
             frames = int(round(self._container.duration / 1_000_000 * self.fps))
         self.frame_count = max(0, frames)  # an estimate: some files do not say
 
+    def frame_times(self) -> list[float] | None:
+        """Every frame's time from the first frame's, read from the packets (nothing is
+        decoded), or None where the file gives no time stamps."""
+        av = _av()
+        stamps = []
+        try:
+            with av.open(str(self.path)) as container:
+                stream = container.streams.video[0]
+                for packet in container.demux(stream):
+                    if packet.pts is not None and packet.size:
+                        stamps.append(packet.pts)
+                base = stream.time_base
+        except (av.error.FFmpegError, OSError, ValueError, IndexError):
+            return None
+        if not stamps or not base:
+            return None
+        stamps.sort()
+        return [float((p - stamps[0]) * base) for p in stamps]
+
+    def constant_rate(self) -> bool:
+        """Whether every frame is where a constant rate puts it (within a quarter of a
+        frame); a file without time stamps counts as constant."""
+        times = self.frame_times()
+        if not times:
+            return True
+        return max(abs(t - i / self.fps) for i, t in enumerate(times)) < 0.25 / self.fps
+
     def frames(self, pixel_format: str = "bgr24") -> Iterator[Frame]:
-        """Every frame in order; frame i is at time i / fps (constant rate).
+        """Every frame in order, each at its own time from the first frame's (a phone's
+        clip often has a variable frame rate: fewer frames a second in dim light); i / fps
+        where the file gives no times.  Times always increase.
 
         ``pixel_format`` is ``bgr24`` (OpenCV's order) or ``rgb24`` (MediaPipe's):
         the decoder converts straight to it, so no stage converts again.
@@ -92,12 +122,21 @@ class VideoFile:
         av = _av()
         turn = _UPRIGHT[self.turns]
         index = 0
+        first = last = None
         try:
             for vf in self._container.decode(self._stream):
                 image = vf.to_ndarray(format=pixel_format)
                 if turn is not None:
                     image = cv2.rotate(image, turn)
-                yield Frame(index, index / self.fps, image)
+                t = index / self.fps
+                if vf.pts is not None and vf.time_base:
+                    stamp = float(vf.pts * vf.time_base)
+                    first = stamp if first is None else first
+                    t = stamp - first
+                if last is not None and t <= last:  # a repeated or missing time stamp
+                    t = last + 1e-3
+                last = t
+                yield Frame(index, t, image)
                 index += 1
         except av.error.FFmpegError as exc:
             if index == 0:

@@ -54,6 +54,27 @@ def test_a_video_plays_at_its_own_rate_and_ends(tmp_path):
     assert seen[-1].capture_time - seen[0].capture_time >= 1.2
 
 
+def test_a_variable_rate_video_plays_each_frame_at_its_own_time(tmp_path):
+    times = [i / 10 for i in range(10)] + [1 + i / 40 for i in range(20)]  # 10, then 40 fps
+    frames = [np.full((48, 64, 3), 40 + 6 * i, np.uint8) for i in range(len(times))]
+    path = write_clip(tmp_path / "vfr.mp4", frames, 20, times=times)
+    seen = []
+    with VideoPlayer(path) as src:
+        after = 0
+        while True:
+            frame = src.newest(after, timeout=1.0)
+            if frame is None:
+                break
+            seen.append(frame)
+            after = frame.seq
+        start = src.clock_start
+    assert len(seen) >= 20
+    for f in seen:  # shown when its time in the file has come, not at i / fps
+        assert min(abs(f.time - t) for t in times) < 1e-3
+        assert 0 <= f.capture_time - start - f.time < 0.05
+    assert src.pass_seconds == pytest.approx(times[-1] + 1 / src.fps)
+
+
 def test_a_slow_reader_gets_the_newest_frame_not_a_queue(tmp_path):
     path = _numbered_clip(tmp_path, n=30, fps=20)
     with VideoPlayer(path) as src:

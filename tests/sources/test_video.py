@@ -133,3 +133,18 @@ def test_a_videos_sound_is_read_in_place_against_its_picture(tmp_path, start):
 
     silent = write_clip(tmp_path / "silent.mp4", _frames(10), 15)
     assert read_sound(silent) == (None, "")
+
+
+def test_a_variable_frame_rate_keeps_each_frames_own_time(tmp_path):
+    """A phone in dim light: 10 frames a second for a second, then 25."""
+    times = [i / 10 for i in range(10)] + [1 + i / 25 for i in range(25)]
+    path = write_clip(tmp_path / "vfr.mp4", _frames(len(times)), 25, times=times)
+    with VideoFile(path) as v:
+        got = [f.time for f in v.frames()]
+        assert not v.constant_rate()
+        assert v.frame_times() == pytest.approx(times, abs=1e-3)
+    assert got == pytest.approx(times, abs=1e-3)  # not i / fps: 1.0 s is frame 10's
+    plain = write_clip(tmp_path / "cfr.mp4", _frames(12), 15)
+    with VideoFile(plain) as v:
+        assert v.constant_rate()
+        assert [f.time for f in v.frames()] == pytest.approx([i / 15 for i in range(12)])
