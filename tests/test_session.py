@@ -173,6 +173,7 @@ def test_a_video_played_as_the_camera_records_its_own_sound(tmp_path, driving_cl
     clip's voice, in step with the clip as it plays (and loops), not the microphone."""
     from conftest import write_clip
 
+    from puppet.sources.live import video_sound
     from puppet.sources.video import VideoFile, read_sound
 
     monkeypatch.delenv(TEST_AUDIO_ENV, raising=False)
@@ -198,8 +199,13 @@ def test_a_video_played_as_the_camera_records_its_own_sound(tmp_path, driving_cl
         player, t0 = eng.source, live.recorder._t0
         time.sleep(2.6)  # through the end of a pass: the sound loops with the picture
         result = live.stop_recording()
+        sound = video_sound(player)
+        in_a_word = player.clock_start + np.arange(0.32, 0.38, 1 / sr)
+        assert np.abs(sound.signal(in_a_word)).max() > 0.3
     finally:
         eng.stop()
+    # a source that was closed (changed mid-recording) takes its sound with it
+    assert not np.any(sound.signal(in_a_word))
     assert result.error == "" and result.sound
     track, _ = read_sound(result.video)
     rate = track.format.samplerate

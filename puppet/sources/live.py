@@ -232,8 +232,8 @@ def video_sound(player: VideoPlayer):
     def signal(times: np.ndarray) -> np.ndarray:
         out = np.zeros((len(times), samples.shape[1]), np.float32)
         start = player.clock_start
-        if start is None:  # not playing yet
-            return out
+        if start is None or player._stop.is_set():  # not playing yet, or no longer (the
+            return out  # source was changed mid-recording: the video's sound goes with it
         pos = np.asarray(times, np.float64) - start
         length = player.pass_seconds
         if player.loop and length:
