@@ -137,6 +137,25 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: int,
     return path
 
 
+def clip_frames(path: Path) -> list[np.ndarray]:
+    """Every frame of a clip, BGR."""
+    from puppet.sources.video import VideoFile
+
+    with VideoFile(path) as video:
+        return [f.image for f in video.frames()]
+
+
+def spoken(seconds: float, words: list[tuple[float, float]], level: float = 0.3,
+           sr: int = 48000) -> np.ndarray:
+    """A mono sound track [n, 1] of ``seconds``: a 300 Hz tone during each word
+    (start, end in seconds), silence between them."""
+    t = np.arange(int(seconds * sr)) / sr
+    on = np.zeros(len(t), bool)
+    for start, end in words:
+        on |= (t > start) & (t < end)
+    return (level * np.sin(2 * np.pi * 300 * t) * on).astype(np.float32)[:, None]
+
+
 @pytest.fixture(scope="session")
 def driving_clip(tmp_path_factory, grace_photo, grace_face):
     """A 36-frame, 24 fps clip of the Grace Hopper photograph: the head tilts and

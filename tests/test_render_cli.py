@@ -151,21 +151,16 @@ def test_a_still_driver_gives_a_still_portrait(tmp_path, grace_photo, builtin_po
 def test_the_drivers_voice_goes_along(tmp_path, driving_clip, builtin_portrait_path):
     """A driving video with sound: the render has that sound, in place, cut where the
     render ends."""
-    from conftest import write_clip
+    from conftest import clip_frames, spoken, write_clip
 
-    from puppet.sources.video import VideoFile, read_sound
+    from puppet.sources.video import read_sound
 
     clip, fps, mouth = driving_clip
-    with VideoFile(clip) as video:
-        frames = [f.image for f in video.frames()]
+    frames = clip_frames(clip)
     sr = 48000
     seconds = len(frames) / fps
-    t = np.arange(int(seconds * sr)) / sr
-    # two beeps, as two words
-    words = ((t > 0.4) & (t < 0.6)) | ((t > 1.0) & (t < 1.2))
-    voice = 0.3 * np.sin(2 * np.pi * 300 * t) * words
-    talking = write_clip(tmp_path / "talking.mp4", frames, fps,
-                         sound=(voice[:, None].astype(np.float32), sr, 0.0))
+    voice = spoken(seconds, [(0.4, 0.6), (1.0, 1.2)], sr=sr)  # two words
+    talking = write_clip(tmp_path / "talking.mp4", frames, fps, sound=(voice, sr, 0.0))
     out = tmp_path / "out.mp4"
     result = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", talking,
                         "--output", out, "--device", "cpu")
@@ -190,11 +185,10 @@ def test_the_drivers_voice_goes_along(tmp_path, driving_clip, builtin_portrait_p
 
 def test_a_sound_that_cannot_be_decoded_is_left_out_and_said(tmp_path, driving_clip,
                                                               builtin_portrait_path):
-    from puppet.sources.video import VideoFile
+    from conftest import clip_frames
 
     clip, fps, _ = driving_clip
-    with VideoFile(clip) as video:
-        frames = [f.image for f in video.frames()][:12]
+    frames = clip_frames(clip)[:12]
     talking = tmp_path / "garbled.mp4"
     with av.open(str(talking), "w") as c:  # a picture, and an AAC track of noise bytes
         v = c.add_stream("libx264", rate=fps)
@@ -227,19 +221,16 @@ def test_a_variable_frame_rate_clip_keeps_its_mouth_on_its_voice(tmp_path, drivi
     """A phone's clip in dim light: its frames come 12 a second, then 24.  Each output
     frame keeps its driving frame's time, so the picture stays on the sound (spread at
     the average rate, frame 12 would show 0.33 s early)."""
-    from conftest import write_clip
+    from conftest import clip_frames, spoken, write_clip
 
     from puppet.sources.video import VideoFile
 
     clip, fps, _ = driving_clip
-    with VideoFile(clip) as video:
-        frames = [f.image for f in video.frames()]
+    frames = clip_frames(clip)
     times = [i / 12 for i in range(12)] + [1 + i / 24 for i in range(len(frames) - 12)]
     sr = 48000
-    t = np.arange(int((times[-1] + 0.1) * sr)) / sr
-    voice = (0.3 * np.sin(2 * np.pi * 300 * t) * ((t > 1.0) & (t < 1.1)))[:, None]
-    vfr = write_clip(tmp_path / "vfr.mp4", frames, 24, times=times,
-                     sound=(voice.astype(np.float32), sr, 0.0))
+    voice = spoken(times[-1] + 0.1, [(1.0, 1.1)], sr=sr)
+    vfr = write_clip(tmp_path / "vfr.mp4", frames, 24, times=times, sound=(voice, sr, 0.0))
     out = tmp_path / "out.mp4"
     result = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", vfr,
                         "--output", out, "--device", "cpu")

@@ -171,20 +171,17 @@ def test_a_video_played_as_the_camera_records_its_own_sound(tmp_path, driving_cl
                                                              monkeypatch):
     """Someone driving the portrait with a clip of themselves: the recording has the
     clip's voice, in step with the clip as it plays (and loops), not the microphone."""
-    from conftest import write_clip
+    from conftest import clip_frames, spoken, write_clip
 
     from puppet.sources.live import video_sound
-    from puppet.sources.video import VideoFile, read_sound
+    from puppet.sources.video import read_sound
 
     monkeypatch.delenv(TEST_AUDIO_ENV, raising=False)
     clip, fps, _ = driving_clip
-    with VideoFile(clip) as video:
-        frames = [f.image for f in video.frames()]
+    frames = clip_frames(clip)
     sr = 48000
     pass_s = len(frames) / fps
-    t = np.arange(int(pass_s * sr)) / sr
-    words = ((t > 0.3) & (t < 0.4)) | ((t > 0.9) & (t < 1.0))  # two short words a pass
-    voice = (0.4 * np.sin(2 * np.pi * 300 * t) * words).astype(np.float32)[:, None]
+    voice = spoken(pass_s, [(0.3, 0.4), (0.9, 1.0)], level=0.4, sr=sr)  # two words a pass
     talking = write_clip(tmp_path / "talking.mp4", frames, fps, sound=(voice, sr, 0.0))
 
     eng = LiveEngine(size=400, device="cpu")

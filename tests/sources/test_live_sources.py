@@ -26,23 +26,27 @@ def _numbered_clip(tmp_path, n=30, fps=20):
     return write_clip(tmp_path / "numbered.mp4", frames, fps)
 
 
+def _play_through(src) -> list:
+    """Every frame a reader that keeps up gets, until the source ends."""
+    seen, after = [], 0
+    while True:
+        frame = src.newest(after, timeout=1.0)
+        if frame is None:
+            return seen
+        seen.append(frame)
+        after = frame.seq
+
+
 def _bar(frame) -> float:
     return float((frame.image[..., 1] > 128).mean())
 
 
 def test_a_video_plays_at_its_own_rate_and_ends(tmp_path):
     path = _numbered_clip(tmp_path, n=30, fps=20)  # 1.5 s
-    seen = []
     with VideoPlayer(path) as src:
         assert src.fps == pytest.approx(20.0)
         t0 = time.perf_counter()
-        after = 0
-        while True:
-            frame = src.newest(after, timeout=1.0)
-            if frame is None:
-                break
-            seen.append(frame)
-            after = frame.seq
+        seen = _play_through(src)
         elapsed = time.perf_counter() - t0
         assert src.ended and src.error is None
     # never faster than the clip's own clock (slower only when the machine is busy)
@@ -58,15 +62,8 @@ def test_a_variable_rate_video_plays_each_frame_at_its_own_time(tmp_path):
     times = [i / 10 for i in range(10)] + [1 + i / 40 for i in range(20)]  # 10, then 40 fps
     frames = [np.full((48, 64, 3), 40 + 6 * i, np.uint8) for i in range(len(times))]
     path = write_clip(tmp_path / "vfr.mp4", frames, 20, times=times)
-    seen = []
     with VideoPlayer(path) as src:
-        after = 0
-        while True:
-            frame = src.newest(after, timeout=1.0)
-            if frame is None:
-                break
-            seen.append(frame)
-            after = frame.seq
+        seen = _play_through(src)
         start = src.clock_start
     assert len(seen) >= 20
     for f in seen:  # shown when its time in the file has come, not at i / fps
