@@ -1264,6 +1264,9 @@ class MainWindow(QMainWindow):
             if self._fullscreen:
                 self.leave_fullscreen()
             self.settings.store.setValue("geometry", self.saveGeometry())
+            portrait = self.engine.portrait  # shown already, its event maybe not handled yet
+            if portrait is not None:
+                self.settings.set("portrait", portrait.source)
             self.settings.sync()
             if self.outputs.recording or self.outputs.saving:
                 self.statusBar().showMessage("Saving the recording…")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -159,6 +160,25 @@ def test_own_portraits_are_added_and_remembered(qtbot, open_window, clip, grace_
     w.close()
     w2 = open_window(source=clip)
     assert w2.gallery.find(str(mine)) is not None
+    qtbot.waitUntil(lambda: w2.engine.portrait is not None
+                    and w2.engine.portrait.source == str(mine), timeout=60000)
+
+
+def test_a_portrait_chosen_just_before_closing_is_remembered(qtbot, open_window, clip,
+                                                             grace_photo, tmp_path):
+    """The engine shows the new portrait, and the window closes before it has handled
+    the news (no Qt events in between): the next start still shows that portrait."""
+    mine = tmp_path / "just now.jpg"
+    cv2.imwrite(str(mine), grace_photo)
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    qtbot.waitUntil(lambda: w.engine.portrait is not None, timeout=60000)
+    w.handle_dropped([str(mine)])
+    deadline = time.perf_counter() + 60
+    while (w.engine.portrait is None or w.engine.portrait.source != str(mine)) \
+            and time.perf_counter() < deadline:
+        time.sleep(0.01)  # waiting without handing Qt its events
+    w.close()
+    w2 = open_window(source=clip)
     qtbot.waitUntil(lambda: w2.engine.portrait is not None
                     and w2.engine.portrait.source == str(mine), timeout=60000)
 
