@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from puppet.errors import PuppetError
-from puppet.timeline import CLOCK, AudioFormat
+from puppet.timeline import CLOCK, AudioFormat, concat_samples
 
 AudioCallback = Callable[[np.ndarray, float], None]  # (block, capture time of its first sample)
 
@@ -165,6 +165,23 @@ class GeneratedAudio:
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
+
+
+def decode_samples(container, stream, fmt: AudioFormat) -> np.ndarray:
+    """A PyAV container's audio ``stream`` decoded whole, as float32 samples
+    (frames, channels) in ``fmt`` (resampled and mixed as needed).  PyAV's errors
+    reach the caller."""
+    import av
+
+    layout = "mono" if fmt.channels == 1 else "stereo"
+    resampler = av.AudioResampler(format="flt", layout=layout, rate=fmt.samplerate)
+    blocks = []
+    for frame in container.decode(stream):
+        for out in resampler.resample(frame):
+            blocks.append(out.to_ndarray().reshape(-1, fmt.channels))
+    for out in resampler.resample(None):
+        blocks.append(out.to_ndarray().reshape(-1, fmt.channels))
+    return concat_samples(blocks, fmt.channels)
 
 
 def tone(frequency: float = 440.0, level: float = 0.2) -> Signal:

@@ -52,7 +52,7 @@ import numpy as np
 
 from puppet.errors import PuppetError, existing_file
 from puppet.files import PartLock, part_path, remove
-from puppet.sources.audio import AudioTrack
+from puppet.sources.audio import AudioTrack, decode_samples
 from puppet.timeline import (
     AudioFormat,
     AudioTimeline,
@@ -219,19 +219,11 @@ def _read_audio(p: Path, info: dict, z: zipfile.ZipFile) -> AudioTrack:
         data = z.read(info["member"])
     except KeyError as exc:
         raise _damaged(p, "its sound is missing") from exc
-    layout = "mono" if fmt.channels == 1 else "stereo"
-    blocks = []
     try:
         with av.open(io.BytesIO(data)) as c:
-            resampler = av.AudioResampler(format="flt", layout=layout, rate=fmt.samplerate)
-            for frame in c.decode(audio=0):
-                for out in resampler.resample(frame):
-                    blocks.append(out.to_ndarray().reshape(-1, fmt.channels))
-            for out in resampler.resample(None):
-                blocks.append(out.to_ndarray().reshape(-1, fmt.channels))
+            samples = decode_samples(c, c.streams.audio[0], fmt)[:total]
     except (av.error.FFmpegError, IndexError, ValueError) as exc:
         raise _damaged(p, f"its sound cannot be decoded: {exc}") from exc
-    samples = concat_samples(blocks, fmt.channels)[:total]
     if len(samples) < total:
         samples = np.concatenate([samples, np.zeros((total - len(samples), fmt.channels),
                                                     np.float32)])

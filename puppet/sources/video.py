@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from puppet.errors import PuppetError, existing_file
-from puppet.timeline import AudioFormat, concat_samples
+from puppet.timeline import AudioFormat
 
 if TYPE_CHECKING:
     from puppet.sources.audio import AudioTrack
@@ -166,7 +166,7 @@ def read_sound(path: str | Path) -> tuple[AudioTrack | None, str]:
     Returns (track, "") ; (None, "") for a video without sound; (None, why) when the
     sound cannot be decoded: a render then goes on without it and says so.
     """
-    from puppet.sources.audio import AudioTrack
+    from puppet.sources.audio import AudioTrack, decode_samples
 
     av = _av()
     try:
@@ -179,15 +179,7 @@ def read_sound(path: str | Path) -> tuple[AudioTrack | None, str]:
                 rate = 48000
             channels = 1 if (stream.channels or 1) == 1 else 2
             fmt = AudioFormat(rate, channels)
-            resampler = av.AudioResampler(format="flt", layout="mono" if channels == 1
-                                          else "stereo", rate=rate)
-            blocks = []
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    blocks.append(out.to_ndarray().reshape(-1, channels))
-            for out in resampler.resample(None):
-                blocks.append(out.to_ndarray().reshape(-1, channels))
-            samples = concat_samples(blocks, channels)
+            samples = decode_samples(container, stream, fmt)
             # where the sound starts against the picture (a file may start one before the
             # other): pad or cut so that sample 0 is the first frame's
             video = container.streams.video[0] if container.streams.video else None
