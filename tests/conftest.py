@@ -173,3 +173,33 @@ def driving_clip(tmp_path_factory, grace_photo, grace_face):
               for a, dx, dy, s, mouth in sched]
     path = write_clip(tmp_path_factory.mktemp("clips") / "driver.mp4", frames, 24)
     return path, 24, [m for *_, m in sched]
+
+
+@pytest.fixture(scope="session")
+def group_portrait(tmp_path_factory, grace_photo):
+    """A group portrait: three pictures of faces side by side on a grey wall, a large one
+    on the left, a small painted one in the middle, a middle-sized one on the right
+    (the face mesh's own pass over the whole picture finds none of them).
+
+    Returns (path, the three pictures' boxes (x0, y0, x1, y1) from the left)."""
+    from puppet.artwork import builtin_path
+
+    oil = cv2.imread(str(builtin_path("grace-oil")))
+    canvas = np.full((720, 1800, 3), 96, np.uint8)
+    boxes = []
+    for image, x, y, h in ((grace_photo, 40, 200, 420), (oil, 800, 420, 200),
+                           (grace_photo, 1300, 150, 300)):
+        w = int(image.shape[1] * h / image.shape[0])
+        canvas[y:y + h, x:x + w] = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        boxes.append((x, y, x + w, y + h))
+    path = tmp_path_factory.mktemp("group") / "group.png"
+    cv2.imwrite(str(path), canvas)
+    return path, boxes
+
+
+def face_centre(face) -> tuple[float, float]:
+    return float(face.landmarks[:, 0].mean()), float(face.landmarks[:, 1].mean())
+
+
+def inside(point: tuple[float, float], box: tuple[int, int, int, int]) -> bool:
+    return box[0] < point[0] < box[2] and box[1] < point[1] < box[3]

@@ -265,37 +265,151 @@ def _score_for(pts: np.ndarray, detections: list, w: int, h: int) -> float:
     return best_score
 
 
-def find_face(image_bgr: np.ndarray, what: str = "the portrait") -> Face:
-    """The largest face in a still image, looking harder than one pass when needed.
+# faces looked for in a portrait (a group photo); the face mesh's own pass finds the large ones
+PORTRAIT_FACES = 8
 
-    Small faces in large paintings escape MediaPipe's short-range detector, so
-    when the whole image shows none, overlapping windows are searched too.
-    Raises :class:`PuppetError` when no face is found anywhere.
+
+def _same_face(a: Face, b: Face) -> bool:
+    """Whether two finds are one face: either's centre inside the other's box."""
+    def inside(f: Face, g: Face) -> bool:
+        x0, y0, x1, y1 = g.bbox
+        cx, cy = f.landmarks[:, 0].mean(), f.landmarks[:, 1].mean()
+        return bool(x0 <= cx <= x1 and y0 <= cy <= y1)
+    return inside(a, b) or inside(b, a)
+
+
+def _mesh_in_box(tracker: FaceTracker, image_bgr: np.ndarray, cx: float, cy: float,
+                 width: float) -> Face | None:
+    """The face mesh on a square about three face widths around (cx, cy), enlarged when
+    small (the mesh's detector likes faces of at least ~100 pixels); the largest face
+    there, in the image's pixels."""
+    h, w = image_bgr.shape[:2]
+    side = int(min(max(3.0 * width, 64.0), w, h))
+    x0 = int(round(min(max(cx - side / 2, 0), w - side)))
+    y0 = int(round(min(max(cy - side / 2, 0), h - side)))
+    tile = image_bgr[y0:y0 + side, x0:x0 + side]
+    factor = max(1.0, 320.0 / side)
+    if factor > 1.0:
+        tile = cv2.resize(tile, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+    rgb = cv2.cvtColor(np.ascontiguousarray(tile), cv2.COLOR_BGR2RGB)
+    face = tracker._track_in(rgb, 0, 0, (rgb.shape[1], rgb.shape[0]))
+    if face is None:
+        return None
+    return face.transformed(1.0 / factor, (x0, y0), (w, h))
+
+
+def find_faces(image_bgr: np.ndarray, what: str = "the portrait") -> list[Face]:
+    """Every face in a still image (a group photo), from left to right.
+
+    The face mesh's own pass finds the large faces; MediaPipe's full-range detector
+    finds the smaller ones, and the mesh then looks closely around each.  Where neither
+    finds a face, overlapping windows are searched (a small face in a large painting),
+    which gives at most one.  Raises :class:`PuppetError` when no face is found anywhere.
     """
     h, w = image_bgr.shape[:2]
-    with FaceTracker(video=False, max_faces=3, min_detection_confidence=0.4) as tracker:
-        face = tracker.track(image_bgr)
-        if face is not None:
-            return face
-        found: list[Face] = []
-        for frac in (0.6, 0.4, 0.25):
-            side = int(min(w, h) * frac)
-            if side < 48:
-                continue
-            step = max(1, side // 2)
-            for y0 in range(0, max(1, h - side + 1), step):
-                for x0 in range(0, max(1, w - side + 1), step):
-                    tile = image_bgr[y0:y0 + side, x0:x0 + side]
-                    factor = 1.0
-                    if side < 320:  # the detector likes faces of at least ~100 pixels
-                        factor = 320.0 / side
-                        tile = cv2.resize(tile, None, fx=factor, fy=factor,
-                                          interpolation=cv2.INTER_CUBIC)
-                    f = tracker.track(np.ascontiguousarray(tile))
-                    if f is not None:
-                        found.append(f.transformed(1.0 / factor, (x0, y0), (w, h)))
-            if found:
-                return max(found, key=lambda f: (f.confidence, f.area))
-    raise PuppetError(f"no face found in {what}",
-                      "choose an image where one face is seen from the front, "
-                      "at least about 60 pixels wide")
+    with FaceTracker(video=False, max_faces=PORTRAIT_FACES,
+                     min_detection_confidence=0.4) as tracker:
+        found = _mesh_faces(tracker, image_bgr)
+        try:
+            finder = small_face_detector(0.5)
+        except Exception:  # noqa: BLE001 - a broken install: 'puppet doctor' says so
+            finder = None
+        if finder is not None:
+            with finder:
+                candidates = _detect_tiled(finder, image_bgr)
+            for cx, cy, width in candidates:
+                if any(f.bbox[0] <= cx <= f.bbox[2] and f.bbox[1] <= cy <= f.bbox[3]
+                       for f in found):
+                    continue
+                face = _mesh_in_box(tracker, image_bgr, cx, cy, width)
+                if face is not None and not any(_same_face(face, f) for f in found):
+                    found.append(face)
+        if not found:
+            face = _window_search(tracker, image_bgr)
+            if face is not None:
+                found.append(face)
+    if not found:
+        raise PuppetError(f"no face found in {what}",
+                          "choose an image where one face is seen from the front, "
+                          "at least about 60 pixels wide")
+    return sorted(found, key=lambda f: f.bbox[0] + f.bbox[2])
+
+
+def _detect_tiled(finder, image_bgr: np.ndarray) -> list[tuple[float, float, float]]:
+    """Faces the full-range detector sees in the whole image and in its four overlapping
+    corners (each 0.6 of it: faces a group photo shows side by side come out larger there),
+    as (centre x, centre y, width) in the image's pixels, surest first."""
+    h, w = image_bgr.shape[:2]
+    rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+    tw, th = int(w * 0.6), int(h * 0.6)
+    tiles = [(0, 0, w, h)] + [(x0, y0, tw, th) for y0 in (0, h - th) for x0 in (0, w - tw)]
+    found = []
+    for x0, y0, tw_, th_ in tiles:
+        tile = np.ascontiguousarray(rgb[y0:y0 + th_, x0:x0 + tw_])
+        for det in finder.process(tile).detections or []:
+            box = det.location_data.relative_bounding_box
+            score = float(det.score[0]) if det.score else 0.0
+            found.append((score, x0 + (box.xmin + box.width / 2) * tw_,
+                          y0 + (box.ymin + box.height / 2) * th_, box.width * tw_))
+    found.sort(key=lambda d: -d[0])
+    return [(cx, cy, width) for _score, cx, cy, width in found]
+
+
+def _mesh_faces(tracker: FaceTracker, image_bgr: np.ndarray) -> list[Face]:
+    """All the faces of the face mesh's own pass over the whole image."""
+    h, w = image_bgr.shape[:2]
+    result = tracker._graph.process({"image": cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)})
+    scale = np.array([w, h, w], dtype=np.float32)
+    faces = []
+    for f in result.multi_face_landmarks or []:
+        pts = np.array([(p.x, p.y, p.z) for p in f.landmark], dtype=np.float32) * scale
+        conf = _score_for(pts, result.face_detections or [], w, h) or 0.5
+        faces.append(Face(pts, conf, (w, h)))
+    return faces
+
+
+def _window_search(tracker: FaceTracker, image_bgr: np.ndarray) -> Face | None:
+    """The surest face in overlapping windows of the image, each enlarged when small."""
+    h, w = image_bgr.shape[:2]
+    found: list[Face] = []
+    for frac in (0.6, 0.4, 0.25):
+        side = int(min(w, h) * frac)
+        if side < 48:
+            continue
+        step = max(1, side // 2)
+        for y0 in range(0, max(1, h - side + 1), step):
+            for x0 in range(0, max(1, w - side + 1), step):
+                tile = image_bgr[y0:y0 + side, x0:x0 + side]
+                factor = 1.0
+                if side < 320:  # the detector likes faces of at least ~100 pixels
+                    factor = 320.0 / side
+                    tile = cv2.resize(tile, None, fx=factor, fy=factor,
+                                      interpolation=cv2.INTER_CUBIC)
+                f = tracker.track(np.ascontiguousarray(tile))
+                if f is not None:
+                    found.append(f.transformed(1.0 / factor, (x0, y0), (w, h)))
+        if found:
+            return max(found, key=lambda f: (f.confidence, f.area))
+    return None
+
+
+def find_face(image_bgr: np.ndarray, what: str = "the portrait", number: int | None = None
+              ) -> Face:
+    """The face to animate in a still image: the largest, or face ``number`` counted from
+    the left (1 is the leftmost) of those :func:`find_faces` finds.
+
+    Raises :class:`PuppetError` when there is no face, or no face of that number.
+    """
+    return choose_face(find_faces(image_bgr, what), what, number)
+
+
+def choose_face(faces: list[Face], what: str, number: int | None = None) -> Face:
+    if number is None:
+        return max(faces, key=lambda f: f.area)
+    if not 1 <= number <= len(faces):
+        shown = "one face" if len(faces) == 1 else f"{len(faces)} faces"
+        raise PuppetError(f"{what} shows {shown}, so there is no face {number}",
+                          "choose a face from 1 to "
+                          f"{len(faces)}, counted from the left" if len(faces) > 1
+                          else "leave the face number out")
+    return faces[number - 1]

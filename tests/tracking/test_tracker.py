@@ -145,3 +145,31 @@ def test_without_the_full_range_detector_a_video_tracker_still_runs(monkeypatch,
         assert "no model" in tracker.search_error
         assert tracker.track(blank) is None
         assert tracker.track(grace_photo) is not None  # a face the mesh finds itself
+
+
+def test_find_faces_lists_every_face_of_a_group_from_the_left(group_portrait, grace_photo):
+    from conftest import face_centre, inside
+
+    from puppet.tracking.mediapipe_tracker import find_faces
+
+    path, boxes = group_portrait
+    image = cv2.imread(str(path))
+    faces = find_faces(image)
+    assert len(faces) == 3
+    for face, box in zip(faces, boxes):
+        assert inside(face_centre(face), box)
+        assert face.image_size == (1800, 720)
+        # a whole face: eyes, nose and chin where a face has them
+        eyes_y = face.landmarks[[33, 263], 1].mean()
+        assert eyes_y < face.landmarks[1, 1] < face.landmarks[152, 1]
+    # by default the largest moves; a number picks one counted from the left
+    assert inside(face_centre(find_face(image)), boxes[0])
+    assert inside(face_centre(find_face(image, number=2)), boxes[1])
+    assert inside(face_centre(find_face(image, number=3)), boxes[2])
+    with pytest.raises(PuppetError) as err:
+        find_face(image, "group.png", number=4)
+    assert "shows 3 faces, so there is no face 4" in err.value.problem
+    assert "from 1 to 3" in err.value.fix
+    with pytest.raises(PuppetError) as err:
+        find_face(grace_photo, number=2)
+    assert "shows one face" in err.value.problem
