@@ -31,6 +31,22 @@ def _add_render_options(p: argparse.ArgumentParser, size: int = 1280) -> None:
                    help="landmark smoothing, 0 (none) .. 1 (heavy) (default 0.3)")
 
 
+def _face_number(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a face number (1 is the leftmost face)")
+    return n
+
+
+def _add_face_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--face", type=_face_number, default=None, metavar="N",
+                   help="in a portrait with several faces (a group photo), the one that moves: "
+                        "1 is the leftmost (default: the largest)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="puppet",
@@ -51,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, metavar="OUT.mp4", help="the H.264 MP4 to write")
     p.add_argument("--max-frames", type=int, default=0, metavar="N",
                    help="render only the first N driving frames (default: all)")
+    _add_face_option(p)
     _add_render_options(p)
 
     p = sub.add_parser("demo", help="render the built-in portrait with a built-in performance",
@@ -76,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "performance")
     p.add_argument("--portrait", default=None, metavar="IMAGE",
                    help="the portrait image (default: the built-in portrait)")
+    _add_face_option(p)
     p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                    help="stop after this many seconds (default: at the end of a video, or on "
                         "Ctrl+C)")
@@ -114,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default=None, metavar="CAMERA|VIDEO|demo",
                    help="a camera number, a video file (played in a loop) or 'demo'")
     p.add_argument("--portrait", default=None, metavar="IMAGE", help="the portrait to show")
+    _add_face_option(p)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
                    help="where the generator runs (default: as last time, else auto)")
     p.add_argument("--quit-after", type=float, default=None, metavar="SECONDS",
@@ -191,6 +210,10 @@ def _print_report(report, what: str) -> None:
     if getattr(report, "sound_note", ""):
         print(f"Without sound: the driving video's {report.sound_note.removeprefix('its ')}",
               file=sys.stderr)
+    faces = getattr(report, "portrait_faces", 1)
+    if faces > 1:
+        print(f"The portrait shows {faces} faces; face {report.face_number} from the left moved. "
+              f"Choose another with --face N (1 to {faces}).", file=sys.stderr)
     where = report.provider.label
     note = report.generator_note
     if note and (report.provider.device == "cuda" or note.startswith("no ")):
@@ -210,7 +233,7 @@ def cmd_render(args: argparse.Namespace) -> int:
                              device=args.device, settings=settings, progress=bar,
                              on_provider=lambda info: print(f"Generator runs on {info.label}",
                                                             file=sys.stderr),
-                             max_frames=max(0, args.max_frames))
+                             max_frames=max(0, args.max_frames), face=args.face)
     finally:
         bar.finish()
     _print_report(report, "Rendered")
@@ -333,6 +356,9 @@ def _live(args: argparse.Namespace) -> int:
         if not parent.is_dir():
             raise PuppetError(f"the folder for --stats, {parent}, does not exist",
                               "create it first, or give another path")
+    if args.face is not None and not args.portrait:
+        raise PuppetError("--face chooses a face of the portrait given with --portrait",
+                          "name the group portrait with --portrait as well")
     spec = parse_source(args.source, loop=args.loop)
     if spec.kind == "video" and args.duration is None and args.loop:
         raise PuppetError("--loop plays the video forever", "give --duration SECONDS as well, "
@@ -370,7 +396,7 @@ def _run_live(args: argparse.Namespace, engine, outputs, spec, settings,
     engine.set_source(spec, wait=True)  # first: a missing camera is known at once
     source_fps = engine.source.fps if engine.source is not None else None
     portrait = args.portrait or f"{BUILTIN_PREFIX}grace-oil"
-    engine.set_portrait(portrait, wait=True)
+    engine.set_portrait(portrait, wait=True, face=args.face if args.portrait else None)
     print(f"Generator runs on {engine.provider.label}", file=sys.stderr)
     if vcam is not None:
         try:
@@ -395,7 +421,10 @@ def _run_live(args: argparse.Namespace, engine, outputs, spec, settings,
         print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr,
               flush=True)
 
-    print(f"Live from the {spec.label} onto {engine.portrait.name}"
+    shown = engine.portrait
+    print(f"Live from the {spec.label} onto {shown.name}"
+          + (f" (face {shown.face_number} of {shown.faces} from the left; --face N chooses)"
+             if shown.faces > 1 else "")
           + (f" for {args.duration:g} s" if args.duration else "")
           + (" (Ctrl+C stops)" if args.duration is None else ""), file=sys.stderr)
     if record is not None:

@@ -90,6 +90,8 @@ class RenderReport:
     first_frame_seconds: float = 0.0  # from the start until the first frame was written
     sound: bool = False  # the output has a sound track
     sound_note: str = ""  # why the driver's sound could not go along, if it could not
+    portrait_faces: int = 1  # faces in the portrait (a group photo: several)
+    face_number: int = 1  # the one that moved, counted from the left
 
     @property
     def fps(self) -> float:
@@ -449,10 +451,11 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
                 settings: RetargetSettings | None = None, generator_name: str = "warp",
                 progress: ProgressFn | None = None,
                 on_provider: Callable[[ProviderInfo], None] | None = None,
-                generator=None, max_frames: int = 0) -> RenderReport:
+                generator=None, max_frames: int = 0, face: int | None = None) -> RenderReport:
     """``puppet render``: a portrait driven by a video or by a recorded performance file
     (see :mod:`puppet.sources.performance`), written to an H.264 MP4; the video's or the
-    performance's sound goes into the MP4 as AAC.
+    performance's sound goes into the MP4 as AAC.  ``face``: which face of a group
+    portrait moves, counted from the left (default: the largest).
 
     ``generator``: one made already (``puppet bench`` passes its own); by default
     ``generator_name`` is created on ``device``.  ``max_frames`` > 0 renders only a
@@ -464,7 +467,7 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
     out = check_output_path(output_path, (portrait_path, driving_path))
     if is_performance_file(driving_path):
         perf = read_performance(driving_path)
-        portrait = load_portrait(portrait_path, size)
+        portrait = load_portrait(portrait_path, size, face)
         if generator is None:
             generator = generators.create(generator_name, device)
         if on_provider is not None:
@@ -481,9 +484,11 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
         what, fix = "performance", "record a performance where a face is seen from the front"
         report.video_fps = float(perf.fps)
         report.sound = writer.has_sound
+        report.portrait_faces, report.face_number = portrait.faces, portrait.face_number
     else:
         report = _render_video(portrait_path, driving_path, out, size, device, settings,
-                               generator_name, progress, on_provider, generator, max_frames)
+                               generator_name, progress, on_provider, generator, max_frames,
+                               face)
         what, fix = "driving video", "use a video where a face is seen from the front"
     if report.frames_without_face == report.frames:
         out.unlink(missing_ok=True)
@@ -495,12 +500,13 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
                   settings: RetargetSettings | None, generator_name: str,
                   progress: ProgressFn | None,
                   on_provider: Callable[[ProviderInfo], None] | None,
-                  generator=None, max_frames: int = 0) -> RenderReport:
+                  generator=None, max_frames: int = 0, face: int | None = None
+                  ) -> RenderReport:
     from puppet.outputs.video_writer import VideoWriter
     from puppet.sources.video import VideoFile, read_sound
     from puppet.tracking.mediapipe_tracker import FaceTracker
 
-    portrait = load_portrait(portrait_path, size)
+    portrait = load_portrait(portrait_path, size, face)
     video = VideoFile(driving_path)
     try:
         if generator is None:
@@ -535,4 +541,5 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
     report.video_fps = video.fps
     report.sound = writer.has_sound
     report.sound_note = sound_note
+    report.portrait_faces, report.face_number = portrait.faces, portrait.face_number
     return report

@@ -453,12 +453,15 @@ class LiveEngine:
             self._pending_neutral = (face, self._last_image)
         return face
 
-    def set_portrait(self, portrait: str | Path | Portrait, wait: bool = False) -> Future:
-        """Show another portrait: a path, ``built-in:NAME`` or a loaded :class:`Portrait`.
+    def set_portrait(self, portrait: str | Path | Portrait, wait: bool = False,
+                     face: int | None = None) -> Future:
+        """Show another portrait: a path, ``built-in:NAME`` or a loaded :class:`Portrait`;
+        ``face``: which face of a group portrait, counted from the left (default: the
+        largest).
 
         It loads on the control thread; until it is ready the current portrait keeps
         moving, and it stays when the new one fails (``portrait-error``)."""
-        return self._submit("portrait", lambda: self._load_portrait(portrait), wait)
+        return self._submit("portrait", lambda: self._load_portrait(portrait, face), wait)
 
     def set_source(self, spec: SourceSpec | str | int | LiveSource, wait: bool = False) -> Future:
         """Drive the portrait from another source: a :class:`SourceSpec`, its text (``0``,
@@ -525,16 +528,16 @@ class LiveEngine:
                     continue
             self._run_jobs()
 
-    def _load_portrait(self, what: str | Path | Portrait) -> None:
+    def _load_portrait(self, what: str | Path | Portrait, face: int | None = None) -> None:
         try:
-            portrait = self._read_portrait(what)
+            portrait = self._read_portrait(what, face)
             self._install_renderer(portrait, self._generator or self._new_generator())
         except PuppetError as exc:
             self._emit(EVENT_PORTRAIT_ERROR, exc.message, exc, what)
             raise
         self._emit(EVENT_PORTRAIT, f"Portrait: {portrait.name}", None, portrait)
 
-    def _read_portrait(self, what: str | Path | Portrait) -> Portrait:
+    def _read_portrait(self, what: str | Path | Portrait, face: int | None = None) -> Portrait:
         if isinstance(what, Portrait):
             return what
         text = str(what)
@@ -544,7 +547,7 @@ class LiveEngine:
             return builtin_portrait(text[len(BUILTIN_PREFIX):], size=self.size)
         from puppet.portrait import load_portrait
 
-        return load_portrait(what, self.size)
+        return load_portrait(what, self.size, face)
 
     def _new_generator(self, name: str | None = None, device: str | None = None):
         name, device = name or self.generator_name, device or self.device

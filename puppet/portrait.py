@@ -22,6 +22,8 @@ class Portrait:
     face: Face
     name: str
     source: str  # a path, or "built-in:<name>"
+    faces: int = 1  # how many faces the image shows (a group photo: several)
+    face_number: int = 1  # which of them is animated, counted from the left
 
     @property
     def size(self) -> tuple[int, int]:
@@ -63,15 +65,23 @@ def resize_for_output(image: np.ndarray, size: int = DEFAULT_SIZE) -> np.ndarray
 
 
 def portrait_from_image(image: np.ndarray, name: str, source: str,
-                        size: int = DEFAULT_SIZE) -> Portrait:
-    from puppet.tracking.mediapipe_tracker import find_face
+                        size: int = DEFAULT_SIZE, face: int | None = None) -> Portrait:
+    """The portrait in ``image``: its largest face, or face number ``face`` counted from
+    the left where it shows several (a group photo)."""
+    from puppet.tracking.mediapipe_tracker import choose_face, find_faces
 
     img = resize_for_output(image, size)
-    face = find_face(img, what=f"the portrait {source}")
-    return Portrait(image=img, face=face, name=name, source=source)
+    what = f"the portrait {source}"
+    faces = find_faces(img, what=what)
+    chosen = choose_face(faces, what, face)
+    number = next(i for i, f in enumerate(faces, 1) if f is chosen)
+    return Portrait(image=img, face=chosen, name=name, source=source, faces=len(faces),
+                    face_number=number)
 
 
-def load_portrait(path: str | Path, size: int = DEFAULT_SIZE) -> Portrait:
-    """Read a portrait, size it for output and find its face (errors say what to do)."""
+def load_portrait(path: str | Path, size: int = DEFAULT_SIZE, face: int | None = None
+                  ) -> Portrait:
+    """Read a portrait, size it for output and find its face (errors say what to do);
+    ``face``: which face of a group photo, counted from the left (default: the largest)."""
     image = read_image(path, "portrait")
-    return portrait_from_image(image, Path(path).stem, str(path), size)
+    return portrait_from_image(image, Path(path).stem, str(path), size, face)

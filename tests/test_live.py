@@ -252,3 +252,25 @@ def test_the_demo_performance_drives_the_portrait_without_a_camera():
         assert not any(e.kind == EVENT_SOURCE_ERROR for e in events)
     finally:
         eng.stop()
+
+
+def test_a_face_of_a_group_portrait_is_chosen_by_its_number(group_portrait, driving_clip):
+    from conftest import face_centre, inside
+
+    path, boxes = group_portrait
+    eng = LiveEngine(size=1800, device="cpu")  # the group's own size: its small faces stay
+    try:
+        eng.set_portrait(path, wait=True)
+        assert (eng.portrait.faces, eng.portrait.face_number) == (3, 1)  # the largest
+        eng.set_portrait(path, wait=True, face=3)
+        assert (eng.portrait.faces, eng.portrait.face_number) == (3, 3)
+        assert inside(face_centre(eng.portrait.face), boxes[2])
+        before = eng.portrait
+        with pytest.raises(PuppetError, match="no face 5"):
+            eng.set_portrait(path, wait=True, face=5)
+        assert eng.portrait is before
+        eng.set_source(SourceSpec("video", path=str(driving_clip[0]), loop=True), wait=True)
+        eng.start()
+        assert wait_for(lambda: eng.stats().frames_shown >= 5)
+    finally:
+        eng.stop()

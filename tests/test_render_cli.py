@@ -244,3 +244,35 @@ def test_a_variable_frame_rate_clip_keeps_its_mouth_on_its_voice(tmp_path, drivi
         samples = np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(audio=0)])
     onset = np.flatnonzero(np.abs(samples) > 0.1)[0] / sr
     assert onset == pytest.approx(1.0, abs=0.02)  # the word said with frame 12, heard there
+
+
+def test_render_moves_the_chosen_face_of_a_group_portrait(tmp_path, driving_clip,
+                                                         group_portrait):
+    path, boxes = group_portrait
+    out = tmp_path / "group.mp4"
+    result = run_puppet("render", "--portrait", path, "--driving", driving_clip[0],
+                        "--output", out, "--face", "3", "--size", "1800", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert "The portrait shows 3 faces; face 3 from the left moved" in result.stderr
+    frames, _, _ = read_video(out)
+    assert frames[0].shape == (720, 1800, 3)
+
+    def change(box):
+        x0, y0, x1, y1 = box
+        return max(float(np.abs(f[y0:y1, x0:x1].astype(int) - frames[0][y0:y1, x0:x1]).mean())
+                   for f in frames)
+
+    moved = [change(b) for b in boxes]
+    assert moved[2] > 5.0, moved  # the right face talks and tilts its head ...
+    assert moved[0] < 0.5 and moved[1] < 0.5, moved  # ... the others hold still (coding noise)
+    # a face the portrait does not have: a clear error, and nothing written
+    out2 = tmp_path / "none.mp4"
+    result = run_puppet("render", "--portrait", path, "--driving", driving_clip[0],
+                        "--output", out2, "--face", "4", "--device", "cpu")
+    assert result.returncode != 0
+    assert "shows 3 faces, so there is no face 4" in result.stderr
+    assert "from 1 to 3" in result.stderr
+    assert not out2.exists()
+    result = run_puppet("render", "--portrait", path, "--driving", driving_clip[0],
+                        "--output", out2, "--face", "0")
+    assert result.returncode == 2 and "not a face number" in result.stderr
