@@ -41,6 +41,9 @@ def check_args(args: argparse.Namespace) -> None:
             not str(args.portrait).startswith("built-in:"):
         raise PuppetError(f"portrait not found: {args.portrait}",
                           "check the path and the file name")
+    if getattr(args, "face", None) is not None and not args.portrait:
+        raise PuppetError("--face chooses a face of the portrait given with --portrait",
+                          "name the group portrait with --portrait as well")
 
 
 def apply_theme(app: QApplication) -> None:
@@ -82,7 +85,8 @@ def main(argv: list[str] | argparse.Namespace | None = None) -> int:
             raise PuppetError(f"video source not found: {source}",
                               "check the path, or give a camera number or 'demo'")
         source = str(Path(source).resolve())
-    window = MainWindow(settings, source=source, portrait=portrait, device=args.device)
+    window = MainWindow(settings, source=source, portrait=portrait, device=args.device,
+                        face=getattr(args, "face", None))
     window.show()
     if args.fullscreen:
         window.toggle_fullscreen()

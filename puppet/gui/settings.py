@@ -15,6 +15,7 @@ SETTINGS_ENV = "PUPPET_SETTINGS"  # an .ini file to use instead (tests, portable
 DEFAULTS: dict[str, Any] = {
     "portrait": "built-in:grace-oil",
     "user_portraits": [],
+    "portrait_faces": [],  # "N<TAB>source": the face chosen in a group portrait
     "source": "",
     "expression": 1.0,
     "head": 1.0,

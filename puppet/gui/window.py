@@ -124,11 +124,12 @@ class EngineBridge(QObject):
 
 
 class MainWindow(QMainWindow):
-    """The window.  ``source``, ``portrait`` and ``device`` override the remembered ones."""
+    """The window.  ``source``, ``portrait`` (with ``face``, for a group portrait) and
+    ``device`` override the remembered ones."""
 
     def __init__(self, settings: Settings, source: str | None = None,
                  portrait: str | None = None, device: str | None = None,
-                 size: int = LIVE_SIZE):
+                 size: int = LIVE_SIZE, face: int | None = None):
         super().__init__()
         self.settings = settings
         self.setWindowTitle("Puppet")
@@ -177,7 +178,8 @@ class MainWindow(QMainWindow):
         self.stats_timer.start(250)
 
         self.engine.start()
-        self.choose_portrait(portrait or settings.get("portrait"), startup=True)
+        self.choose_portrait(portrait or settings.get("portrait"), startup=True,
+                             face=face if portrait else None)
         self.refresh_cameras(startup=True)
         self.recover_recordings()
 
@@ -197,6 +199,21 @@ class MainWindow(QMainWindow):
         self.portrait_view.mouseDoubleClickEvent = lambda _e: self.toggle_fullscreen()
         left.addWidget(self.message_bar)
         left.addWidget(self.portrait_view, 1)
+
+        # a group portrait: which face moves (hidden for a portrait with one face)
+        self.face_row = QWidget()
+        face_line = QHBoxLayout(self.face_row)
+        face_line.setContentsMargins(0, 0, 0, 0)
+        self.face_label = QLabel("")
+        self.face_choice = QComboBox()
+        self.face_choice.setToolTip("This portrait shows several faces: choose the one that "
+                                    "moves (counted from the left)")
+        self.face_choice.activated.connect(self._face_chosen)
+        face_line.addWidget(self.face_label)
+        face_line.addWidget(self.face_choice)
+        face_line.addStretch(1)
+        self.face_row.hide()
+        left.addWidget(self.face_row)
 
         self.gallery_row = QWidget()
         column = QVBoxLayout(self.gallery_row)
@@ -583,14 +600,19 @@ class MainWindow(QMainWindow):
         row = self.gallery.currentRow()
         self.gallery.setCurrentRow((row + step) % n if row >= 0 else 0)
 
-    def choose_portrait(self, source: str, startup: bool = False) -> None:
-        """Ask the engine for this portrait (it loads off the GUI thread)."""
+    def choose_portrait(self, source: str, startup: bool = False,
+                        face: int | None = None) -> None:
+        """Ask the engine for this portrait (it loads off the GUI thread); ``face``: which
+        face of a group portrait (default: the one chosen last time, else the largest)."""
         if not source:
             return
+        if face is None:
+            face = self._remembered_faces().get(source)
         current = self.engine.portrait
-        if current is not None and current.source == source:
+        if current is not None and current.source == source and (
+                face is None or face == current.face_number):
             return
-        if source == self._requested_portrait and not startup:
+        if source == self._requested_portrait and not startup and face is None:
             return
         self._requested_portrait = source
         if startup and not source.startswith(BUILTIN_PREFIX) and not Path(source).is_file():
@@ -603,7 +625,45 @@ class MainWindow(QMainWindow):
         name = BUILTIN[source[len(BUILTIN_PREFIX):]][1] if source.startswith(BUILTIN_PREFIX) \
             and source[len(BUILTIN_PREFIX):] in BUILTIN else Path(source).name
         self.state_label.setText(f"Loading {name}…")
-        self.engine.set_portrait(source)
+        self.engine.set_portrait(source, face=face)
+
+    def _remembered_faces(self) -> dict[str, int]:
+        """The face chosen in each group portrait, by source."""
+        faces = {}
+        for entry in self.settings.get("portrait_faces"):
+            number, _, source = entry.partition("\t")
+            if number.isdigit() and source:
+                faces[source] = int(number)
+        return faces
+
+    def _remember_face(self, portrait) -> None:
+        faces = self._remembered_faces()
+        if portrait.faces > 1:
+            faces[portrait.source] = portrait.face_number
+        else:
+            faces.pop(portrait.source, None)
+        self.settings.set("portrait_faces", [f"{n}\t{src}" for src, n in faces.items()])
+
+    def _show_faces(self, portrait) -> None:
+        """The face row: shown for a portrait with several faces."""
+        if portrait.faces <= 1:
+            self.face_row.hide()
+            return
+        self.face_label.setText(f"This portrait shows {portrait.faces} faces; the one that "
+                                f"moves:")
+        self.face_choice.clear()
+        for n in range(1, portrait.faces + 1):
+            where = " (left)" if n == 1 else " (right)" if n == portrait.faces else ""
+            self.face_choice.addItem(f"Face {n}{where}", n)
+        self.face_choice.setCurrentIndex(portrait.face_number - 1)
+        self.face_row.show()
+
+    def _face_chosen(self, index: int) -> None:
+        current = self.engine.portrait
+        number = self.face_choice.itemData(index)
+        if current is None or number is None:
+            return
+        self.choose_portrait(current.source, face=int(number))
 
     # ------------------------------------------------------------------ sources
     def refresh_cameras(self, startup: bool = False) -> None:
@@ -1036,6 +1096,8 @@ class MainWindow(QMainWindow):
             self._fresh_portraits.discard(portrait.source)
             self.gallery.select(portrait.source)
             self.settings.set("portrait", portrait.source)
+            self._remember_face(portrait)
+            self._show_faces(portrait)
             self.setWindowTitle(f"Puppet — {portrait.name}")
             self.message_bar.clear_topic("portrait")
             self._update_state_text()
@@ -1267,6 +1329,7 @@ class MainWindow(QMainWindow):
             portrait = self.engine.portrait  # shown already, its event maybe not handled yet
             if portrait is not None:
                 self.settings.set("portrait", portrait.source)
+                self._remember_face(portrait)
             self.settings.sync()
             if self.outputs.recording or self.outputs.saving:
                 self.statusBar().showMessage("Saving the recording…")

@@ -183,6 +183,46 @@ def test_a_portrait_chosen_just_before_closing_is_remembered(qtbot, open_window,
                     and w2.engine.portrait.source == str(mine), timeout=60000)
 
 
+def test_a_face_of_a_group_portrait_is_chosen_and_remembered(qtbot, open_window, clip,
+                                                            grace_photo, tmp_path):
+    from puppet.artwork import builtin_path
+
+    oil = cv2.imread(str(builtin_path("grace-oil")))
+    pair = np.full((300, 560, 3), 96, np.uint8)
+    for image, x in ((grace_photo, 10), (oil, 290)):
+        pair[:, x:x + 256] = cv2.resize(image, (256, 300), interpolation=cv2.INTER_AREA)
+    path = tmp_path / "pair.png"
+    cv2.imwrite(str(path), pair)
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    qtbot.waitUntil(lambda: w.engine.portrait is not None, timeout=60000)
+    assert not w.face_row.isVisibleTo(w)  # one face: nothing to choose
+    w.choose_portrait(str(path))
+    qtbot.waitUntil(lambda: w.engine.portrait.source == str(path) and w.face_row.isVisibleTo(w),
+                    timeout=60000)
+    assert w.face_choice.count() == 2
+    assert "shows 2 faces" in w.face_label.text()
+    first = w.engine.portrait.face_number
+    other = 3 - first
+    w.face_choice.setCurrentIndex(other - 1)
+    w.face_choice.activated.emit(other - 1)
+    qtbot.waitUntil(lambda: w.engine.portrait.face_number == other, timeout=60000)
+    right = w.engine.portrait.face.landmarks[:, 0].mean() > 240
+    assert right == (other == 2)  # counted from the left
+    qtbot.waitUntil(lambda: w.face_choice.currentIndex() == other - 1, timeout=10000)
+    w.close()
+    # the next start shows the same face of that portrait
+    w2 = open_window(source=clip)
+    qtbot.waitUntil(lambda: w2.engine.portrait is not None
+                    and w2.engine.portrait.source == str(path), timeout=60000)
+    assert w2.engine.portrait.face_number == other
+    qtbot.waitUntil(lambda: w2.face_row.isVisibleTo(w2), timeout=10000)
+    assert w2.face_choice.currentIndex() == other - 1
+    # a portrait with one face hides the choice again
+    w2.choose_portrait("built-in:grace-oil")
+    qtbot.waitUntil(lambda: w2.engine.portrait.source == "built-in:grace-oil"
+                    and not w2.face_row.isVisibleTo(w2), timeout=60000)
+
+
 def test_a_camera_that_does_not_exist_is_shown_in_the_window(qtbot, open_window):
     w = open_window(source="63", portrait="built-in:grace-sepia")
     qtbot.waitUntil(lambda: w.message_bar.isVisible(), timeout=30000)
