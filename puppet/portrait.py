@@ -49,11 +49,43 @@ def read_image(path: str | Path, what: str = "portrait") -> np.ndarray:
     except OSError as exc:
         raise PuppetError(f"cannot read {what} {p}: {exc.strerror or exc}",
                           "check that the file is readable") from exc
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    image = None
+    if data.size:
+        if _may_see_through(data):
+            image = _flattened(cv2.imdecode(data, cv2.IMREAD_UNCHANGED))
+        if image is None:  # no see-through parts: decoded as it is shown (EXIF turns too)
+            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
         raise PuppetError(f"{what} {p} is not an image that can be read",
                           "use a JPEG, PNG, BMP, WebP or TIFF file")
     return image
+
+
+def _may_see_through(data: np.ndarray) -> bool:
+    """Whether the file is of a kind that can have an alpha channel (PNG, WebP, TIFF)."""
+    head = data[:12].tobytes()
+    return (head.startswith(b"\x89PNG") or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+            or head[:4] in (b"II*\x00", b"MM\x00*"))
+
+
+def _flattened(image: np.ndarray | None) -> np.ndarray | None:
+    """An image with see-through parts (a cut-out PNG) laid on white, as image viewers
+    show it, BGR uint8; None for an image without an alpha channel.  The colour a file
+    keeps under its transparent pixels is arbitrary (often black), and would show."""
+    if image is None or image.ndim != 3 or image.shape[2] != 4:
+        return None
+    if image.dtype == np.uint16:
+        scale = 65535.0
+    elif image.dtype == np.uint8:
+        scale = 255.0
+    else:
+        return None  # an unusual depth: read as it is shown
+    colour = image[..., :3].astype(np.float32) / scale
+    alpha = image[..., 3:4].astype(np.float32) / scale
+    if float(alpha.min()) >= 1.0:
+        return np.ascontiguousarray((colour * 255.0 + 0.5).astype(np.uint8))
+    out = colour * alpha + (1.0 - alpha)
+    return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def resize_for_output(image: np.ndarray, size: int = DEFAULT_SIZE) -> np.ndarray:
