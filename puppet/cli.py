@@ -207,8 +207,12 @@ def _print_report(report, what: str) -> None:
     sound = ", with sound" if getattr(report, "sound", False) else ""
     print(f"Wrote {report.output} ({report.frames} frames at {report.video_fps:g} fps{sound}"
           f"{missing})", file=sys.stderr)
-    if getattr(report, "sound_note", ""):
-        print(f"Without sound: the driving video's {report.sound_note.removeprefix('its ')}",
+    note = getattr(report, "sound_note", "")
+    if note and getattr(report, "sound", False):  # damaged part-way: silent from there
+        print(f"Sound: the driving video's {note.removeprefix('its ')}; the rest is silent",
+              file=sys.stderr)
+    elif note:
+        print(f"Without sound: the driving video's {note.removeprefix('its ')}",
               file=sys.stderr)
     faces = getattr(report, "portrait_faces", 1)
     if faces > 1:

@@ -503,11 +503,12 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
                   generator=None, max_frames: int = 0, face: int | None = None
                   ) -> RenderReport:
     from puppet.outputs.video_writer import VideoWriter
-    from puppet.sources.video import VideoFile, read_sound
+    from puppet.sources.video import VideoFile, open_sound
     from puppet.tracking.mediapipe_tracker import FaceTracker
 
     portrait = load_portrait(portrait_path, size, face)
     video = VideoFile(driving_path)
+    sound = None
     try:
         if generator is None:
             generator = generators.create(generator_name, device)
@@ -520,7 +521,8 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
         if max_frames:
             frames = itertools.islice(frames, max_frames)
             total = min(total, max_frames) if total else max_frames
-        sound, sound_note = read_sound(driving_path)  # the driver's voice goes along
+        # the driver's voice goes along, decoded as the picture needs it
+        sound, sound_note = open_sound(driving_path)
         # a clip with a variable frame rate (a phone's, in dim light) keeps its frames'
         # times: spread evenly, its mouth would drift away from its voice
         variable = not video.constant_rate()
@@ -538,8 +540,10 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
                 raise
     finally:
         video.close()
+        if sound is not None:
+            sound.close()
     report.video_fps = video.fps
     report.sound = writer.has_sound
-    report.sound_note = sound_note
+    report.sound_note = sound_note or (sound.error if sound is not None else "")
     report.portrait_faces, report.face_number = portrait.faces, portrait.face_number
     return report

@@ -20,6 +20,7 @@ from puppet.timeline import AudioFormat
 
 if TYPE_CHECKING:
     from puppet.sources.audio import AudioTrack
+    from puppet.sources.video import SoundReader
 
 
 def check_output_path(path: str | Path, inputs: tuple[str | Path, ...] = ()) -> Path:
@@ -104,13 +105,14 @@ class VideoWriter:
 
     Frames are BGR (H x W x 3) or I420 (one H * 3/2 x W array, see
     :func:`puppet.compose.bgr_to_i420`); I420 frames go to the encoder as they are.
-    With ``audio``, its samples are muxed in as AAC, sample 0 at frame 0, cut at
-    the end of the video.
+    With ``audio`` (an :class:`AudioTrack`, or a reader such as
+    :class:`puppet.sources.video.SoundReader` that decodes as it is read), its samples
+    are muxed in as AAC, sample 0 at frame 0, cut at the end of the video.
     """
 
     def __init__(self, path: str | Path, width: int, height: int, fps: float | Fraction,
                  crf: int = 17, preset: str = PRESET, x264_params: str | None = X264_PARAMS,
-                 threads: int | None = None, audio: AudioTrack | None = None,
+                 threads: int | None = None, audio: AudioTrack | SoundReader | None = None,
                  audio_bitrate: int = 128_000, time_base: Fraction | None = None):
         import av
 
@@ -144,9 +146,16 @@ class VideoWriter:
         self._rate = rate
         self._last_pts = -1
         self._end = 0.0  # seconds: where the last frame written ends
-        self._audio = audio
+        # the sound, read as the picture needs it: a track in memory, or a video's sound
+        # decoded as it goes (SoundReader, which the caller closes)
+        self._sound = None
         self._aac = None
-        if audio is not None and len(audio.samples):
+        from puppet.sources.audio import AudioTrack
+
+        if isinstance(audio, AudioTrack):
+            audio = audio.reader() if len(audio.samples) else None
+        if audio is not None:
+            self._sound = audio
             self._aac = AacEncoder(self._container, audio.format, audio_bitrate)
 
     @property
@@ -155,12 +164,12 @@ class VideoWriter:
 
     def _encode_audio_until(self, seconds: float) -> None:
         """Audio up to ``seconds`` (the end of the last frame written)."""
-        if self._aac is None or self._audio is None:
+        if self._aac is None or self._sound is None:
             return
-        end = int(round(seconds * self._audio.format.samplerate))
-        end = min(end, len(self._audio.samples))
-        for packet in self._aac.encode(self._audio.samples[self._aac.samples:end]):
-            self._container.mux(packet)
+        end = int(round(seconds * self._sound.format.samplerate))
+        if end > self._aac.samples:
+            for packet in self._aac.encode(self._sound.read(end - self._aac.samples)):
+                self._container.mux(packet)
 
     def write(self, frame: np.ndarray, time: float | None = None) -> None:
         """Encode one frame: BGR (H x W x 3) or I420 (H * 3/2 x W); at ``time`` seconds

@@ -41,6 +41,30 @@ class AudioTrack:
     def seconds(self) -> float:
         return len(self.samples) / self.format.samplerate
 
+    def reader(self) -> TrackReader:
+        """Its samples read in order, like a :class:`puppet.sources.video.SoundReader`."""
+        return TrackReader(self)
+
+
+class TrackReader:
+    """An :class:`AudioTrack` read in order, ``n`` samples at a time."""
+
+    error = ""
+
+    def __init__(self, track: AudioTrack):
+        self.format = track.format
+        self._samples = track.samples
+        self.position = 0
+
+    @property
+    def ended(self) -> bool:
+        return self.position >= len(self._samples)
+
+    def read(self, n: int) -> np.ndarray:
+        out = self._samples[self.position:self.position + max(int(n), 0)]
+        self.position += len(out)
+        return out
+
 
 def _sounddevice():
     try:
@@ -127,12 +151,15 @@ class GeneratedAudio:
 
     ``signal`` receives the capture times (on ``clock``) of a block's samples and
     returns the samples, shaped (n,) or (n, channels).  Blocks are delivered as
-    each one has "been recorded", ``block`` seconds apart.
+    each one has "been recorded", ``block`` seconds apart.  ``on_stop`` is called when
+    it stops (to close what the signal reads from).
     """
 
     def __init__(self, signal: Signal, fmt: AudioFormat = AudioFormat(), block: float = 0.02,
-                 clock: Callable[[], float] = CLOCK, description: str = "generated sound"):
+                 clock: Callable[[], float] = CLOCK, description: str = "generated sound",
+                 on_stop: Callable[[], None] | None = None):
         self.signal = signal
+        self._on_stop = on_stop
         self.format = fmt
         self.description = description
         self._block = max(1, int(round(block * fmt.samplerate)))
@@ -165,6 +192,8 @@ class GeneratedAudio:
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
+        if self._on_stop is not None:
+            self._on_stop()
 
 
 def decode_samples(container, stream, fmt: AudioFormat) -> np.ndarray:

@@ -178,7 +178,6 @@ class VideoPlayer(LiveSource):
         # time t in the file, in pass p, is due at clock_start + p * pass_seconds + t
         self.clock_start: float | None = None
         self.pass_seconds: float | None = None  # one pass's length, once one was played
-        self.sound = None  # the video's sound once video_sound has read it (False: none)
 
     def _produce(self) -> None:
         from puppet.sources.video import VideoFile
@@ -215,22 +214,74 @@ class VideoPlayer(LiveSource):
             video.close()
 
 
+class SoundCursor:
+    """Samples of a video's sound by their index, decoded as they are asked for: playing
+    goes forward through the file, holding only the last block; asking for earlier
+    samples (the video looped) opens the sound again from its start."""
+
+    KEEP = 1 << 14  # samples kept behind the read position (a block may start a little back)
+
+    def __init__(self, path: Path):
+        from puppet.sources.video import open_sound
+
+        self.path = path
+        self._open = open_sound
+        self._reader, self.note = open_sound(path)
+        self.format = self._reader.format if self._reader is not None else None
+        self._kept = np.zeros((0, self.format.channels if self.format else 1), np.float32)
+        self._lock = threading.Lock()
+
+    def _restart(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        self._reader, _ = self._open(self.path)
+        self._kept = self._kept[:0]
+
+    def take(self, start: int, stop: int) -> np.ndarray:
+        """Samples [start, stop), shorter where the sound ends."""
+        with self._lock:
+            reader = self._reader
+            if reader is None:
+                return self._kept[:0]
+            if start < reader.position - len(self._kept):
+                self._restart()
+                reader = self._reader
+                if reader is None:
+                    return self._kept[:0]
+            while reader.position < start - self.KEEP and not reader.ended:  # skip ahead
+                reader.read(min(start - self.KEEP - reader.position, 1 << 16))
+                self._kept = self._kept[:0]
+            if stop > reader.position:
+                self._kept = np.concatenate([self._kept, reader.read(stop - reader.position)])
+            first = reader.position - len(self._kept)
+            out = self._kept[max(start - first, 0):max(stop - first, 0)]
+            if len(self._kept) > self.KEEP:
+                self._kept = self._kept[-self.KEEP:]
+            return out
+
+    def close(self) -> None:
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
+
 def video_sound(player: VideoPlayer):
     """The sound of the video ``player`` plays, delivered as it plays, in step with its
     frames (on their clock, looping with them), as a microphone beside it would hear it:
-    an audio source for a recording.  None where the video has no sound."""
-    from puppet.sources.audio import GeneratedAudio
-    from puppet.sources.video import read_sound
+    an audio source for a recording.  None where the video has no sound.
 
-    if player.sound is None:  # decoded once per player (a few minutes take about a second)
-        player.sound = read_sound(player.path)[0] or False
-    track = player.sound
-    if track is False:
+    The sound is decoded as it is played (opening it takes a moment, whatever the
+    video's length), and only the last block of it is held."""
+    from puppet.sources.audio import GeneratedAudio
+
+    cursor = SoundCursor(player.path)
+    if cursor.format is None:
         return None
-    samples, rate = track.samples, track.format.samplerate
+    rate, channels = cursor.format.samplerate, cursor.format.channels
 
     def signal(times: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(times), samples.shape[1]), np.float32)
+        out = np.zeros((len(times), channels), np.float32)
         start = player.clock_start
         if start is None or player._stop.is_set():  # not playing yet, or no longer (the
             return out  # source was changed mid-recording: the video's sound goes with it
@@ -239,11 +290,19 @@ def video_sound(player: VideoPlayer):
         if player.loop and length:
             pos = np.where(pos >= 0, np.mod(pos, length), pos)
         index = np.floor(pos * rate + 0.5).astype(np.int64)
-        inside = (pos >= 0) & (index < len(samples))
-        out[inside] = samples[index[inside]]
+        where = np.flatnonzero(pos >= 0)
+        if not len(where):
+            return out
+        # runs of consecutive samples (a block wraps round once where the video loops)
+        cuts = np.flatnonzero(np.diff(index[where]) != 1) + 1
+        for run in np.split(where, cuts):
+            first = int(index[run[0]])
+            got = cursor.take(first, first + len(run))
+            out[run[:len(got)]] = got
         return out
 
-    return GeneratedAudio(signal, track.format, description=f"the sound of {player.path.name}")
+    return GeneratedAudio(signal, cursor.format, description=f"the sound of {player.path.name}",
+                          on_stop=cursor.close)
 
 
 class PerformancePlayer(LiveSource):

@@ -159,41 +159,144 @@ class VideoFile:
         self.close()
 
 
-def read_sound(path: str | Path) -> tuple[AudioTrack | None, str]:
-    """A video's sound (its first audio track) placed against its picture: sample 0 at
-    the first video frame, as float32 mono or stereo at the track's own rate.
+class SoundReader:
+    """A video's sound (its first audio track) decoded as it is read, in order, placed
+    against the picture: sample 0 at the first video frame (a sound that starts late is
+    led in with silence), float32 (frames, channels), mono or stereo at the track's own
+    rate.  Only what has been decoded and not yet read is held, so an hour-long clip takes
+    no more memory than a short one.  Made by :func:`open_sound`.
 
-    Returns (track, "") ; (None, "") for a video without sound; (None, why) when the
+    A decoding error part-way ends the sound there (``error`` says why).
+    """
+
+    def __init__(self, path: Path, fmt: AudioFormat, container, stream, lead: int):
+        av = _av()
+        self.path = path
+        self.format = fmt
+        self.error = ""
+        self.position = 0  # samples read so far
+        self._av = av
+        self._container = container
+        self._frames = container.decode(stream)
+        layout = "mono" if fmt.channels == 1 else "stereo"
+        self._resampler = av.AudioResampler(format="flt", layout=layout, rate=fmt.samplerate)
+        self._blocks: list[np.ndarray] = []
+        self._held = 0
+        if lead > 0:  # the sound starts after the first frame: silence first
+            self._blocks.append(np.zeros((lead, fmt.channels), np.float32))
+            self._held = lead
+        self._skip = max(-lead, 0)  # it starts before the first frame: cut that off
+        self._ended = False
+
+    @property
+    def ended(self) -> bool:
+        """Whether everything has been read."""
+        return self._ended and self._held == 0
+
+    @property
+    def held(self) -> int:
+        """Samples decoded and not yet read (what the reader holds in memory)."""
+        return self._held
+
+    def _decode_more(self) -> None:
+        av, fmt = self._av, self.format
+        try:
+            frame = next(self._frames)
+            outs = self._resampler.resample(frame)
+        except StopIteration:
+            outs, self._ended = self._resampler.resample(None), True
+        except (av.error.FFmpegError, ValueError) as exc:
+            outs, self._ended = [], True
+            self.error = f"its sound is damaged after {self.position / fmt.samplerate:.1f} s " \
+                         f"({_reason(exc)})"
+        for out in outs:
+            block = out.to_ndarray().reshape(-1, fmt.channels)
+            if self._skip:
+                cut = min(self._skip, len(block))
+                block, self._skip = block[cut:], self._skip - cut
+            if len(block):
+                self._blocks.append(block)
+                self._held += len(block)
+
+    def read(self, n: int) -> np.ndarray:
+        """The next ``n`` samples (fewer only at the end of the sound)."""
+        n = max(int(n), 0)
+        while self._held < n and not self._ended:
+            self._decode_more()
+        if not self._blocks or n == 0:
+            return np.zeros((0, self.format.channels), np.float32)
+        joined = self._blocks[0] if len(self._blocks) == 1 else np.concatenate(self._blocks)
+        out, rest = joined[:n], joined[n:]
+        self._blocks = [rest] if len(rest) else []
+        self._held = len(rest)
+        self.position += len(out)
+        return np.ascontiguousarray(out, np.float32)
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> SoundReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_sound(path: str | Path) -> tuple[SoundReader | None, str]:
+    """The sound of a video, to be read as it is decoded (see :class:`SoundReader`).
+
+    Returns (reader, ""); (None, "") for a video without sound; (None, why) when the
     sound cannot be decoded: a render then goes on without it and says so.
     """
-    from puppet.sources.audio import AudioTrack, decode_samples
-
     av = _av()
+    container = None
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.audio:
-                return None, ""
-            stream = container.streams.audio[0]
-            rate = int(stream.rate or 0)
-            if not 8000 <= rate <= 192000:
-                rate = 48000
-            channels = 1 if (stream.channels or 1) == 1 else 2
-            fmt = AudioFormat(rate, channels)
-            samples = decode_samples(container, stream, fmt)
-            # where the sound starts against the picture (a file may start one before the
-            # other): pad or cut so that sample 0 is the first frame's
-            video = container.streams.video[0] if container.streams.video else None
-            lead = _start_seconds(stream) - (_start_seconds(video) if video else 0.0)
-            shift = int(round(lead * rate))
-            if shift > 0:
-                samples = np.concatenate([np.zeros((shift, channels), np.float32), samples])
-            elif shift < 0:
-                samples = samples[-shift:]
+        container = av.open(str(path))
+        if not container.streams.audio:
+            container.close()
+            return None, ""
+        stream = container.streams.audio[0]
+        rate = int(stream.rate or 0)
+        if not 8000 <= rate <= 192000:
+            rate = 48000
+        channels = 1 if (stream.channels or 1) == 1 else 2
+        fmt = AudioFormat(rate, channels)
+        # where the sound starts against the picture (a file may start one before the
+        # other): led in with silence, or cut, so that sample 0 is the first frame's
+        video = container.streams.video[0] if container.streams.video else None
+        lead = int(round((_start_seconds(stream) - (_start_seconds(video) if video else 0.0))
+                         * rate))
+        reader = SoundReader(Path(path), fmt, container, stream, lead)
+        # the first sound decoded now: a track that cannot be decoded is known at once
+        while not reader._held and not reader._ended:
+            reader._decode_more()
     except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
+        if container is not None:
+            container.close()
         return None, f"its sound cannot be decoded ({_reason(exc)})"
-    if not len(samples):
-        return None, ""
-    return AudioTrack(np.ascontiguousarray(samples, np.float32), fmt), ""
+    if not reader._held:
+        reader.close()
+        return None, reader.error.replace("is damaged after 0.0 s", "cannot be decoded")
+    return reader, ""
+
+
+def read_sound(path: str | Path) -> tuple[AudioTrack | None, str]:
+    """A video's whole sound in memory (see :func:`open_sound`, which reads it as it
+    goes): (track, ""), (None, "") without sound, (None, why) when it cannot be decoded."""
+    from puppet.sources.audio import AudioTrack
+
+    reader, note = open_sound(path)
+    if reader is None:
+        return None, note
+    with reader:
+        blocks = []
+        while not reader.ended:
+            block = reader.read(1 << 16)
+            if not len(block):
+                break
+            blocks.append(block)
+    samples = np.concatenate(blocks) if blocks else np.zeros((0, reader.format.channels))
+    return AudioTrack(np.ascontiguousarray(samples, np.float32), reader.format), reader.error
 
 
 def _start_seconds(stream) -> float:

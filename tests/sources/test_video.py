@@ -148,3 +148,57 @@ def test_a_variable_frame_rate_keeps_each_frames_own_time(tmp_path):
     with VideoFile(plain) as v:
         assert v.constant_rate()
         assert [f.time for f in v.frames()] == pytest.approx([i / 15 for i in range(12)])
+
+
+def _wobble(seconds, sr):
+    """A stereo sound whose every stretch differs (a slow glide, and noise-like in the
+    right channel), so a sample read from the wrong place shows."""
+    t = np.arange(int(seconds * sr)) / sr
+    left = 0.3 * np.sin(2 * np.pi * (200 * t + 40 * t * t / seconds))
+    right = 0.2 * np.sin(2 * np.pi * 523 * t) * np.sin(2 * np.pi * 0.7 * t)
+    return np.stack([left, right], 1).astype(np.float32)
+
+
+def test_a_long_sound_is_read_as_it_goes_holding_only_a_little(tmp_path):
+    """A render or a recording reads the driving clip's sound as it goes: an hour-long
+    clip would take over a gigabyte held whole.  Read in video-frame-sized steps, the
+    reader holds well under a second; what it gives equals the whole decoded track."""
+    from puppet.sources.video import open_sound, read_sound
+
+    sr, seconds = 44100, 40.0
+    path = write_clip(tmp_path / "long.mp4", _frames(int(seconds * 2)), 2,
+                      sound=(_wobble(seconds, sr), sr, 0.25))
+    whole, note = read_sound(path)
+    assert note == "" and whole.seconds == pytest.approx(seconds + 0.25, abs=0.1)
+    reader, note = open_sound(path)
+    assert note == "" and reader.format == whole.format
+    with reader:
+        parts, most = [], 0
+        while not reader.ended:
+            parts.append(reader.read(sr // 30))  # a frame's worth at 30 fps
+            most = max(most, reader.held)
+    got = np.concatenate(parts)
+    assert most < sr // 4
+    assert np.array_equal(got, whole.samples)
+    assert np.abs(got[:int(0.2 * sr)]).max() < 0.01  # led in with silence: it starts late
+
+
+def test_a_videos_sound_is_found_by_position_forward_and_after_a_loop(tmp_path):
+    from puppet.sources.live import SoundCursor
+    from puppet.sources.video import read_sound
+
+    sr = 44100
+    path = write_clip(tmp_path / "talk.mp4", _frames(40), 4,
+                      sound=(_wobble(10.0, sr), sr, 0.0))
+    whole, _ = read_sound(path)
+    cursor = SoundCursor(path)
+    try:
+        for start, n in ((0, 882), (882, 882), (50_000, 4410), (300_000, 10),
+                         (1000, 2000),  # back: the video looped, the sound starts again
+                         (1500, 441),  # a little back: from what is kept
+                         (len(whole.samples) - 100, 1000)):  # past the end: shorter
+            got = cursor.take(start, start + n)
+            assert np.array_equal(got, whole.samples[start:start + n]), (start, n)
+    finally:
+        cursor.close()
+    assert cursor.take(0, 10).shape == (0, 2)  # closed: nothing
