@@ -198,6 +198,38 @@ def test_the_drivers_teeth_come_over_in_the_portraits_colours(prepared, portrait
     assert means[1] < 0.5 * pal.lips.mean()
 
 
+def test_the_drivers_teeth_keep_their_shading(prepared):
+    """Teeth with dark gaps between them (and darker ones at the sides) come over with
+    those gaps, in the portrait's teeth colour: not as one flat colour."""
+    target = prepared.points.copy()
+    target3 = np.concatenate([target, np.zeros((478, 1))], axis=1)
+    _open_mouth(target3)
+    target = target3[:, :2]
+    driver_pts = target * 1.3 + 20
+    image = np.full((800, 800, 3), 150, np.uint8)
+    inside = np.zeros((800, 800), np.uint8)
+    poly = features.inner_mouth_polygon(driver_pts)
+    cv2.fillPoly(inside, [np.round(poly - 0.5).astype(np.int32)], 1)
+    x0, x1 = poly[:, 0].min(), poly[:, 0].max()
+    xs = np.arange(800)[None, :].repeat(800, 0)
+    # six teeth a mouth wide, 240 in the middle of each, 170 in the gaps between them
+    teeth = 170 + 70 * np.sin(np.pi * np.clip((xs - x0) / (x1 - x0), 0, 1) * 6) ** 2
+    image[inside == 1] = teeth[inside == 1, None].astype(np.uint8)
+    layer, origin = features.mouth_layer(target, prepared.points, prepared.mouth_shape,
+                                         prepared.box.res, prepared.palette, image, driver_pts,
+                                         np.array([150.0, 150.0, 150.0]))
+    cover = layer[..., 3] > 0.9
+    luma = (layer[..., :3] @ np.array([0.114, 0.587, 0.299]) * 255)[cover]
+    assert luma.std() > 10.0  # shaded (13.4): one flat teeth colour gave 6.6
+    # and where the driver's teeth are brightest, the portrait's are brightest
+    rows, cols = np.nonzero(cover)
+    ox = origin[1] + cols + 0.5
+    t_x0, t_x1 = target[lm.LIPS_INNER_UPPER + lm.LIPS_INNER_LOWER, 0].min(), \
+        target[lm.LIPS_INNER_UPPER + lm.LIPS_INNER_LOWER, 0].max()
+    phase = np.sin(np.pi * np.clip((ox - t_x0) / (t_x1 - t_x0), 0, 1) * 6) ** 2
+    assert np.corrcoef(phase, luma)[0, 1] > 0.5
+
+
 def test_closing_the_mouth_hides_the_inside(prepared):
     layer, _ = features.mouth_layer(prepared.points, prepared.points, prepared.mouth_shape,
                                     prepared.box.res, prepared.palette)

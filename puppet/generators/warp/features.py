@@ -436,7 +436,13 @@ def _driver_interior(u, s, image, points, palette: Palette, driver_lips,
     teeth_rel = max(float(_luma(palette.teeth)) / max(float(_luma(lips)), 1.0), 1.05)
     dark = lips * np.minimum(rel, 1.0)[..., None]
     light = _smoothstep(rel, 1.0, teeth_rel * 1.15)[..., None]
-    return dark + (palette.teeth - dark) * light
+    # the teeth keep the driver's shading (the gaps between them, the ones in shadow at
+    # the sides): the driver's brightest teeth take the portrait's teeth colour and the
+    # rest follow in proportion; one flat colour looked like a grey blob close up
+    inside = (s > 0.05) & (s < 0.95) & (np.abs(u) < 0.9) & (rel > 1.0)
+    ref = float(np.percentile(rel[inside], 90)) if np.count_nonzero(inside) >= 8 else 0.0
+    shade = np.clip(rel / ref, 0.6, 1.1)[..., None] if ref > 1.0 else 1.0
+    return dark + (palette.teeth * shade - dark) * light
 
 
 def _luma(bgr: np.ndarray) -> np.ndarray:
