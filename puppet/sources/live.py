@@ -216,26 +216,20 @@ class VideoPlayer(LiveSource):
 
 class SoundCursor:
     """Samples of a video's sound by their index, decoded as they are asked for: playing
-    goes forward through the file, holding only the last block; asking for earlier
-    samples (the video looped) opens the sound again from its start."""
+    goes forward through the file, holding only the last block; asking for samples
+    elsewhere (the video looped, or a recording starts deep into a long video) seeks."""
 
     KEEP = 1 << 14  # samples kept behind the read position (a block may start a little back)
+    SEEK = 1 << 16  # samples ahead past which the file is sought rather than decoded through
 
     def __init__(self, path: Path):
         from puppet.sources.video import open_sound
 
         self.path = path
-        self._open = open_sound
         self._reader, self.note = open_sound(path)
         self.format = self._reader.format if self._reader is not None else None
         self._kept = np.zeros((0, self.format.channels if self.format else 1), np.float32)
         self._lock = threading.Lock()
-
-    def _restart(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-        self._reader, _ = self._open(self.path)
-        self._kept = self._kept[:0]
 
     def take(self, start: int, stop: int) -> np.ndarray:
         """Samples [start, stop), shorter where the sound ends."""
@@ -243,13 +237,11 @@ class SoundCursor:
             reader = self._reader
             if reader is None:
                 return self._kept[:0]
-            if start < reader.position - len(self._kept):
-                self._restart()
-                reader = self._reader
-                if reader is None:
-                    return self._kept[:0]
-            while reader.position < start - self.KEEP and not reader.ended:  # skip ahead
-                reader.read(min(start - self.KEEP - reader.position, 1 << 16))
+            if start < reader.position - len(self._kept) or start > reader.position + self.SEEK:
+                reader.seek(start)
+                self._kept = self._kept[:0]
+            elif start > reader.position:  # a little ahead: decoded through
+                reader.read(start - reader.position)
                 self._kept = self._kept[:0]
             if stop > reader.position:
                 self._kept = np.concatenate([self._kept, reader.read(stop - reader.position)])
@@ -271,8 +263,8 @@ def video_sound(player: VideoPlayer):
     frames (on their clock, looping with them), as a microphone beside it would hear it:
     an audio source for a recording.  None where the video has no sound.
 
-    The sound is decoded as it is played (opening it takes a moment, whatever the
-    video's length), and only the last block of it is held."""
+    The sound is decoded as it is played (opening it, or starting deep into a long
+    video, takes milliseconds), and only the last block of it is held."""
     from puppet.sources.audio import GeneratedAudio
 
     cursor = SoundCursor(player.path)

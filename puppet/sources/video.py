@@ -174,19 +174,53 @@ class SoundReader:
         self.path = path
         self.format = fmt
         self.error = ""
-        self.position = 0  # samples read so far
         self._av = av
         self._container = container
-        self._frames = container.decode(stream)
+        self._stream = stream
+        self._lead = lead  # where the track's first sample falls, in samples from frame 0
+        self._start(0)
+
+    def _start(self, index: int, align: bool = False) -> None:
+        """Decode from here on (after opening, or a seek) to give sample ``index`` next;
+        ``align``: the decoder starts somewhere before it, which its first frame's time
+        says."""
+        fmt = self.format
+        self.position = index  # the next sample read
+        self._frames = self._container.decode(self._stream)
         layout = "mono" if fmt.channels == 1 else "stereo"
-        self._resampler = av.AudioResampler(format="flt", layout=layout, rate=fmt.samplerate)
+        self._resampler = self._av.AudioResampler(format="flt", layout=layout,
+                                                  rate=fmt.samplerate)
         self._blocks: list[np.ndarray] = []
         self._held = 0
+        self._ended = False
+        self._align = align
+        lead = self._lead - index
         if lead > 0:  # the sound starts after the first frame: silence first
             self._blocks.append(np.zeros((lead, fmt.channels), np.float32))
             self._held = lead
-        self._skip = max(-lead, 0)  # it starts before the first frame: cut that off
-        self._ended = False
+        self._skip = max(-lead, 0)  # it starts before that: cut off what comes before
+
+    def seek(self, index: int) -> None:
+        """Read from sample ``index`` on (0 is the first frame's).  The file is sought
+        to a little before it and decoded from there, not all the way from the start."""
+        rate = self.format.samplerate
+        index = max(int(index), 0)
+        base = self._stream.time_base
+        start = _start_seconds(self._stream)
+        seconds = start + (index - self._lead) / rate - 1.0  # the codec settles in a second
+        if seconds > start and base:
+            try:
+                self._container.seek(int(seconds / base), stream=self._stream, backward=True)
+                self._start(index, align=True)
+                return
+            except (self._av.error.FFmpegError, ValueError):
+                pass
+        # near the start: from the top, as when opened (a seek to 0 does not drop the
+        # encoder's priming samples the way opening does)
+        self._container.close()
+        self._container = self._av.open(str(self.path))
+        self._stream = self._container.streams.audio[0]
+        self._start(index)
 
     @property
     def ended(self) -> bool:
@@ -209,6 +243,17 @@ class SoundReader:
             outs, self._ended = [], True
             self.error = f"its sound is damaged after {self.position / fmt.samplerate:.1f} s " \
                          f"({_reason(exc)})"
+        if self._align and outs:  # after a seek: where did the decoder start?
+            self._align = False
+            first = outs[0]
+            if first.pts is not None and first.time_base:
+                at = int(round((float(first.pts * first.time_base)
+                                - _start_seconds(self._stream)) * fmt.samplerate)) + self._lead
+                self._skip = max(self.position - at, 0)
+                if at > self.position:  # it started past the sample asked for: silence
+                    self._blocks.append(np.zeros((at - self.position, fmt.channels),
+                                                 np.float32))
+                    self._held += at - self.position
         for out in outs:
             block = out.to_ndarray().reshape(-1, fmt.channels)
             if self._skip:
