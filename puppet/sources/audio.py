@@ -196,20 +196,36 @@ class GeneratedAudio:
             self._on_stop()
 
 
+class Resampler:
+    """Decoded PyAV audio frames as float32 samples (frames, channels) in ``fmt``
+    (resampled and mixed as needed); ``frame=None`` flushes.  ``first_time``: the
+    time (seconds) of the first sample of the last call's output, where PyAV says."""
+
+    def __init__(self, fmt: AudioFormat):
+        import av
+
+        self.format = fmt
+        layout = "mono" if fmt.channels == 1 else "stereo"
+        self._resampler = av.AudioResampler(format="flt", layout=layout, rate=fmt.samplerate)
+        self.first_time: float | None = None
+
+    def __call__(self, frame) -> list[np.ndarray]:
+        outs = self._resampler.resample(frame)
+        first = outs[0] if outs else None
+        self.first_time = float(first.pts * first.time_base) \
+            if first is not None and first.pts is not None and first.time_base else None
+        return [out.to_ndarray().reshape(-1, self.format.channels) for out in outs]
+
+
 def decode_samples(container, stream, fmt: AudioFormat) -> np.ndarray:
     """A PyAV container's audio ``stream`` decoded whole, as float32 samples
     (frames, channels) in ``fmt`` (resampled and mixed as needed).  PyAV's errors
     reach the caller."""
-    import av
-
-    layout = "mono" if fmt.channels == 1 else "stereo"
-    resampler = av.AudioResampler(format="flt", layout=layout, rate=fmt.samplerate)
+    resample = Resampler(fmt)
     blocks = []
     for frame in container.decode(stream):
-        for out in resampler.resample(frame):
-            blocks.append(out.to_ndarray().reshape(-1, fmt.channels))
-    for out in resampler.resample(None):
-        blocks.append(out.to_ndarray().reshape(-1, fmt.channels))
+        blocks.extend(resample(frame))
+    blocks.extend(resample(None))
     return concat_samples(blocks, fmt.channels)
 
 

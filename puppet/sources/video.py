@@ -184,12 +184,12 @@ class SoundReader:
         """Decode from here on (after opening, or a seek) to give sample ``index`` next;
         ``align``: the decoder starts somewhere before it, which its first frame's time
         says."""
+        from puppet.sources.audio import Resampler
+
         fmt = self.format
         self.position = index  # the next sample read
         self._frames = self._container.decode(self._stream)
-        layout = "mono" if fmt.channels == 1 else "stereo"
-        self._resampler = self._av.AudioResampler(format="flt", layout=layout,
-                                                  rate=fmt.samplerate)
+        self._resample = Resampler(fmt)
         self._blocks: list[np.ndarray] = []
         self._held = 0
         self._ended = False
@@ -235,27 +235,24 @@ class SoundReader:
     def _decode_more(self) -> None:
         av, fmt = self._av, self.format
         try:
-            frame = next(self._frames)
-            outs = self._resampler.resample(frame)
+            blocks = self._resample(next(self._frames))
         except StopIteration:
-            outs, self._ended = self._resampler.resample(None), True
+            blocks, self._ended = self._resample(None), True
         except (av.error.FFmpegError, ValueError) as exc:
-            outs, self._ended = [], True
-            self.error = f"its sound is damaged after {self.position / fmt.samplerate:.1f} s " \
-                         f"({_reason(exc)})"
-        if self._align and outs:  # after a seek: where did the decoder start?
+            blocks, self._ended = [], True
+            decoded = (self.position + self._held) / fmt.samplerate
+            self.error = f"its sound is damaged after {decoded:.1f} s ({_reason(exc)})"
+        if self._align and blocks:  # after a seek: where did the decoder start?
             self._align = False
-            first = outs[0]
-            if first.pts is not None and first.time_base:
-                at = int(round((float(first.pts * first.time_base)
-                                - _start_seconds(self._stream)) * fmt.samplerate)) + self._lead
+            if self._resample.first_time is not None:
+                at = int(round((self._resample.first_time - _start_seconds(self._stream))
+                               * fmt.samplerate)) + self._lead
                 self._skip = max(self.position - at, 0)
                 if at > self.position:  # it started past the sample asked for: silence
                     self._blocks.append(np.zeros((at - self.position, fmt.channels),
                                                  np.float32))
                     self._held += at - self.position
-        for out in outs:
-            block = out.to_ndarray().reshape(-1, fmt.channels)
+        for block in blocks:
             if self._skip:
                 cut = min(self._skip, len(block))
                 block, self._skip = block[cut:], self._skip - cut
