@@ -52,7 +52,7 @@ import numpy as np
 
 from puppet.errors import PuppetError, existing_file
 from puppet.files import PartLock, part_path, remove
-from puppet.sources.audio import AudioTrack, decode_samples
+from puppet.sources.audio import AudioTrack, Resampler, decode_samples
 from puppet.timeline import (
     AudioFormat,
     AudioTimeline,
@@ -257,14 +257,12 @@ def _encode_opus(audio: AudioTrack) -> tuple[bytes, AudioFormat, int]:
     layout = "mono" if fmt.channels == 1 else "stereo"
     samples = as_samples(audio.samples, fmt.channels)
     if fmt.samplerate != _OPUS_RATE:
-        resampler = av.AudioResampler(format="flt", layout=layout, rate=_OPUS_RATE)
+        resample = Resampler(AudioFormat(_OPUS_RATE, fmt.channels))
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout=layout)
         frame.sample_rate = fmt.samplerate
         frame.pts = 0
-        parts = [f.to_ndarray().reshape(-1, fmt.channels)
-                 for f in [*resampler.resample(frame), *resampler.resample(None)]]
-        samples = concat_samples(parts, fmt.channels)
-        fmt = AudioFormat(_OPUS_RATE, fmt.channels)
+        samples = concat_samples([*resample(frame), *resample(None)], fmt.channels)
+        fmt = resample.format
     buf = io.BytesIO()
     with av.open(buf, "w", format="ogg") as c:
         stream = c.add_stream("libopus", rate=_OPUS_RATE)
