@@ -397,6 +397,13 @@ def thumbnail(path: str | Path, side: int = THUMB) -> QPixmap | None:
     image = reader.read()
     if image.isNull():
         return None
+    if image.hasAlphaChannel():  # a cut-out: on white, as the portrait itself is shown
+        flat = QImage(image.size(), QImage.Format.Format_RGB32)
+        flat.fill(QColor(255, 255, 255))
+        painter = QPainter(flat)
+        painter.drawImage(0, 0, image)
+        painter.end()
+        image = flat
     return QPixmap.fromImage(image)
 
 

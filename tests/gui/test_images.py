@@ -63,3 +63,20 @@ def test_many_qt_calls_do_not_kill_python():
                        timeout=120)
     assert r.returncode == 0, r.stderr[-500:]
     assert r.stdout.strip() == "ok"
+
+
+def test_a_cut_out_portraits_thumbnail_is_on_white_like_the_portrait(qapp, tmp_path):
+    """The gallery shows a see-through portrait the way the window will: on white."""
+    import cv2
+
+    from puppet.gui.widgets import thumbnail
+
+    rgba = np.zeros((200, 160, 4), np.uint8)  # transparent and black underneath ...
+    rgba[50:150, 40:120] = (0, 0, 200, 255)  # ... round an opaque red square
+    path = tmp_path / "cut out.png"
+    cv2.imwrite(str(path), rgba)
+    image = thumbnail(path).toImage()
+    corner, middle = image.pixelColor(2, 2), image.pixelColor(image.width() // 2,
+                                                               image.height() // 2)
+    assert (corner.red(), corner.green(), corner.blue()) == (255, 255, 255)
+    assert middle.red() > 150 and middle.green() < 60 and middle.blue() < 60
