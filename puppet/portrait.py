@@ -72,18 +72,14 @@ def _flattened(image: np.ndarray | None) -> np.ndarray | None:
     """An image with see-through parts (a cut-out PNG) laid on white, as image viewers
     show it, BGR uint8; None for an image without an alpha channel.  The colour a file
     keeps under its transparent pixels is arbitrary (often black), and would show."""
-    if image is None or image.ndim != 3 or image.shape[2] != 4:
-        return None
-    if image.dtype == np.uint16:
-        scale = 65535.0
-    elif image.dtype == np.uint8:
-        scale = 255.0
-    else:
-        return None  # an unusual depth: read as it is shown
-    colour = image[..., :3].astype(np.float32) / scale
-    alpha = image[..., 3:4].astype(np.float32) / scale
-    if float(alpha.min()) >= 1.0:
-        return np.ascontiguousarray((colour * 255.0 + 0.5).astype(np.uint8))
+    if image is None or image.ndim != 3 or image.shape[2] != 4 \
+            or image.dtype not in (np.uint8, np.uint16):
+        return None  # no alpha, or an unusual depth: read as it is shown
+    full = np.iinfo(image.dtype).max
+    if image[..., 3].min() == full and image.dtype == np.uint8:  # an alpha that hides nothing
+        return np.ascontiguousarray(image[..., :3])
+    colour = image[..., :3].astype(np.float32) / full
+    alpha = image[..., 3:4].astype(np.float32) / full
     out = colour * alpha + (1.0 - alpha)
     return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
 

@@ -226,7 +226,7 @@ class SoundCursor:
         from puppet.sources.video import open_sound
 
         self.path = path
-        self._reader, self.note = open_sound(path)
+        self._reader, _ = open_sound(path)  # no sound, or none that decodes: silence
         self.format = self._reader.format if self._reader is not None else None
         self._kept = np.zeros((0, self.format.channels if self.format else 1), np.float32)
         self._lock = threading.Lock()

@@ -269,13 +269,17 @@ def _score_for(pts: np.ndarray, detections: list, w: int, h: int) -> float:
 PORTRAIT_FACES = 8
 
 
+def _holds(face: Face, x: float, y: float) -> bool:
+    """Whether the point lies within the face's box."""
+    x0, y0, x1, y1 = face.bbox
+    return bool(x0 <= x <= x1 and y0 <= y <= y1)
+
+
 def _same_face(a: Face, b: Face) -> bool:
     """Whether two finds are one face: either's centre inside the other's box."""
-    def inside(f: Face, g: Face) -> bool:
-        x0, y0, x1, y1 = g.bbox
-        cx, cy = f.landmarks[:, 0].mean(), f.landmarks[:, 1].mean()
-        return bool(x0 <= cx <= x1 and y0 <= cy <= y1)
-    return inside(a, b) or inside(b, a)
+    def centre(f: Face) -> tuple[float, float]:
+        return float(f.landmarks[:, 0].mean()), float(f.landmarks[:, 1].mean())
+    return _holds(b, *centre(a)) or _holds(a, *centre(b))
 
 
 def _mesh_in_box(tracker: FaceTracker, image_bgr: np.ndarray, cx: float, cy: float,
@@ -318,8 +322,7 @@ def find_faces(image_bgr: np.ndarray, what: str = "the portrait") -> list[Face]:
             with finder:
                 candidates = _detect_tiled(finder, image_bgr)
             for cx, cy, width in candidates:
-                if any(f.bbox[0] <= cx <= f.bbox[2] and f.bbox[1] <= cy <= f.bbox[3]
-                       for f in found):
+                if any(_holds(f, cx, cy) for f in found):
                     continue
                 face = _mesh_in_box(tracker, image_bgr, cx, cy, width)
                 if face is not None and not any(_same_face(face, f) for f in found):
