@@ -260,7 +260,9 @@ class FrameRenderer:
         return self.last_motion
 
     def motion_for_frame(self, dframe: DriverFrame) -> Motion:
-        if dframe.neutral is not None:
+        if dframe.neutral is dframe.face and dframe.face is not None:
+            self.calibrate(dframe.face, dframe.image, dframe.channels)  # its own picture too
+        elif dframe.neutral is not None:
             self.calibrate(dframe.neutral)
         return self.motion_for(dframe.face, dframe.time, dframe.image, dframe.channels)
 
@@ -313,13 +315,21 @@ def track_video(video, tracker, max_frames: int = 0) -> Iterator[tuple[DriverFra
 
 
 def track_step(tracker, times: StageTimes) -> Callable[[Any], DriverFrame]:
-    """The tracking stage: an RGB :class:`~puppet.sources.video.Frame` in, a DriverFrame out."""
+    """The tracking stage: an RGB :class:`~puppet.sources.video.Frame` in, a DriverFrame out.
+
+    Where the tracker starts following another face (``FaceTracker.switches``: the person
+    in front left and someone else is in view, or they came back), that face becomes the
+    neutral: motion measured from one person's neutral face means nothing on another's."""
+    seen = [getattr(tracker, "switches", 0)]
 
     def track(frame) -> DriverFrame:
         t0 = time.perf_counter()
         face = tracker.track_rgb(frame.image)
         times.add("track", (time.perf_counter() - t0) * 1000.0)
-        return DriverFrame(frame.index, frame.time, face, image=frame.image)
+        switches = getattr(tracker, "switches", 0)
+        neutral = face if face is not None and switches != seen[0] else None
+        seen[0] = switches
+        return DriverFrame(frame.index, frame.time, face, neutral=neutral, image=frame.image)
 
     return track
 

@@ -65,6 +65,7 @@ EVENT_SOURCE_ENDED = "source-ended"
 EVENT_GENERATOR = "generator"
 EVENT_GENERATOR_ERROR = "generator-error"
 EVENT_CALIBRATED = "calibrated"
+EVENT_OTHER_FACE = "other-face"  # the tracker follows another face: it is the new neutral
 EVENT_SINK_ERROR = "sink-error"
 
 
@@ -250,6 +251,7 @@ class _Tracked:
     source_id: int
     frame: LiveFrame
     face: Face | None
+    other_face: bool = False  # the tracker took another face since the last frame handed on
 
 
 class LiveEngine:
@@ -707,6 +709,7 @@ class LiveEngine:
         tracker = None
         current = -1
         after = 0
+        switches = 0  # the tracker's count of faces taken instead of the one followed
         while not self._stop.is_set():
             with self._lock:
                 sid, source = self._source_id, self._source
@@ -719,6 +722,7 @@ class LiveEngine:
                 if tracker is not None:  # a new driver: MediaPipe starts a fresh track
                     tracker.close()
                     tracker = None
+                switches = 0
             try:
                 frame = source.newest(after, timeout=0.1)
                 if frame is None:
@@ -743,6 +747,9 @@ class LiveEngine:
                     t0 = time.perf_counter()
                     face = tracker.track(frame.image)
                     self.meter.stage("track", (time.perf_counter() - t0) * 1000.0)
+                other_face = tracker is not None and tracker.switches != switches
+                if tracker is not None:
+                    switches = tracker.switches
             except Exception as exc:  # noqa: BLE001 - say so, keep the engine up
                 if tracker is not None:
                     tracker.close()
@@ -761,7 +768,8 @@ class LiveEngine:
                 if self._slot is not None:
                     with self.meter.lock:
                         self.meter.dropped += 1
-                self._slot = _Tracked(sid, frame, face)
+                    other_face = other_face or self._slot.other_face  # not lost with it
+                self._slot = _Tracked(sid, frame, face, other_face)
                 self._slot_cond.notify()
             self._update_state()
         if tracker is not None:
@@ -853,6 +861,15 @@ class LiveEngine:
             frame = last_frame  # no face: the portrait holds still
         else:
             t0, c0 = time.perf_counter(), time.thread_time()
+            if item.other_face and face is not None and self._neutral is not None:
+                # another person (or the one in front, back from turning away while
+                # someone else was in view): motion from the last one's neutral would
+                # distort the portrait, so this face as it is now is the neutral
+                renderer.calibrate(face, item.frame.image, channels="bgr")
+                self._neutral = (face, item.frame.image)
+                self._emit(EVENT_OTHER_FACE, "Following another face now; the neutral is that "
+                           "face as first seen (press C with a relaxed face to calibrate)",
+                           None, face)
             motion = renderer.motion_for(face, item.frame.capture_time, item.frame.image,
                                          channels="bgr")  # live pictures are BGR
             if face is not None and self._neutral is None:

@@ -197,6 +197,30 @@ def group_portrait(tmp_path_factory, grace_photo):
     return path, boxes
 
 
+def two_people(grace_photo, near: bool) -> np.ndarray:
+    """A 1280 x 720 room with someone far back on the right (the photograph at 0.45)
+    and, where ``near``, someone close to the camera on the left (at 0.9)."""
+    frame = np.empty((720, 1280, 3), np.uint8)
+    frame[...] = np.linspace(160, 100, 1280, dtype=np.float32)[None, :, None]
+    far = cv2.resize(grace_photo, None, fx=0.45, fy=0.45, interpolation=cv2.INTER_AREA)
+    frame[200:200 + far.shape[0], 960:960 + far.shape[1]] = far
+    if near:
+        close = cv2.resize(grace_photo, None, fx=0.9, fy=0.9, interpolation=cv2.INTER_AREA)
+        frame[100:100 + close.shape[0], 60:60 + close.shape[1]] = close
+    return frame
+
+
+TWO_PEOPLE_NEAR_AWAY = range(20, 30)  # frames of the clip below where the near one is away
+
+
+@pytest.fixture(scope="session")
+def two_people_clip(tmp_path_factory, grace_photo) -> Path:
+    """70 frames at 25 fps of :func:`two_people`: the near one turns away (is gone) for
+    frames 20-29 and is back from frame 30."""
+    frames = [two_people(grace_photo, i not in TWO_PEOPLE_NEAR_AWAY) for i in range(70)]
+    return write_clip(tmp_path_factory.mktemp("two") / "two_people.mp4", frames, 25)
+
+
 def face_centre(face) -> tuple[float, float]:
     return float(face.landmarks[:, 0].mean()), float(face.landmarks[:, 1].mean())
 

@@ -13,6 +13,7 @@ from conftest import write_clip
 from puppet.errors import PuppetError
 from puppet.live import (
     EVENT_CALIBRATED,
+    EVENT_OTHER_FACE,
     EVENT_PORTRAIT_ERROR,
     EVENT_SINK_ERROR,
     EVENT_SOURCE_ERROR,
@@ -274,3 +275,29 @@ def test_a_face_of_a_group_portrait_is_chosen_by_its_number(group_portrait, driv
         assert wait_for(lambda: eng.stats().frames_shown >= 5)
     finally:
         eng.stop()
+
+
+def test_another_face_followed_becomes_the_neutral(two_people_clip):
+    """Live, as in a render: when the person at the camera is away and someone behind is
+    followed instead, and when they are back, the face followed now is the neutral (the
+    window says so), so neither of the two still faces moves the portrait."""
+    eng = LiveEngine(size=480, device="cpu")
+    try:
+        eng.set_portrait(PORTRAIT, wait=True)
+        eng.set_source(SourceSpec("video", path=str(two_people_clip)), wait=True)
+        events, outputs = [], []
+        eng.on_event(events.append)
+        eng.add_listener(outputs.append)
+        eng.start()
+        assert wait_for(lambda: eng.source is not None and eng.source.ended, timeout=60)
+        time.sleep(0.5)
+    finally:
+        eng.stop()
+    other = [e for e in events if e.kind == EVENT_OTHER_FACE]
+    assert len(other) == 2, [e.kind for e in events]
+    assert "calibrate" in other[0].message
+    neutrals = {id(o.neutral) for o in outputs if o.neutral is not None}
+    assert len(neutrals) == 3  # the first face, the one behind, the first one back
+    portrait = eng.portrait.image
+    moved = [float(np.abs(o.frame.astype(int) - portrait).mean()) for o in outputs]
+    assert max(moved) < 2.0, [round(m, 2) for m in moved]

@@ -276,3 +276,23 @@ def test_render_moves_the_chosen_face_of_a_group_portrait(tmp_path, driving_clip
     result = run_puppet("render", "--portrait", path, "--driving", driving_clip[0],
                         "--output", out2, "--face", "0")
     assert result.returncode == 2 and "not a face number" in result.stderr
+
+
+def test_another_persons_face_is_measured_from_its_own_neutral(tmp_path, two_people_clip,
+                                                              builtin_portrait_path):
+    """The person at the camera turns away while someone far behind is in view, then comes
+    back: the tracker follows the other one meanwhile and takes the near one back.  Each
+    new face becomes the neutral, so none of them (all holding still) moves the portrait;
+    measured from the near one's neutral, the far one (half the size, elsewhere) would
+    have shrunk and shifted it."""
+    from conftest import TWO_PEOPLE_NEAR_AWAY
+
+    out = tmp_path / "two.mp4"
+    result = run_puppet("render", "--portrait", builtin_portrait_path, "--driving",
+                        two_people_clip, "--output", out, "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    frames, _, _ = read_video(out)
+    assert len(frames) == 70
+    change = [np.abs(f.astype(int) - frames[0]).mean() for f in frames]
+    away = TWO_PEOPLE_NEAR_AWAY
+    assert max(change[away[0]:]) < 2.0, [round(c, 2) for c in change]

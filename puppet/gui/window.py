@@ -50,6 +50,7 @@ from puppet.live import (
     EVENT_CALIBRATED,
     EVENT_GENERATOR,
     EVENT_GENERATOR_ERROR,
+    EVENT_OTHER_FACE,
     EVENT_PORTRAIT,
     EVENT_PORTRAIT_ERROR,
     EVENT_SINK_ERROR,
@@ -1151,6 +1152,8 @@ class MainWindow(QMainWindow):
             self.message_bar.clear_topic("calibrate")
             self.statusBar().showMessage("Calibrated: your face as it was is now the neutral "
                                          "one", 4000)
+        elif ev.kind == EVENT_OTHER_FACE:
+            self.statusBar().showMessage(ev.message, 6000)
         elif ev.kind == EVENT_SINK_ERROR:
             self.show_error(ev.message, "sink")
         elif ev.kind == EVENT_STATE:

@@ -104,6 +104,13 @@ def test_calibrate_button_and_hotkey(qtbot, open_window, clip):
     assert not w.message_bar.isVisible()
 
 
+def test_the_window_says_when_another_face_is_followed(qtbot, open_window, two_people_clip):
+    w = open_window(source=str(two_people_clip), portrait="built-in:grace-sepia")
+    qtbot.waitUntil(lambda: "Following another face" in w.statusBar().currentMessage(),
+                    timeout=60000)
+    assert "press C" in w.statusBar().currentMessage()
+
+
 def test_sliders_change_the_engine_and_are_remembered(qtbot, open_window, clip, ini):
     w = open_window(source=clip, portrait="built-in:grace-sepia")
     w.expression_slider.slider.setValue(0)

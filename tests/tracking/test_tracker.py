@@ -4,11 +4,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from conftest import TWO_PEOPLE_NEAR_AWAY, two_people
 
 from puppet.errors import PuppetError
 from puppet.tracking import landmarks as lm
 from puppet.tracking.face import Face
-from puppet.tracking.mediapipe_tracker import FaceTracker, find_face
+from puppet.tracking.mediapipe_tracker import LARGER_EVERY, FaceTracker, find_face
 
 
 def test_finds_478_landmarks_on_the_face(grace_photo):
@@ -130,6 +131,48 @@ def test_video_mode_finds_and_follows_a_face_too_small_for_one_pass(grace_photo,
     first = found.index(True)
     assert first <= 10
     assert all(found[first:])
+
+
+def test_video_mode_goes_back_to_the_near_face_when_it_returns(grace_photo):
+    """Someone far behind the person at the camera: while the near one is away, the far
+    one is followed (the face mesh sticks to whoever it follows); when the near one is
+    back, the tracker takes that clearly larger face again within LARGER_EVERY frames.
+    Each change of face is counted (the engine takes the new face as the neutral)."""
+    def side(face):
+        return None if face is None else ("near" if face.landmarks[:, 0].mean() < 640
+                                          else "far")
+
+    seen = []
+    with FaceTracker(video=True) as tracker:
+        for i in range(30 + 2 * LARGER_EVERY):
+            seen.append(side(tracker.track(two_people(grace_photo, i not in TWO_PEOPLE_NEAR_AWAY))))
+            if i == TWO_PEOPLE_NEAR_AWAY[0] - 1:
+                assert tracker.switches == 0
+        switches = tracker.switches
+    away, back = TWO_PEOPLE_NEAR_AWAY[0], TWO_PEOPLE_NEAR_AWAY[-1] + 1
+    assert seen[:away] == ["near"] * away
+    assert seen[away:back] == ["far"] * (back - away)
+    returned = seen.index("near", back)
+    assert returned <= back + LARGER_EVERY + 1, seen
+    assert seen[returned:] == ["near"] * (len(seen) - returned)
+    assert switches == 2
+
+
+def test_video_mode_keeps_a_face_of_about_the_same_size(grace_photo):
+    """Two people about as far from the camera: the one followed is kept (no flipping
+    between them), and nothing is counted as a change of face."""
+    room = np.full((720, 1280, 3), 130, np.uint8)
+    for x, f in ((80, 0.7), (700, 0.62)):
+        pic = cv2.resize(grace_photo, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        room[120:120 + pic.shape[0], x:x + pic.shape[1]] = pic
+    with FaceTracker(video=True) as tracker:
+        first = tracker.track(room)
+        assert first is not None
+        for _ in range(3 * LARGER_EVERY):
+            face = tracker.track(room)
+            assert np.abs(face.landmarks[:, :2].mean(axis=0)
+                          - first.landmarks[:, :2].mean(axis=0)).max() < 3.0
+        assert tracker.switches == 0
 
 
 def test_without_the_full_range_detector_a_video_tracker_still_runs(monkeypatch, grace_photo):
