@@ -41,6 +41,7 @@ from puppet.sources.live import LiveFrame, LiveSource, SourceSpec, open_source, 
 from puppet.tracking.face import Face
 
 LIVE_SIZE = 960  # longest side of the live portrait: the window shows it, latency stays low
+MIN_SIZE, MAX_SIZE = 64, 4096  # what set_size takes
 LOOKING_AFTER = 0.3  # seconds without a face before the engine says it is looking for one
 BUILTIN_PREFIX = "built-in:"
 STAGES = ("track", "retarget", "generate", "compose")
@@ -464,6 +465,29 @@ class LiveEngine:
         It loads on the control thread; until it is ready the current portrait keeps
         moving, and it stays when the new one fails (``portrait-error``)."""
         return self._submit("portrait", lambda: self._load_portrait(portrait, face), wait)
+
+    def set_size(self, size: int, wait: bool = False) -> Future:
+        """Draw the portrait at another size (its longest side in pixels; a portrait is never
+        enlarged past its own): the portrait shown is read again at that size, the same face
+        of a group portrait moving.  Where it fails, the old size and portrait stay."""
+        if not MIN_SIZE <= size <= MAX_SIZE:
+            raise PuppetError(f"a portrait size of {size} pixels is out of range",
+                              f"use {MIN_SIZE} to {MAX_SIZE}")
+        return self._submit("size", lambda: self._resize(size), wait)
+
+    def _resize(self, size: int) -> None:
+        portrait = self._portrait
+        old, self.size = self.size, size
+        if portrait is None or max(portrait.size) == size:
+            return
+        try:
+            resized = self._read_portrait(portrait.source, portrait.face_number
+                                          if portrait.faces > 1 else None)
+        except PuppetError as exc:  # (a group's small face, not found at a smaller size)
+            self.size = old  # before anyone hears of it
+            self._emit(EVENT_PORTRAIT_ERROR, exc.message, exc, portrait.source)
+            raise
+        self._load_portrait(resized)
 
     def set_source(self, spec: SourceSpec | str | int | LiveSource, wait: bool = False) -> Future:
         """Drive the portrait from another source: a :class:`SourceSpec`, its text (``0``,

@@ -301,3 +301,40 @@ def test_another_face_followed_becomes_the_neutral(two_people_clip):
     portrait = eng.portrait.image
     moved = [float(np.abs(o.frame.astype(int) - portrait).mean()) for o in outputs]
     assert max(moved) < 2.0, [round(m, 2) for m in moved]
+
+
+def test_the_portrait_is_read_again_at_another_size(group_portrait, driving_clip, monkeypatch):
+    """set_size: the portrait shown is read again at the new size, a group portrait's
+    chosen face still moving; frames come at that size.  A size that fails leaves the old
+    size and portrait, and says why."""
+    path, _ = group_portrait
+    eng = LiveEngine(size=900, device="cpu")
+    try:
+        eng.set_portrait(path, wait=True, face=3)
+        assert eng.portrait.size == (900, 360)
+        eng.set_source(SourceSpec("video", path=str(driving_clip[0]), loop=True), wait=True)
+        outputs, events = [], []
+        eng.add_listener(outputs.append)
+        eng.on_event(events.append)
+        eng.start()
+        assert wait_for(lambda: len(outputs) >= 3)
+        eng.set_size(600, wait=True)
+        assert eng.size == 600
+        assert eng.portrait.size == (600, 240)
+        assert (eng.portrait.faces, eng.portrait.face_number) == (3, 3)
+        assert wait_for(lambda: outputs[-1].frame.shape == (240, 600, 3))
+        with pytest.raises(PuppetError, match="out of range"):
+            eng.set_size(10)
+
+        def unreadable(*args, **kwargs):
+            raise PuppetError("the portrait cannot be read now", "try again")
+
+        monkeypatch.setattr("puppet.portrait.load_portrait", unreadable)
+        shown = eng.portrait
+        with pytest.raises(PuppetError, match="cannot be read"):
+            eng.set_size(800, wait=True)
+        assert eng.size == 600 and eng.portrait is shown
+        assert any(e.kind == EVENT_PORTRAIT_ERROR and "cannot be read" in e.message
+                   for e in events)
+    finally:
+        eng.stop()

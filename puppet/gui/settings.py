@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "brows": 1.0,
     "smoothing": RetargetSettings.smoothing,  # the engine's default
     "device": "auto",
+    "live_size": 960,  # the live portrait's longest side (LIVE_SIZE)
     "generator": "warp",
     "show_stats": True,
     "show_landmarks": False,

@@ -33,8 +33,8 @@ def open_window(qtbot, ini):
 
     def make(**kwargs) -> MainWindow:
         kwargs.setdefault("device", "cpu")
-        w = MainWindow(Settings(QSettings(ini, QSettings.Format.IniFormat)), size=SIZE,
-                       **kwargs)
+        kwargs.setdefault("size", SIZE)
+        w = MainWindow(Settings(QSettings(ini, QSettings.Format.IniFormat)), **kwargs)
         w.show()
         opened.append(w)
         return w
@@ -109,6 +109,23 @@ def test_the_window_says_when_another_face_is_followed(qtbot, open_window, two_p
     qtbot.waitUntil(lambda: "Following another face" in w.statusBar().currentMessage(),
                     timeout=60000)
     assert "press C" in w.statusBar().currentMessage()
+
+
+def test_the_portrait_size_is_chosen_and_remembered(qtbot, open_window, clip, group_portrait):
+    """The Size picker reads the portrait again at that size; the next window starts at
+    the size chosen (without one given, as a user starts it)."""
+    path = str(group_portrait[0])  # 1800 x 720
+    w = open_window(source=clip, portrait=path, size=None)
+    assert w.engine.size == 960 and w.size_combo.currentData() == 960
+    qtbot.waitUntil(lambda: w.engine.latest is not None, timeout=60000)
+    assert w.engine.portrait.size == (960, 384)
+    w.size_combo.setCurrentIndex(w.size_combo.findData(640))
+    w.size_combo.activated.emit(w.size_combo.currentIndex())
+    qtbot.waitUntil(lambda: w.engine.portrait.size == (640, 256), timeout=30000)
+    qtbot.waitUntil(lambda: w.engine.latest.frame.shape == (256, 640, 3), timeout=30000)
+    w.close()
+    w2 = open_window(source=clip, portrait=path, size=None)
+    assert w2.engine.size == 640 and w2.size_combo.currentData() == 640
 
 
 def test_sliders_change_the_engine_and_are_remembered(qtbot, open_window, clip, ini):
