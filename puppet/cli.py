@@ -64,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--portrait", required=True, metavar="IMAGE", help="the portrait image")
     p.add_argument("--driving", required=True, metavar="VIDEO",
                    help="a video of a face, or a .performance file")
-    p.add_argument("--output", required=True, metavar="OUT.mp4", help="the H.264 MP4 to write")
+    p.add_argument("--output", required=True, metavar="OUT.mp4|FOLDER",
+                   help="the H.264 MP4 to write, or a folder to write it in (named after the "
+                        "portrait and the driving clip, never replacing a file)")
     p.add_argument("--max-frames", type=int, default=0, metavar="N",
                    help="render only the first N driving frames (default: all)")
     _add_face_option(p)
@@ -226,11 +228,24 @@ def _print_report(report, what: str) -> None:
           f"generator on {where}", file=sys.stderr)
 
 
+def render_name(folder: Path, portrait: str, driving: str) -> Path:
+    """A new file in ``folder`` named after the portrait and the driving clip:
+    ``s5_d3.mp4``, else ``s5_d3-2.mp4`` ... (an existing file is never chosen)."""
+    stem = f"{Path(portrait).stem}_{Path(driving).stem}"
+    path, n = folder / f"{stem}.mp4", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}.mp4"
+    return path
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from puppet.engine import render_file
     from puppet.progress import ProgressBar
 
     settings = _settings(args)
+    if Path(args.output).is_dir():
+        args.output = str(render_name(Path(args.output), args.portrait, args.driving))
     bar = ProgressBar("Rendering")
     try:
         report = render_file(args.portrait, args.driving, args.output, size=args.size,

@@ -296,3 +296,16 @@ def test_another_persons_face_is_measured_from_its_own_neutral(tmp_path, two_peo
     change = [np.abs(f.astype(int) - frames[0]).mean() for f in frames]
     away = TWO_PEOPLE_NEAR_AWAY
     assert max(change[away[0]:]) < 2.0, [round(c, 2) for c in change]
+
+
+def test_a_folder_as_the_output_gets_a_new_file_named_after_the_inputs(tmp_path, driving_clip,
+                                                                       builtin_portrait_path):
+    clip = driving_clip[0]
+    for _ in range(2):
+        result = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", clip,
+                            "--output", tmp_path, "--device", "cpu", "--max-frames", "3")
+        assert result.returncode == 0, result.stderr
+    stem = f"{builtin_portrait_path.stem}_{clip.stem}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{stem}-2.mp4", f"{stem}.mp4"]
+    assert f"Wrote {tmp_path / (stem + '-2.mp4')}" in result.stderr
+    assert len(read_video(tmp_path / f"{stem}-2.mp4")[0]) == 3
