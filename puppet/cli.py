@@ -115,9 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the virtual camera's picture size (default 1280x720)")
     p.add_argument("--vcam-fps", type=float, default=30.0, metavar="FPS",
                    help="the virtual camera's frame rate (default 30)")
-    p.add_argument("--vcam-fit", choices=("letterbox", "crop"), default="letterbox",
+    p.add_argument("--vcam-fit", choices=("letterbox", "crop", "face"), default="letterbox",
                    help="letterbox: the whole portrait with black bars (default); crop: fill "
-                        "the picture")
+                        "the picture, the face kept in view; face: a close-up of the face "
+                        "(head and shoulders, as a call shows a person)")
     p.add_argument("--stream", type=int, default=None, metavar="PORT",
                    help="serve the portrait as an MJPEG stream over HTTP on this port "
                         "(0: any free port); open http://127.0.0.1:PORT/ in a browser")

@@ -231,11 +231,16 @@ class LiveOutputs:
             if self.camera is not None and self.camera.status().state == "on":
                 return self.camera.status()
             self.stop_virtual_camera()
-            cam = VirtualCamera(settings)
+            cam = VirtualCamera(settings, focus=self._portrait_face)
             status = cam.start()
             self.camera = cam
             self._cam_sink = self.engine.add_sink(cam.send, name="virtual camera")
             return status
+
+    def _portrait_face(self) -> tuple[tuple[int, int], tuple[float, float, float, float]] | None:
+        """The portrait's size and its face's box: where the virtual camera's crop looks."""
+        portrait = self.engine.portrait
+        return None if portrait is None else (portrait.size, portrait.face.bbox)
 
     def virtual_camera_status(self) -> VirtualCameraStatus | None:
         cam = self.camera

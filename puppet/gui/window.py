@@ -418,8 +418,11 @@ class MainWindow(QMainWindow):
         self.vcam_fit = QComboBox()
         self.vcam_fit.addItem("Letterbox", "letterbox")
         self.vcam_fit.addItem("Crop", "crop")
+        self.vcam_fit.addItem("Face", "face")
         self.vcam_fit.setToolTip("Letterbox: all of the portrait, black bars at the sides. "
-                                 "Crop: the picture filled, the portrait's top and bottom cut")
+                                 "Crop: the picture filled, what overflows cut off around the "
+                                 "face. Face: a close-up of the face, head and shoulders, as a "
+                                 "call shows a person")
         self.vcam_fit.setCurrentIndex(max(0, self.vcam_fit.findData(self.settings.get(
             "vcam_fit"))))
         self.vcam_fit.activated.connect(self._vcam_fit_chosen)

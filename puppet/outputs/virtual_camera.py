@@ -35,10 +35,12 @@ from typing import Any, Literal
 import numpy as np
 
 from puppet.errors import PuppetError
-from puppet.outputs.frames import FITS, Fit, fit_frame
+from puppet.outputs.frames import FITS, Box, Fit, fit_frame
 from puppet.timeline import CLOCK
 
 CameraFactory = Callable[..., Any]  # (width, height, fps, *, fmt, device, backend) -> camera
+# where the portrait's face is: ((frame width, height), face box) for frames of that size
+Focus = Callable[[], "tuple[tuple[int, int], Box] | None"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class VirtualCameraSettings:
     width: int = 1280
     height: int = 720
     fps: float = 30.0
-    fit: Fit = "letterbox"  # or "crop"
+    fit: Fit = "letterbox"  # or "crop", "face" (see puppet.outputs.frames.fit_frame)
     device: str | None = None  # e.g. /dev/video10 on Linux; None: the first one
     backend: str | None = None  # pyvirtualcam's backend name; None: any that works
 
@@ -112,8 +114,12 @@ class VirtualCamera:
 
     def __init__(self, settings: VirtualCameraSettings = VirtualCameraSettings(),
                  camera_factory: CameraFactory | None = None,
-                 clock: Callable[[], float] = CLOCK):
+                 clock: Callable[[], float] = CLOCK, focus: Focus | None = None):
+        """``focus``: where the portrait's face is, asked for each new frame, so that a
+        crop keeps it in view and a close-up shows it (a frame of another size than
+        the focus's is taken as it is: a portrait just changed)."""
         self.settings = settings
+        self._focus = focus
         self._factory = camera_factory
         self._clock = clock
         self._camera = None
@@ -179,7 +185,7 @@ class VirtualCamera:
             if frame is not None and seq != seen:
                 self._skipped += max(0, seq - seen - 1)
                 seen = seq
-                fitted = fit_frame(frame, size, s.fit)
+                fitted = fit_frame(frame, size, s.fit, self._face_in(frame))
             if fitted is not None:
                 try:
                     camera.send(fitted)
@@ -194,6 +200,17 @@ class VirtualCamera:
             if next_t < now - period:  # after a stall, do not try to catch up
                 next_t = now
         self._close_camera()
+
+    def _face_in(self, frame: np.ndarray) -> Box | None:
+        if self._focus is None or self.settings.fit == "letterbox":
+            return None
+        try:
+            focus = self._focus()
+        except Exception:  # noqa: BLE001 - no focus: the frame is cropped evenly
+            return None
+        if focus is None or tuple(focus[0]) != (frame.shape[1], frame.shape[0]):
+            return None
+        return focus[1]
 
     def _close_camera(self) -> None:
         camera, self._camera = self._camera, None

@@ -289,3 +289,17 @@ def test_per_feature_sliders_change_the_engine_and_are_remembered(qtbot, open_wi
     w2.act_reset.trigger()
     st = w2.engine.settings
     assert (st.mouth, st.eyes, st.brows) == (1.0, 1.0, 1.0)
+
+
+def test_the_virtual_camera_fit_is_offered_remembered_and_looks_at_the_face(qtbot, open_window):
+    w = open_window()
+    fits = [w.vcam_fit.itemData(i) for i in range(w.vcam_fit.count())]
+    assert fits == ["letterbox", "crop", "face"]
+    w.vcam_fit.setCurrentIndex(fits.index("face"))
+    w.vcam_fit.activated.emit(fits.index("face"))
+    qtbot.waitUntil(lambda: w.engine.portrait is not None, timeout=60000)
+    # what the virtual camera is told of the portrait: its size and its face's box
+    size, box = w.outputs._portrait_face()
+    assert size == w.engine.portrait.size and box == w.engine.portrait.face.bbox
+    w.close()
+    assert open_window().vcam_fit.currentData() == "face"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 
@@ -123,6 +124,70 @@ def test_letterbox_and_crop():
     assert fit_frame(same, (320, 180)) is same
     with pytest.raises(ValueError):
         VirtualCameraSettings(fit="stretch")
+
+
+def tall_portrait_with_a_face():
+    """A tall 'portrait' (700 x 1400): white, with a red 'face' box near its top."""
+    frame = np.full((1400, 700, 3), 255, np.uint8)
+    face = (300, 150, 400, 250)  # x0, y0, x1, y1
+    frame[face[1]:face[3], face[0]:face[2]] = (0, 0, 255)
+    return frame, face
+
+
+def red_rows(picture):
+    rows = np.nonzero((picture[..., 2] > 200) & (picture[..., 1] < 60))[0]
+    return rows.min(), rows.max()
+
+
+def test_crop_keeps_the_face_in_view_and_face_shows_a_close_up():
+    """Cropped evenly, a tall portrait loses its head; cropped around the face it keeps
+    it whole; the close-up makes the face FACE_HEIGHT of the picture's height."""
+    from puppet.outputs.frames import FACE_HEIGHT
+
+    frame, face = tall_portrait_with_a_face()
+    even = fit_frame(frame, (320, 180), "crop")
+    assert not np.any(even[..., 1] < 60)  # no face
+    crop = fit_frame(frame, (320, 180), "crop", face)
+    assert crop.shape == (180, 320, 3)
+    top, bottom = red_rows(crop)
+    assert 0 < top and bottom < 179  # all of it, with room around
+    close = fit_frame(frame, (320, 180), "face", face)
+    top, bottom = red_rows(close)
+    assert (bottom - top + 1) / 180 == pytest.approx(FACE_HEIGHT, abs=0.02)
+    assert top > 180 - bottom - 1  # more room above the face than below
+    # a frame of the picture's own size is still framed on the face in close-up
+    same = cv2.resize(frame, (320, 800))
+    assert fit_frame(same, (320, 800), "face", (120, 96, 200, 192)) is not same
+
+
+def test_the_virtual_camera_crops_around_the_portraits_face():
+    made = []
+
+    def factory(*args, **kw):
+        made.append(SlowCamera(*args, **kw))
+        return made[-1]
+
+    frame, face = tall_portrait_with_a_face()
+    focus = [((700, 1400), face)]
+    cam = VirtualCamera(VirtualCameraSettings(width=320, height=180, fps=30, fit="crop"),
+                        factory, focus=lambda: focus[0])
+    cam.start()
+    cam.send(frame)
+    deadline = time.monotonic() + 5
+    while not made[0].frames and time.monotonic() < deadline:
+        time.sleep(0.01)
+    focus[0] = ((200, 500), face)  # a new portrait's size: its frames are cropped evenly
+    other = np.full((500, 200, 3), 255, np.uint8)
+    other[60:120, 75:125] = (0, 0, 255)
+    sent = len(made[0].frames)
+    cam.send(other)
+    deadline = time.monotonic() + 5
+    while len(made[0].frames) < sent + 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    cam.stop()
+    first, last = made[0].frames[0], made[0].frames[-1]
+    assert np.any(first[..., 1] < 60)  # the face, in view
+    assert not np.any(last[..., 1] < 60)  # the other frame: not framed on a wrong box
 
 
 def test_stop_does_not_wait_for_a_stuck_driver():
