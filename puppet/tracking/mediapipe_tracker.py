@@ -46,6 +46,7 @@ LARGER = 1.3
 # clips, wider on turned faces): where the detector misses the face followed (small, or
 # turned aside), its box is taken to be this wide, so that only a clearly larger face wins
 DETECTOR_WIDTH = 1.4
+_NO_TRIAL = object()  # FaceTracker._trial when no larger face is being tried
 # a small face is followed in a square this many of its widths across: a sixth of what the
 # short-range detector sees, about 20 of its 128 pixels (it finds faces of 10), and room to
 # move before the window must follow (each move makes the graph find the face afresh)
@@ -90,6 +91,7 @@ class FaceTracker:
         self.switches = 0  # see the class's docstring
         self._last_box: tuple[float, float, float, float] | None = None  # the face followed
         self._since_look = 0  # frames with a face since the last look for a larger one
+        self._trial = _NO_TRIAL  # where the face followed was, while a larger one is tried
         self._min_detection = min_detection_confidence
         self._graph = SolutionBase(
             binary_graph_path=_GRAPH,
@@ -117,6 +119,11 @@ class FaceTracker:
         if rgb is None or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError("FaceTracker.track_rgb takes an H x W x 3 RGB image")
         face = self._follow(rgb)
+        if self._trial is not _NO_TRIAL:
+            back, self._trial = self._trial, _NO_TRIAL
+            if face is None:  # no face where the detector saw a larger one: a false find;
+                self._restart(back)  # back to the face followed, in this very frame
+                face = self._follow(rgb)
         if face is not None and self.video:
             box = face.bbox
             if self._last_box is not None and not _boxes_meet(box, self._last_box):
@@ -255,6 +262,7 @@ class FaceTracker:
         others = [f for f in found if not _box_holds(box, f[0], f[1]) and f[2] >= LARGER * size]
         if others:
             cx, cy, width = max(others, key=lambda f: f[2])
+            self._trial = self._window
             self._restart(_window_around(cx, cy, width, w, h))
 
     def _small_face_window(self, rgb: np.ndarray) -> tuple[int, int, int] | None:

@@ -158,6 +158,25 @@ def test_video_mode_goes_back_to_the_near_face_when_it_returns(grace_photo):
     assert switches == 2
 
 
+def test_a_false_larger_find_does_not_lose_the_face_followed(grace_photo, monkeypatch):
+    """The detector 'sees' a large face on a bare wall: the tracker tries it, finds no face
+    there and goes back to the one it followed in the same frame; nothing is lost."""
+    from types import SimpleNamespace
+
+    room = np.full((720, 1280, 3), 140, np.uint8)
+    pic = cv2.resize(grace_photo, None, fx=0.9, fy=0.9, interpolation=cv2.INTER_AREA)
+    room[100:100 + pic.shape[0], 100:100 + pic.shape[1]] = pic
+    # surer than the real face, so that looking for a small face would pick it too
+    ghost = SimpleNamespace(score=[0.99], location_data=SimpleNamespace(
+        relative_bounding_box=SimpleNamespace(xmin=0.55, ymin=0.2, width=0.3, height=0.5)))
+    with FaceTracker(video=True) as tracker:
+        real = tracker._detect
+        monkeypatch.setattr(tracker, "_detect", lambda rgb: [*real(rgb), ghost])
+        found = [tracker.track(room) for _ in range(3 * LARGER_EVERY)]
+        assert all(f is not None and f.landmarks[:, 0].mean() < 640 for f in found)
+        assert tracker.switches == 0
+
+
 def test_video_mode_keeps_a_face_of_about_the_same_size(grace_photo):
     """Two people about as far from the camera: the one followed is kept (no flipping
     between them), and nothing is counted as a change of face."""
