@@ -24,6 +24,8 @@ class Portrait:
     source: str  # a path, or "built-in:<name>"
     faces: int = 1  # how many faces the image shows (a group photo: several)
     face_number: int = 1  # which of them is animated, counted from the left
+    # every face's box (x0, y0, x1, y1) in the image's pixels, from the left
+    face_boxes: tuple[tuple[float, float, float, float], ...] = ()
 
     @property
     def size(self) -> tuple[int, int]:
@@ -104,7 +106,7 @@ def portrait_from_image(image: np.ndarray, name: str, source: str,
     chosen = choose_face(faces, what, face)
     number = next(i for i, f in enumerate(faces, 1) if f is chosen)
     return Portrait(image=img, face=chosen, name=name, source=source, faces=len(faces),
-                    face_number=number)
+                    face_number=number, face_boxes=tuple(f.bbox for f in faces))
 
 
 def load_portrait(path: str | Path, size: int = DEFAULT_SIZE, face: int | None = None

@@ -67,6 +67,7 @@ class ImageView(QWidget):
         self._placeholder = placeholder
         self.capture_time = 0.0
         self.on_painted: Callable[[float], None] | None = None  # (capture_time) after a paint
+        self.on_clicked: Callable[[float, float], None] | None = None  # (x, y) in the image
         self.paints = 0
 
     # content --------------------------------------------------------------------
@@ -152,6 +153,22 @@ class ImageView(QWidget):
         scale = min(self.width() / w, self.height() / h)
         tw, th = w * scale, h * scale
         return QRectF((self.width() - tw) / 2, (self.height() - th) / 2, tw, th)
+
+    def image_point(self, x: float, y: float) -> tuple[float, float] | None:
+        """The image pixel shown at (x, y) of the view, or None outside the image."""
+        rect, size = self.target_rect(), self.image_size()
+        if rect is None or size is None or not rect.contains(QPointF(x, y)):
+            return None
+        return ((x - rect.x()) * size[0] / rect.width(),
+                (y - rect.y()) * size[1] / rect.height())
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self.on_clicked is not None and event.button() == Qt.MouseButton.LeftButton:
+            point = self.image_point(event.position().x(), event.position().y())
+            if point is not None:
+                self.on_clicked(*point)
+                return
+        super().mousePressEvent(event)
 
     # painting -------------------------------------------------------------------
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name

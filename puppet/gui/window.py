@@ -78,6 +78,19 @@ from puppet.sources.camera import CameraInfo, list_cameras
 from puppet.sources.live import SourceSpec, parse_source
 
 LIVE_SIZES = (640, 960, 1280, 1920)  # the sizes offered for the live portrait
+
+
+def face_at(boxes, x: float, y: float) -> int | None:
+    """The number (from 1) of the face whose box, grown by a fifth on each side (a click
+    on the hair or the chin counts), holds (x, y) most centrally; None for none."""
+    best, best_d = None, 1.0
+    for n, (x0, y0, x1, y1) in enumerate(boxes, 1):
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        hw, hh = 0.7 * (x1 - x0), 0.7 * (y1 - y0)  # half the box, plus a fifth of it
+        d = max(abs(x - cx) / max(hw, 1e-6), abs(y - cy) / max(hh, 1e-6))
+        if d <= best_d:
+            best, best_d = n, d
+    return best
 VIDEO_TYPES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 DEVICES = [("Auto", "auto"), ("CPU", "cpu"), ("CUDA", "cuda")]
 DEMO_PORTRAIT = f"{BUILTIN_PREFIX}grace-oil"
@@ -204,6 +217,7 @@ class MainWindow(QMainWindow):
         self.portrait_view = ImageView("Loading the portrait…")
         self.portrait_view.setToolTip("Double-click (or press F) for fullscreen")
         self.portrait_view.on_painted = self._painted
+        self.portrait_view.on_clicked = self._portrait_clicked
         self.portrait_view.mouseDoubleClickEvent = lambda _e: self.toggle_fullscreen()
         left.addWidget(self.message_bar)
         left.addWidget(self.portrait_view, 1)
@@ -670,14 +684,24 @@ class MainWindow(QMainWindow):
         if portrait.faces <= 1:
             self.face_row.hide()
             return
-        self.face_label.setText(f"This portrait shows {portrait.faces} faces; the one that "
-                                f"moves:")
+        self.face_label.setText(f"This portrait shows {portrait.faces} faces (click one to "
+                                f"bring it to life); the one that moves:")
         self.face_choice.clear()
         for n in range(1, portrait.faces + 1):
             where = " (left)" if n == 1 else " (right)" if n == portrait.faces else ""
             self.face_choice.addItem(f"Face {n}{where}", n)
         self.face_choice.setCurrentIndex(portrait.face_number - 1)
         self.face_row.show()
+
+    def _portrait_clicked(self, x: float, y: float) -> None:
+        """A click on a face of a group portrait brings that face to life."""
+        current = self.engine.portrait
+        if current is None or current.faces <= 1 or len(current.face_boxes) != current.faces:
+            return
+        number = face_at(current.face_boxes, x, y)
+        if number is not None and number != current.face_number:
+            self.face_choice.setCurrentIndex(number - 1)
+            self.choose_portrait(current.source, face=number)
 
     def _face_chosen(self, index: int) -> None:
         current = self.engine.portrait

@@ -12,7 +12,7 @@ from conftest import REPO
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QPoint, QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QPushButton  # noqa: E402
 
 from puppet.gui.settings import Settings  # noqa: E402
@@ -233,6 +233,25 @@ def test_a_face_of_a_group_portrait_is_chosen_and_remembered(qtbot, open_window,
     right = w.engine.portrait.face.landmarks[:, 0].mean() > 240
     assert right == (other == 2)  # counted from the left
     qtbot.waitUntil(lambda: w.face_choice.currentIndex() == other - 1, timeout=10000)
+    # a click on the first face brings it back to life (and a click beside both, nothing)
+    view = w.portrait_view
+    qtbot.waitUntil(lambda: view.image_size() == w.engine.portrait.size, timeout=10000)
+    rect, (iw, _ih) = view.target_rect(), view.image_size()
+
+    def click_at(x, y):  # image pixels (the aspect is kept: one scale)
+        scale = rect.width() / iw
+        at = QPoint(round(rect.x() + x * scale), round(rect.y() + y * scale))
+        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=at)
+
+    click_at(280, 5)  # the grey gap between the two pictures, at the top
+    time.sleep(0.3)
+    assert w.engine.portrait.face_number == other
+    x0, y0, x1, y1 = w.engine.portrait.face_boxes[first - 1]
+    click_at((x0 + x1) / 2, (y0 + y1) / 2)
+    qtbot.waitUntil(lambda: w.engine.portrait.face_number == first, timeout=60000)
+    assert w.face_choice.currentIndex() == first - 1
+    click_at(*w.engine.portrait.face_boxes[other - 1][:2])  # its box's corner: still it
+    qtbot.waitUntil(lambda: w.engine.portrait.face_number == other, timeout=60000)
     w.close()
     # the next start shows the same face of that portrait
     w2 = open_window(source=clip)
