@@ -681,9 +681,12 @@ class MainWindow(QMainWindow):
 
     def _show_faces(self, portrait) -> None:
         """The face row: shown for a portrait with several faces."""
+        fullscreen = "Double-click (or press F) for fullscreen"
         if portrait.faces <= 1:
             self.face_row.hide()
+            self.portrait_view.setToolTip(fullscreen)
             return
+        self.portrait_view.setToolTip(f"Click a face to bring it to life. {fullscreen}")
         self.face_label.setText(f"This portrait shows {portrait.faces} faces (click one to "
                                 f"bring it to life); the one that moves:")
         self.face_choice.clear()
