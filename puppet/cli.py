@@ -229,24 +229,15 @@ def _print_report(report, what: str) -> None:
           f"generator on {where}", file=sys.stderr)
 
 
-def render_name(folder: Path, portrait: str, driving: str) -> Path:
-    """A new file in ``folder`` named after the portrait and the driving clip:
-    ``s5_d3.mp4``, else ``s5_d3-2.mp4`` ... (an existing file is never chosen)."""
-    stem = f"{Path(portrait).stem}_{Path(driving).stem}"
-    path, n = folder / f"{stem}.mp4", 1
-    while path.exists():
-        n += 1
-        path = folder / f"{stem}-{n}.mp4"
-    return path
-
-
 def cmd_render(args: argparse.Namespace) -> int:
     from puppet.engine import render_file
     from puppet.progress import ProgressBar
 
     settings = _settings(args)
     if Path(args.output).is_dir():
-        args.output = str(render_name(Path(args.output), args.portrait, args.driving))
+        from puppet.files import render_path
+
+        args.output = str(render_path(Path(args.output), args.portrait, args.driving))
     bar = ProgressBar("Rendering")
     try:
         report = render_file(args.portrait, args.driving, args.output, size=args.size,

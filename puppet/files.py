@@ -33,6 +33,17 @@ def timestamped_stem(prefix: str, when: datetime | None = None) -> str:
     return f"{prefix}-{when:%Y-%m-%d_%H-%M-%S}"
 
 
+def render_path(folder: Path, portrait: str | Path, driving: str | Path) -> Path:
+    """A new MP4 in ``folder`` named after the portrait and the driving clip:
+    ``s5_d3.mp4``, else ``s5_d3-2.mp4`` ... (never a file there, nor one being written)."""
+    stem = f"{Path(portrait).stem}_{Path(driving).stem}"
+    path, n = folder / f"{stem}.mp4", 1
+    while path.exists() or part_path(path).exists():
+        n += 1
+        path = folder / f"{stem}-{n}.mp4"
+    return path
+
+
 def reserve(folder: Path, stem: str, suffixes: tuple[str, ...]) -> Path:
     """A stem in ``folder`` that no final or part file of any of ``suffixes`` uses yet,
     with the part file of the first suffix created (so two recorders never share one).

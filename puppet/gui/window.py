@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QMessageBox,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -111,6 +112,13 @@ def _framed(points: np.ndarray, width: int, height: int) -> tuple[np.ndarray, tu
     return points - np.array([cx - w / 2, cy - h / 2]), (max(1, int(w)), max(1, int(h)))
 
 
+RENDER_CANCELLED = "cancelled"
+
+
+class _Cancelled(Exception):
+    """Raised from a render's progress callback to end it (the file is not kept)."""
+
+
 class EngineBridge(QObject):
     """Carries the engine's news into the GUI thread as queued signals."""
 
@@ -119,6 +127,8 @@ class EngineBridge(QObject):
     cameras_found = Signal(object)
     recording_done = Signal(object)  # a RecordingResult or a PuppetError
     recovered = Signal(object)  # (folder, [Recovered])
+    render_progress = Signal(int, int, float)  # frames done, of, fps
+    render_done = Signal(object)  # a RenderReport, a PuppetError, or RENDER_CANCELLED
 
     def __init__(self, engine: LiveEngine):
         super().__init__()
@@ -184,6 +194,12 @@ class MainWindow(QMainWindow):
         self.outputs = LiveOutputs(self.engine)
         self.bridge.recording_done.connect(self._on_recording_done)
         self.bridge.recovered.connect(self._on_recovered)
+        self.bridge.render_progress.connect(self._on_render_progress)
+        self.bridge.render_done.connect(self._on_render_done)
+        self._render_thread: threading.Thread | None = None
+        self._render_cancel = threading.Event()
+        self._render_out: Path | None = None
+        self.last_render = None  # the RenderReport of the last render finished
         self._recover_thread: threading.Thread | None = None
         self.last_recording: RecordingResult | None = None
 
@@ -385,6 +401,16 @@ class MainWindow(QMainWindow):
 
         self.state_label = QLabel("Starting…")
         self.source_label = QLabel("")
+        self.render_bar = QProgressBar()
+        self.render_bar.setMinimumWidth(300)
+        self.render_bar.setTextVisible(True)
+        self.render_cancel = QToolButton()
+        self.render_cancel.setText("Cancel")
+        self.render_cancel.setToolTip("Stop the render; nothing of it is kept")
+        self.render_cancel.clicked.connect(self.cancel_render)
+        for widget in (self.render_bar, self.render_cancel):
+            self.statusBar().addPermanentWidget(widget)
+            widget.hide()
         hint = QLabel("F1: keyboard shortcuts")
         hint.setStyleSheet("color: palette(mid); padding-right: 12px;")
         self.statusBar().addWidget(self.state_label, 1)
@@ -533,13 +559,14 @@ class MainWindow(QMainWindow):
         self.act_open = action("&Open portraits…", ["Ctrl+O"], self.open_portraits)
         self.act_video = action("Use a &video file as the camera…", ["Ctrl+Shift+O"],
                                 self.open_video)
+        self.act_render = action("R&ender a video…", ["Ctrl+E"], self.render_video)
         self.act_keys = action("&Keyboard shortcuts", ["F1"], self.show_shortcuts)
         self.act_quit = action("&Quit", ["Ctrl+Q"], self.close)
         self.act_about = action("&About Puppet", [], self.show_about)
 
         bar = self.menuBar()
         m = bar.addMenu("&File")
-        m.addActions([self.act_open, self.act_video])
+        m.addActions([self.act_open, self.act_video, self.act_render])
         m.addSeparator()
         m.addAction(self.act_quit)
         m = bar.addMenu("&Source")
@@ -933,6 +960,126 @@ class MainWindow(QMainWindow):
         elif result.note:
             text += f" {result.note}"
         self.show_info(text, "record")
+
+    # ------------------------------------------------------------------ rendering
+    def render_video(self) -> None:
+        """Ask for a driving video (or performance) and render the portrait with it."""
+        start = self.settings.get("last_folder") or str(Path.home())
+        kinds = " ".join(f"*{t}" for t in (*VIDEO_TYPES, ".performance"))
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Render a video: choose the driving video", start,
+            f"Videos and performances ({kinds});;All files (*)")
+        if path:
+            self.settings.set("last_folder", str(Path(path).parent))
+            self.start_render(path)
+
+    def start_render(self, driving: str) -> Path | None:
+        """Render the portrait shown, driven by ``driving`` (a video or a performance file),
+        at full quality (every frame, 1280 pixels, the sliders as they are) into the
+        recordings folder, in a thread of its own with a progress bar; the live portrait
+        goes on meanwhile.  Returns the file it is writing, or None (a message says why)."""
+        from puppet.files import render_path
+
+        if self._render_thread is not None:
+            self.show_error("A render is running already: wait for it, or cancel it.", "render")
+            return None
+        portrait = self.engine.portrait
+        if portrait is None:
+            self.show_error("No portrait is shown yet to render.", "render")
+            return None
+        source = portrait.source
+        image = builtin_path(source[len(BUILTIN_PREFIX):]) if source.startswith(BUILTIN_PREFIX) \
+            else Path(source)
+        folder = self.record_folder()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.show_error(f"Cannot create the recordings folder {folder}: "
+                            f"{exc.strerror or exc}. Choose another with Record → "
+                            f"Recordings folder….", "render")
+            return None
+        out = render_path(folder, image, driving)
+        face = portrait.face_number if portrait.faces > 1 else None
+        device, settings = self.engine.device, self.engine.settings
+        cancel = self._render_cancel
+        cancel.clear()
+        bridge = self.bridge
+
+        def progress(done: int, total: int, fps: float) -> None:
+            if cancel.is_set():
+                raise _Cancelled()
+            bridge.render_progress.emit(done, total, fps)
+
+        def work() -> None:
+            from puppet.engine import render_file
+
+            try:
+                result = render_file(str(image), driving, out, device=device, settings=settings,
+                                     progress=progress, face=face)
+            except _Cancelled:
+                result = RENDER_CANCELLED
+            except PuppetError as exc:
+                result = exc
+            except Exception as exc:  # noqa: BLE001 - a bug: said, and the window goes on
+                result = PuppetError(f"the render failed: {type(exc).__name__}: {exc}",
+                                     "try again; if it keeps failing, run 'puppet render' "
+                                     "in a terminal to see more")
+            bridge.render_done.emit(result)
+
+        self._render_out = out
+        self._render_thread = threading.Thread(target=work, name="puppet-render", daemon=True)
+        self.render_bar.setRange(0, 0)  # busy until the first frame says how many
+        self.render_bar.setFormat(f"Rendering {Path(driving).name}…")
+        self.render_bar.show()
+        self.render_cancel.show()
+        self.act_render.setEnabled(False)
+        self.message_bar.clear_topic("render")
+        self._render_thread.start()
+        return out
+
+    def cancel_render(self) -> None:
+        self._render_cancel.set()
+
+    @property
+    def rendering(self) -> bool:
+        return self._render_thread is not None
+
+    def _on_render_progress(self, done: int, total: int, fps: float) -> None:
+        if self._render_thread is None:
+            return
+        total = max(total, done, 1)
+        self.render_bar.setRange(0, total)
+        self.render_bar.setValue(done)
+        left = ""
+        if fps > 0 and total > done:
+            secs = int((total - done) / fps)
+            left = f", {secs // 60}:{secs % 60:02d} left"
+        self.render_bar.setFormat(f"Rendering %p% ({fps:.0f} fps{left})")
+
+    def _on_render_done(self, result) -> None:
+        thread, self._render_thread = self._render_thread, None
+        if thread is not None:
+            thread.join(timeout=5)
+        self.render_bar.hide()
+        self.render_cancel.hide()
+        self.act_render.setEnabled(True)
+        if self._closed:
+            return
+        if result == RENDER_CANCELLED:
+            self.statusBar().showMessage("Render cancelled; nothing of it was kept.", 5000)
+            return
+        if isinstance(result, PuppetError):
+            self.show_error(f"The render failed: {result.message}", "render")
+            return
+        self.last_render = result
+        sound = "with sound" if result.sound else "without sound"
+        text = (f"Rendered {result.output.name} ({result.frames} frames at "
+                f"{result.video_fps:g} fps, {sound}) in {result.output.parent}, "
+                f"{result.fps:.0f} fps on {result.provider.label}.")
+        if result.frames_without_face:
+            text += (f" No face was seen in {result.frames_without_face} of the driving "
+                     f"frames: the portrait held its pose there.")
+        self.show_info(text, "render")
 
     def _refresh_recording(self) -> None:
         status = self.outputs.recording_status()
@@ -1398,6 +1545,9 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage("Saving the recording…")
                 self.statusBar().repaint()
             self.outputs.close()  # a recording is finished, not lost
+            if self._render_thread is not None:  # a render is cut short: its file is not kept
+                self._render_cancel.set()
+                self._render_thread.join(timeout=10)
             t0 = time.perf_counter()
             self.engine.stop()
             if self._camera_thread is not None:

@@ -303,3 +303,37 @@ def test_the_virtual_camera_fit_is_offered_remembered_and_looks_at_the_face(qtbo
     assert size == w.engine.portrait.size and box == w.engine.portrait.face.bbox
     w.close()
     assert open_window().vcam_fit.currentData() == "face"
+
+
+def test_a_video_is_rendered_from_the_window_with_a_progress_bar(qtbot, open_window, folder,
+                                                                  driving_clip):
+    """File → Render a video: the portrait shown, driven by a video, every frame into the
+    recordings folder in the background (the live portrait goes on); then it says where."""
+    clip = driving_clip[0]
+    w = open_window()
+    qtbot.waitUntil(lambda: w.engine.state == RUNNING, timeout=60000)
+    seen = []
+    w.bridge.render_progress.connect(lambda done, total, f: seen.append((done, total)))
+    out = w.start_render(str(clip))
+    assert out is not None and out.parent == folder and out.name == "grace_sepia_driver.mp4"
+    assert w.rendering and w.render_bar.isVisibleTo(w) and not w.act_render.isEnabled()
+    assert w.start_render(str(clip)) is None  # one at a time
+    assert "running already" in w.message_bar.text()
+    n = w.frames_displayed
+    qtbot.waitUntil(lambda: not w.rendering, timeout=120000)
+    assert w.frames_displayed > n  # the window kept moving
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+        written = sum(1 for _ in c.decode(video=0))
+    expected = len(driving_clip[2])  # every driving frame
+    assert written == expected and seen[-1] == (expected, expected)
+    assert not w.render_bar.isVisibleTo(w) and w.act_render.isEnabled()
+    assert f"Rendered {out.name} ({expected} frames" in w.message_bar.text()
+    assert w.last_render.output == out
+    # again: a new name, never the file just written
+    second = w.start_render(str(clip))
+    assert second.name == "grace_sepia_driver-2.mp4"
+    w.cancel_render()  # cancelled: nothing of it is kept
+    qtbot.waitUntil(lambda: not w.rendering, timeout=60000)
+    assert "cancelled" in w.statusBar().currentMessage()
+    assert sorted(p.name for p in folder.iterdir()) == [out.name]
