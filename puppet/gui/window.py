@@ -1511,7 +1511,10 @@ class MainWindow(QMainWindow):
 
     def handle_dropped(self, files: list[str]) -> None:
         videos = [f for f in files if Path(f).suffix.lower() in VIDEO_TYPES]
-        images = [f for f in files if f not in videos]
+        performances = [f for f in files if Path(f).suffix.lower() == ".performance"]
+        images = [f for f in files if f not in videos and f not in performances]
+        if performances:  # a recorded performance: rendered onto the portrait shown
+            self.start_render(performances[0])
         if images:
             added = self.add_user_portraits(images)
             if added:

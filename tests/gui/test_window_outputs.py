@@ -337,3 +337,29 @@ def test_a_video_is_rendered_from_the_window_with_a_progress_bar(qtbot, open_win
     qtbot.waitUntil(lambda: not w.rendering, timeout=60000)
     assert "cancelled" in w.statusBar().currentMessage()
     assert sorted(p.name for p in folder.iterdir()) == [out.name]
+
+
+def test_a_dropped_performance_is_rendered_onto_the_portrait(qtbot, open_window, folder,
+                                                              driving_clip, tmp_path):
+    from puppet.sources.performance import PerformanceRecorder
+    from puppet.sources.video import VideoFile
+    from puppet.tracking.mediapipe_tracker import FaceTracker
+
+    clip, fps, _ = driving_clip
+    path = tmp_path / "take.performance"
+    rec = PerformanceRecorder(path, t0=10.0, fps=fps)
+    with VideoFile(clip) as video, FaceTracker(video=True) as tracker:
+        frames = list(video.frames())[:12]
+        for frame in frames:
+            rec.add_face(tracker.track(frame.image), 10.0 + frame.time)
+    rec.finish(10.0 + len(frames) / fps)
+    w = open_window()
+    qtbot.waitUntil(lambda: w.engine.portrait is not None, timeout=60000)
+    w.handle_dropped([str(path)])
+    assert w.rendering
+    qtbot.waitUntil(lambda: not w.rendering, timeout=120000)
+    out = folder / "grace_sepia_take.mp4"
+    assert w.last_render is not None and w.last_render.output == out
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 12
+    assert "Not an image" not in w.message_bar.text()
