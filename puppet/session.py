@@ -25,6 +25,7 @@ from pathlib import Path
 
 from puppet.errors import PuppetError
 from puppet.live import LiveEngine, LiveOutput, Sink
+from puppet.outputs.frames import Box
 from puppet.outputs.recorder import (
     AudioChoice,
     Recorder,
@@ -237,7 +238,7 @@ class LiveOutputs:
             self._cam_sink = self.engine.add_sink(cam.send, name="virtual camera")
             return status
 
-    def _portrait_face(self) -> tuple[tuple[int, int], tuple[float, float, float, float]] | None:
+    def _portrait_face(self) -> tuple[tuple[int, int], Box] | None:
         """The portrait's size and its face's box: where the virtual camera's crop looks."""
         portrait = self.engine.portrait
         return None if portrait is None else (portrait.size, portrait.face.bbox)

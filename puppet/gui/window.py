@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from puppet import __version__
 from puppet.artwork import BUILTIN, builtin_path
 from puppet.errors import PuppetError
+from puppet.files import render_path
 from puppet.generators import base as generators
 from puppet.gui.settings import Settings
 from puppet.gui.widgets import Gallery, ImageView, MessageBar, RateMeter, SliderRow
@@ -77,21 +78,9 @@ from puppet.portrait import IMAGE_TYPES
 from puppet.session import LiveOutputs, stream_reach
 from puppet.sources.camera import CameraInfo, list_cameras
 from puppet.sources.live import SourceSpec, parse_source
+from puppet.sources.performance import SUFFIX as PERFORMANCE_SUFFIX
 
 LIVE_SIZES = (640, 960, 1280, 1920)  # the sizes offered for the live portrait
-
-
-def face_at(boxes, x: float, y: float) -> int | None:
-    """The number (from 1) of the face whose box, grown by a fifth on each side (a click
-    on the hair or the chin counts), holds (x, y) most centrally; None for none."""
-    best, best_d = None, 1.0
-    for n, (x0, y0, x1, y1) in enumerate(boxes, 1):
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        hw, hh = 0.7 * (x1 - x0), 0.7 * (y1 - y0)  # half the box, plus a fifth of it
-        d = max(abs(x - cx) / max(hw, 1e-6), abs(y - cy) / max(hh, 1e-6))
-        if d <= best_d:
-            best, best_d = n, d
-    return best
 VIDEO_TYPES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 DEVICES = [("Auto", "auto"), ("CPU", "cpu"), ("CUDA", "cuda")]
 DEMO_PORTRAIT = f"{BUILTIN_PREFIX}grace-oil"
@@ -110,6 +99,19 @@ def _framed(points: np.ndarray, width: int, height: int) -> tuple[np.ndarray, tu
     h = 1.5 * max(y1 - y0, (x1 - x0) * height / max(width, 1), 1.0)
     w = h * width / max(height, 1)
     return points - np.array([cx - w / 2, cy - h / 2]), (max(1, int(w)), max(1, int(h)))
+
+
+def face_at(boxes, x: float, y: float) -> int | None:
+    """The number (from 1) of the face whose box, grown by a fifth on each side (a click
+    on the hair or the chin counts), holds (x, y) most centrally; None for none."""
+    best, best_d = None, 1.0
+    for n, (x0, y0, x1, y1) in enumerate(boxes, 1):
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        hw, hh = 0.7 * (x1 - x0), 0.7 * (y1 - y0)  # half the box, plus a fifth of it
+        d = max(abs(x - cx) / max(hw, 1e-6), abs(y - cy) / max(hh, 1e-6))
+        if d <= best_d:
+            best, best_d = n, d
+    return best
 
 
 RENDER_CANCELLED = "cancelled"
@@ -198,7 +200,6 @@ class MainWindow(QMainWindow):
         self.bridge.render_done.connect(self._on_render_done)
         self._render_thread: threading.Thread | None = None
         self._render_cancel = threading.Event()
-        self._render_out: Path | None = None
         self.last_render = None  # the RenderReport of the last render finished
         self._recover_thread: threading.Thread | None = None
         self.last_recording: RecordingResult | None = None
@@ -965,7 +966,7 @@ class MainWindow(QMainWindow):
     def render_video(self) -> None:
         """Ask for a driving video (or performance) and render the portrait with it."""
         start = self.settings.get("last_folder") or str(Path.home())
-        kinds = " ".join(f"*{t}" for t in (*VIDEO_TYPES, ".performance"))
+        kinds = " ".join(f"*{t}" for t in (*VIDEO_TYPES, PERFORMANCE_SUFFIX))
         path, _ = QFileDialog.getOpenFileName(
             self, "Render a video: choose the driving video", start,
             f"Videos and performances ({kinds});;All files (*)")
@@ -978,8 +979,6 @@ class MainWindow(QMainWindow):
         at full quality (every frame, 1280 pixels, the sliders as they are) into the
         recordings folder, in a thread of its own with a progress bar; the live portrait
         goes on meanwhile.  Returns the file it is writing, or None (a message says why)."""
-        from puppet.files import render_path
-
         if self._render_thread is not None:
             self.show_error("A render is running already: wait for it, or cancel it.", "render")
             return None
@@ -1026,7 +1025,6 @@ class MainWindow(QMainWindow):
                                      "in a terminal to see more")
             bridge.render_done.emit(result)
 
-        self._render_out = out
         self._render_thread = threading.Thread(target=work, name="puppet-render", daemon=True)
         self.render_bar.setRange(0, 0)  # busy until the first frame says how many
         self.render_bar.setFormat(f"Rendering {Path(driving).name}…")
@@ -1065,7 +1063,7 @@ class MainWindow(QMainWindow):
         self.act_render.setEnabled(True)
         if self._closed:
             return
-        if result == RENDER_CANCELLED:
+        if result is RENDER_CANCELLED:
             self.statusBar().showMessage("Render cancelled; nothing of it was kept.", 5000)
             return
         if isinstance(result, PuppetError):
@@ -1511,7 +1509,7 @@ class MainWindow(QMainWindow):
 
     def handle_dropped(self, files: list[str]) -> None:
         videos = [f for f in files if Path(f).suffix.lower() in VIDEO_TYPES]
-        performances = [f for f in files if Path(f).suffix.lower() == ".performance"]
+        performances = [f for f in files if Path(f).suffix.lower() == PERFORMANCE_SUFFIX]
         images = [f for f in files if f not in videos and f not in performances]
         if performances:  # a recorded performance: rendered onto the portrait shown
             self.start_render(performances[0])
