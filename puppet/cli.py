@@ -416,9 +416,16 @@ def _run_live(args: argparse.Namespace, engine, outputs, spec, settings,
         except PuppetError as exc:  # no backend: say what to install, and carry on
             print(f"puppet: {exc.message} Carrying on without it.", file=sys.stderr)
     messages: list[str] = []
-    engine.on_event(lambda ev: messages.append(ev.message)
-                    if ev.kind in ("source-ended", "sink-error") else None)
     tty = sys.stderr.isatty()
+
+    def heard(ev) -> None:
+        if ev.kind in ("source-ended", "sink-error"):
+            messages.append(ev.message)  # said at the end, with the figures
+        elif ev.kind == "other-face":  # said now: the motion starts from a new neutral
+            print(("\n" if tty else "") + "Following another face now; its face as first seen "
+                  "is the neutral one", file=sys.stderr, flush=True)
+
+    engine.on_event(heard)
 
     def tick(s) -> None:
         line = (f"live: {s.fps:5.1f} fps, latency {s.latency_p50_ms:3.0f} ms "

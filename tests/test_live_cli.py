@@ -52,3 +52,10 @@ def test_a_camera_that_does_not_exist_is_a_clear_error(tmp_path):
 def test_a_missing_video_is_a_clear_error(tmp_path):
     r = run_puppet("live", "--source", tmp_path / "nope.mp4")
     _check_error(r, "not found", "nope.mp4")
+
+
+def test_live_says_when_another_face_is_followed(two_people_clip):
+    r = run_puppet("live", "--source", two_people_clip, "--device", "cpu", "--size", "400")
+    assert r.returncode == 0, r.stderr
+    said = [line for line in r.stderr.splitlines() if line.startswith("Following another face")]
+    assert len(said) == 2  # the one behind, then the near one back

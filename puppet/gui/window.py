@@ -74,7 +74,7 @@ from puppet.motion.retarget import RetargetSettings
 from puppet.outputs.recorder import RecordingResult, default_recordings_folder
 from puppet.outputs.stream import LOCAL, StreamSettings
 from puppet.outputs.virtual_camera import VirtualCameraSettings
-from puppet.portrait import IMAGE_TYPES
+from puppet.portrait import DEFAULT_SIZE, IMAGE_TYPES
 from puppet.session import LiveOutputs, stream_reach
 from puppet.sources.camera import CameraInfo, list_cameras
 from puppet.sources.live import SourceSpec, parse_source
@@ -976,7 +976,8 @@ class MainWindow(QMainWindow):
 
     def start_render(self, driving: str) -> Path | None:
         """Render the portrait shown, driven by ``driving`` (a video or a performance file),
-        at full quality (every frame, 1280 pixels, the sliders as they are) into the
+        at full quality (every frame, 1280 pixels or the live Size where larger, the sliders
+        as they are) into the
         recordings folder, in a thread of its own with a progress bar; the live portrait
         goes on meanwhile.  Returns the file it is writing, or None (a message says why)."""
         if self._render_thread is not None:
@@ -1000,6 +1001,7 @@ class MainWindow(QMainWindow):
         out = render_path(folder, image, driving)
         face = portrait.face_number if portrait.faces > 1 else None
         device, settings = self.engine.device, self.engine.settings
+        size = max(DEFAULT_SIZE, self.engine.size)  # as 'puppet render', or the live Size
         cancel = self._render_cancel
         cancel.clear()
         bridge = self.bridge
@@ -1013,8 +1015,8 @@ class MainWindow(QMainWindow):
             from puppet.engine import render_file
 
             try:
-                result = render_file(str(image), driving, out, device=device, settings=settings,
-                                     progress=progress, face=face)
+                result = render_file(str(image), driving, out, size=size, device=device,
+                                     settings=settings, progress=progress, face=face)
             except _Cancelled:
                 result = RENDER_CANCELLED
             except PuppetError as exc:
