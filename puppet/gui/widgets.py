@@ -68,6 +68,9 @@ class ImageView(QWidget):
         self.capture_time = 0.0
         self.on_painted: Callable[[float], None] | None = None  # (capture_time) after a paint
         self.on_clicked: Callable[[float, float], None] | None = None  # (x, y) in the image
+        # (x, y) in the image -> whether a click there does something (a pointing hand)
+        self.clickable: Callable[[float, float], bool] | None = None
+        self.setMouseTracking(True)
         self.paints = 0
 
     # content --------------------------------------------------------------------
@@ -161,6 +164,15 @@ class ImageView(QWidget):
             return None
         return ((x - rect.x()) * size[0] / rect.width(),
                 (y - rect.y()) * size[1] / rect.height())
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self.clickable is not None:
+            point = self.image_point(event.position().x(), event.position().y())
+            if point is not None and self.clickable(*point):
+                self.setCursor(Qt.CursorShape.PointingHandCursor)
+            else:
+                self.unsetCursor()
+        super().mouseMoveEvent(event)
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if self.on_clicked is not None and event.button() == Qt.MouseButton.LeftButton:

@@ -235,6 +235,7 @@ class MainWindow(QMainWindow):
         self.portrait_view.setToolTip("Double-click (or press F) for fullscreen")
         self.portrait_view.on_painted = self._painted
         self.portrait_view.on_clicked = self._portrait_clicked
+        self.portrait_view.clickable = lambda x, y: self._face_number_at(x, y) is not None
         self.portrait_view.mouseDoubleClickEvent = lambda _e: self.toggle_fullscreen()
         left.addWidget(self.message_bar)
         left.addWidget(self.portrait_view, 1)
@@ -724,15 +725,20 @@ class MainWindow(QMainWindow):
         self.face_choice.setCurrentIndex(portrait.face_number - 1)
         self.face_row.show()
 
-    def _portrait_clicked(self, x: float, y: float) -> None:
-        """A click on a face of a group portrait brings that face to life."""
+    def _face_number_at(self, x: float, y: float) -> int | None:
+        """The face of a group portrait at (x, y) that does not move yet, if any."""
         current = self.engine.portrait
         if current is None or current.faces <= 1 or len(current.face_boxes) != current.faces:
-            return
+            return None
         number = face_at(current.face_boxes, x, y)
-        if number is not None and number != current.face_number:
+        return number if number != current.face_number else None
+
+    def _portrait_clicked(self, x: float, y: float) -> None:
+        """A click on a face of a group portrait brings that face to life."""
+        number = self._face_number_at(x, y)
+        if number is not None:
             self.face_choice.setCurrentIndex(number - 1)
-            self.choose_portrait(current.source, face=number)
+            self.choose_portrait(self.engine.portrait.source, face=number)
 
     def _face_chosen(self, index: int) -> None:
         current = self.engine.portrait

@@ -247,6 +247,11 @@ def test_a_face_of_a_group_portrait_is_chosen_and_remembered(qtbot, open_window,
     time.sleep(0.3)
     assert w.engine.portrait.face_number == other
     x0, y0, x1, y1 = w.engine.portrait.face_boxes[first - 1]
+    # the pointer says where a click does something: a face that does not move yet
+    assert w.portrait_view.clickable((x0 + x1) / 2, (y0 + y1) / 2)
+    assert not w.portrait_view.clickable(280, 5)
+    moving = w.engine.portrait.face_boxes[other - 1]
+    assert not w.portrait_view.clickable((moving[0] + moving[2]) / 2, (moving[1] + moving[3]) / 2)
     click_at((x0 + x1) / 2, (y0 + y1) / 2)
     qtbot.waitUntil(lambda: w.engine.portrait.face_number == first, timeout=60000)
     assert w.face_choice.currentIndex() == first - 1
