@@ -114,6 +114,16 @@ def face_at(boxes, x: float, y: float) -> int | None:
     return best
 
 
+def _first_size() -> tuple[int, int]:
+    """The window's size before any is remembered: 1400 x 900, or nine tenths of a smaller
+    screen's free area (a 1366 x 768 laptop), so that all of it shows."""
+    screen = QApplication.primaryScreen()
+    if screen is None:
+        return 1400, 900
+    free = screen.availableGeometry()
+    return min(1400, int(free.width() * 0.9)), min(900, int(free.height() * 0.9))
+
+
 RENDER_CANCELLED = "cancelled"
 
 
@@ -163,7 +173,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.setWindowTitle("Puppet")
         self.setAcceptDrops(True)
-        self.resize(1400, 900)
+        self.resize(*_first_size())
         self.rate = RateMeter()
         self._drops: list[tuple[float, int, int]] = []
         self.frames_displayed = 0

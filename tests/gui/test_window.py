@@ -111,6 +111,19 @@ def test_the_window_says_when_another_face_is_followed(qtbot, open_window, two_p
     assert "press C" in w.statusBar().currentMessage()
 
 
+def test_a_first_window_fits_a_small_screen(qtbot, open_window, clip):
+    """Without a remembered size the window takes 1400 x 900 where the screen has room,
+    and less where it has not (this offscreen screen is 800 x 800, a laptop's 1366 x 768)."""
+    from PySide6.QtWidgets import QApplication
+
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    free = QApplication.primaryScreen().availableGeometry()
+    least = w.minimumSizeHint()  # what the controls need, whatever the screen
+    assert w.width() <= max(min(1400, free.width()), least.width())
+    assert w.height() <= max(min(900, free.height()), least.height())
+    assert w.width() >= min(1400, free.width()) * 0.8  # not needlessly small either
+
+
 def test_the_portrait_size_is_chosen_and_remembered(qtbot, open_window, clip, group_portrait):
     """The Size picker reads the portrait again at that size; the next window starts at
     the size chosen (without one given, as a user starts it)."""
