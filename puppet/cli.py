@@ -61,12 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    "or with a recorded performance (.performance file, with "
                                    "its sound). Output frame i follows driving frame i; frame "
                                    "0 is the portrait itself.")
-    p.add_argument("--portrait", required=True, metavar="IMAGE", help="the portrait image")
-    p.add_argument("--driving", required=True, metavar="VIDEO",
-                   help="a video of a face, or a .performance file")
+    p.add_argument("--portrait", required=True, nargs="+", metavar="IMAGE",
+                   help="the portrait image (several: each is rendered)")
+    p.add_argument("--driving", required=True, nargs="+", metavar="VIDEO",
+                   help="a video of a face, or a .performance file (several: each drives "
+                        "each portrait)")
     p.add_argument("--output", required=True, metavar="OUT.mp4|FOLDER",
                    help="the H.264 MP4 to write, or a folder to write it in (named after the "
-                        "portrait and the driving clip, never replacing a file)")
+                        "portrait and the driving clip, never replacing a file); a folder "
+                        "(made where missing) when several are rendered")
     p.add_argument("--max-frames", type=int, default=0, metavar="N",
                    help="render only the first N driving frames (default: all)")
     _add_face_option(p)
@@ -231,23 +234,56 @@ def _print_report(report, what: str) -> None:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from puppet.engine import render_file
+    from puppet.files import render_path
+    from puppet.generators import base as generators
     from puppet.progress import ProgressBar
 
     settings = _settings(args)
-    if Path(args.output).is_dir():
-        from puppet.files import render_path
+    pairs = [(p, d) for p in args.portrait for d in args.driving]
+    folder = Path(args.output)
+    if len(pairs) > 1:
+        if folder.suffix.lower() in (".mp4", ".m4v", ".mov") or \
+                (folder.exists() and not folder.is_dir()):
+            raise PuppetError(f"{len(pairs)} renders make {len(pairs)} files, so --output "
+                              f"{args.output} should be a folder",
+                              "give a folder; each file is named after its portrait and clip")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PuppetError(f"cannot create the folder {folder}: {exc.strerror or exc}",
+                              "give a folder you can write in") from exc
+    def say_provider(info) -> None:
+        print(f"Generator runs on {info.label}", file=sys.stderr)
 
-        args.output = str(render_path(Path(args.output), args.portrait, args.driving))
-    bar = ProgressBar("Rendering")
-    try:
-        report = render_file(args.portrait, args.driving, args.output, size=args.size,
-                             device=args.device, settings=settings, progress=bar,
-                             on_provider=lambda info: print(f"Generator runs on {info.label}",
-                                                            file=sys.stderr),
-                             max_frames=max(0, args.max_frames), face=args.face)
-    finally:
-        bar.finish()
-    _print_report(report, "Rendered")
+    generator = None  # one render makes its own, after checking its inputs
+    if len(pairs) > 1:  # several share one
+        generator = generators.create("warp", args.device)
+        say_provider(generator.info)
+    failed: list[str] = []
+    for k, (portrait, driving) in enumerate(pairs, 1):
+        output = str(render_path(folder, portrait, driving)) if folder.is_dir() else args.output
+        if len(pairs) > 1:
+            print(f"[{k}/{len(pairs)}] {portrait} driven by {driving}", file=sys.stderr)
+        bar = ProgressBar("Rendering")
+        try:
+            report = render_file(portrait, driving, output, size=args.size, device=args.device,
+                                 settings=settings, progress=bar, generator=generator,
+                                 on_provider=None if generator else say_provider,
+                                 max_frames=max(0, args.max_frames), face=args.face)
+        except PuppetError as exc:
+            if len(pairs) == 1:
+                raise
+            bar.finish()
+            print(f"puppet: error: {exc.message}", file=sys.stderr)
+            failed.append(f"{Path(portrait).name} with {Path(driving).name}")
+            continue
+        finally:
+            bar.finish()
+        _print_report(report, "Rendered")
+    if failed:
+        print(f"puppet: {len(failed)} of {len(pairs)} renders failed: {'; '.join(failed)}",
+              file=sys.stderr)
+        return 2
     return 0
 
 

@@ -50,6 +50,8 @@ class ProgressBar:
         return f"{self.label} {frac * 100:3.0f}% |{bar}| {done}/{total}  {fps:.1f} fps{left}"
 
     def finish(self) -> None:
+        """End the bar's line (once; again does nothing)."""
         if self.tty and self._shown:
             self.stream.write("\n")
             self.stream.flush()
+            self._shown = False

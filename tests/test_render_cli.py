@@ -309,3 +309,27 @@ def test_a_folder_as_the_output_gets_a_new_file_named_after_the_inputs(tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{stem}-2.mp4", f"{stem}.mp4"]
     assert f"Wrote {tmp_path / (stem + '-2.mp4')}" in result.stderr
     assert len(read_video(tmp_path / f"{stem}-2.mp4")[0]) == 3
+
+
+def test_several_portraits_and_clips_render_each_pair_into_a_folder(tmp_path, driving_clip,
+                                                                    builtin_portrait_path):
+    """Every portrait with every clip, one generator for all; a pair that fails is said and
+    the others are still rendered; the exit code says something failed."""
+    clip = driving_clip[0]
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a picture")
+    out = tmp_path / "renders"  # made where missing
+    r = run_puppet("render", "--portrait", builtin_portrait_path, bad, "--driving", clip, clip,
+                   "--output", out, "--device", "cpu", "--max-frames", "3")
+    assert r.returncode == 2, r.stderr
+    stem = f"{builtin_portrait_path.stem}_{clip.stem}"
+    assert sorted(p.name for p in out.iterdir()) == [f"{stem}-2.mp4", f"{stem}.mp4"]
+    assert r.stderr.count("Generator runs on") == 1
+    assert "[4/4]" in r.stderr and "not an image" in r.stderr
+    assert "2 of 4 renders failed: notes.jpg with driver.mp4; notes.jpg with driver.mp4" \
+        in r.stderr
+    # several renders into one file name: refused before anything is rendered
+    r = run_puppet("render", "--portrait", builtin_portrait_path, builtin_portrait_path,
+                   "--driving", clip, "--output", tmp_path / "one.mp4", "--device", "cpu")
+    assert r.returncode == 2 and "should be a folder" in r.stderr
+    assert not (tmp_path / "one.mp4").exists()
