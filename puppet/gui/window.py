@@ -980,8 +980,11 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ rendering
     def render_video(self) -> None:
-        """Ask for a driving video (or performance) and render the portrait with it."""
-        start = self.settings.get("last_folder") or str(Path.home())
+        """Ask for a driving video (or performance) and render the portrait with it; the
+        video playing as the camera, if one is, is offered first."""
+        spec = self.engine.source_spec
+        playing = spec.path if spec is not None and spec.kind == "video" else ""
+        start = playing or self.settings.get("last_folder") or str(Path.home())
         kinds = " ".join(f"*{t}" for t in (*VIDEO_TYPES, PERFORMANCE_SUFFIX))
         path, _ = QFileDialog.getOpenFileName(
             self, "Render a video: choose the driving video", start,
