@@ -305,6 +305,7 @@ class LiveEngine:
         # the driver's neutral face and its picture (calibration), for this source
         self._neutral: tuple[Face, np.ndarray | None] | None = None
         self._pending_neutral: tuple[Face, np.ndarray | None] | None = None
+        self._follow_request: tuple[float, float] | None = None  # see follow_face_at
         self._last_image: np.ndarray | None = None
         self._state = STARTING
         self._latest: LiveOutput | None = None
@@ -465,6 +466,11 @@ class LiveEngine:
         It loads on the control thread; until it is ready the current portrait keeps
         moving, and it stays when the new one fails (``portrait-error``)."""
         return self._submit("portrait", lambda: self._load_portrait(portrait, face), wait)
+
+    def follow_face_at(self, x: float, y: float) -> None:
+        """Have the face at (x, y) of the source's pictures drive (someone clicked on it),
+        whatever its size, until it is lost; it becomes the neutral (``other-face``)."""
+        self._follow_request = (float(x), float(y))
 
     def set_size(self, size: int, wait: bool = False) -> Future:
         """Draw the portrait at another size (its longest side in pixels; a portrait is never
@@ -747,6 +753,7 @@ class LiveEngine:
                     tracker.close()
                     tracker = None
                 switches = 0
+                self._follow_request = None  # a click on the last source's picture
             try:
                 frame = source.newest(after, timeout=0.1)
                 if frame is None:
@@ -768,6 +775,9 @@ class LiveEngine:
                         # one face (see FaceTracker): with more, MediaPipe runs its
                         # detector on every frame to look for the others
                         tracker = FaceTracker(video=True, max_faces=1)
+                    request, self._follow_request = self._follow_request, None
+                    if request is not None:
+                        tracker.follow_at(*request)
                     t0 = time.perf_counter()
                     face = tracker.track(frame.image)
                     self.meter.stage("track", (time.perf_counter() - t0) * 1000.0)

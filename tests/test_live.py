@@ -338,3 +338,25 @@ def test_the_portrait_is_read_again_at_another_size(group_portrait, driving_clip
                    for e in events)
     finally:
         eng.stop()
+
+
+def test_a_face_clicked_on_drives_and_is_kept(two_people_clip):
+    """follow_face_at: the smaller face far back drives from the next frame, is the new
+    neutral, and no larger face takes over while it is in view."""
+    eng = LiveEngine(size=400, device="cpu")
+    try:
+        eng.set_portrait(PORTRAIT, wait=True)
+        eng.set_source(SourceSpec("video", path=str(two_people_clip), loop=True), wait=True)
+        events, outputs = [], []
+        eng.on_event(events.append)
+        eng.add_listener(outputs.append)
+        eng.start()
+        assert wait_for(lambda: any(o.face is not None for o in outputs))
+        eng.follow_face_at(1060, 320)  # the far one's face, in the clip's pixels
+        assert wait_for(lambda: any(e.kind == EVENT_OTHER_FACE for e in events))
+        n = len(outputs)
+        assert wait_for(lambda: len(outputs) > n + 60, timeout=60)  # past a loop's start
+    finally:
+        eng.stop()
+    after = [o for o in outputs[n:] if o.face is not None]
+    assert after and all(o.face.landmarks[:, 0].mean() > 640 for o in after)

@@ -300,6 +300,9 @@ class MainWindow(QMainWindow):
         drv = QGroupBox("Source")
         dl = QVBoxLayout(drv)
         self.camera_view = ImageView("No source yet")
+        self.camera_view.setToolTip("With several people in view, click a face to have that "
+                                    "person drive the portrait")
+        self.camera_view.on_clicked = self._camera_clicked
         self.camera_view.setFixedHeight(160)
         self.camera_view.setMinimumWidth(300)
         dl.addWidget(self.camera_view)
@@ -742,6 +745,11 @@ class MainWindow(QMainWindow):
             return None
         number = face_at(current.face_boxes, x, y)
         return number if number != current.face_number else None
+
+    def _camera_clicked(self, x: float, y: float) -> None:
+        """A click on a face in the camera's picture: that person drives."""
+        if self.camera_view.has_image:  # not the demo performance's sketch
+            self.engine.follow_face_at(x, y)
 
     def _portrait_clicked(self, x: float, y: float) -> None:
         """A click on a face of a group portrait brings that face to life."""

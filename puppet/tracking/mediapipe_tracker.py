@@ -66,10 +66,13 @@ class FaceTracker:
     elsewhere to follow instead (the face mesh follows whoever it found first: after
     the person at the camera looked away, someone behind them, until they were lost).
 
+    :meth:`follow_at` follows a face chosen by its place (a click on it) instead, of any
+    size, until it is lost.
+
     ``switches`` counts the times the face followed became another one: one found away
-    from where the last one was (neither box holding the other's centre), after a loss
-    or for being larger.  Motion measured from one person's neutral face means nothing
-    on another's, so the engine takes the new face as the neutral.
+    from where the last one was (neither box holding the other's centre), after a loss,
+    for being larger or for being chosen.  Motion measured from one person's neutral face
+    means nothing on another's, so the engine takes the new face as the neutral.
     """
 
     def __init__(self, video: bool = True, max_faces: int | None = None,
@@ -92,6 +95,8 @@ class FaceTracker:
         self._last_box: tuple[float, float, float, float] | None = None  # the face followed
         self._since_look = 0  # frames with a face since the last look for a larger one
         self._trial = _NO_TRIAL  # where the face followed was, while a larger one is tried
+        self._wanted: tuple[float, float] | None = None  # follow_at's point, not yet taken
+        self._pinned = False  # a face chosen with follow_at: kept until it is lost
         self._min_detection = min_detection_confidence
         self._graph = SolutionBase(
             binary_graph_path=_GRAPH,
@@ -118,7 +123,12 @@ class FaceTracker:
         """The largest face in an RGB frame (MediaPipe's own order: no conversion), or None."""
         if rgb is None or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError("FaceTracker.track_rgb takes an H x W x 3 RGB image")
+        wanted, self._wanted = self._wanted, None
+        if wanted is not None and self.video:
+            self._go_to(rgb, *wanted)
         face = self._follow(rgb)
+        if face is None and self._window is None:
+            self._pinned = False  # the chosen face is given up: the largest one again
         if self._trial is not _NO_TRIAL:
             back, self._trial = self._trial, _NO_TRIAL
             if face is None:  # no face where the detector saw a larger one: a false find;
@@ -130,7 +140,7 @@ class FaceTracker:
                 self.switches += 1
             self._last_box = box
             self._since_look += 1
-            if self._since_look >= LARGER_EVERY:
+            if self._since_look >= LARGER_EVERY and not self._pinned:
                 self._since_look = 0
                 self._take_larger(rgb, box)
         return face
@@ -245,6 +255,37 @@ class FaceTracker:
         if self._finder is False:
             return []
         return list(self._finder.process(rgb).detections or [])
+
+    def follow_at(self, x: float, y: float) -> None:
+        """From the next frame, follow the face at (x, y) (the frame's pixels; someone
+        chosen with a click), and keep it, whatever its size, until it is given up (gone
+        from its window for WINDOW_PATIENCE frames).  May be called from another thread
+        than the one that tracks."""
+        self._wanted = (float(x), float(y))
+
+    def _go_to(self, rgb: np.ndarray, x: float, y: float) -> None:
+        """Follow the face whose detector box holds (x, y), where there is one: looked for
+        in the whole frame, then in squares around the point (a face far back is too small
+        for the detector in the whole frame)."""
+        h, w = rgb.shape[:2]
+        for side in (0, min(w, h) // 2, min(w, h) // 4):
+            x0 = y0 = 0
+            part = rgb
+            if side:
+                x0 = int(min(max(x - side / 2, 0), w - side))
+                y0 = int(min(max(y - side / 2, 0), h - side))
+                part = np.ascontiguousarray(rgb[y0:y0 + side, x0:x0 + side])
+            ph, pw = part.shape[:2]
+            for det in self._detect(part):
+                b = det.location_data.relative_bounding_box
+                bx0, by0 = x0 + b.xmin * pw, y0 + b.ymin * ph
+                bx1, by1 = bx0 + b.width * pw, by0 + b.height * ph
+                if _box_holds((bx0, by0, bx1, by1), x, y):
+                    self._restart(_window_around((bx0 + bx1) / 2, (by0 + by1) / 2,
+                                                 bx1 - bx0, w, h))
+                    self._pinned = True
+                    self._since_look = 0
+                    return
 
     def _take_larger(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> None:
         """Follow a face clearly larger than the one in ``box``, from the next frame, where

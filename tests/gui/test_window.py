@@ -141,6 +141,26 @@ def test_the_portrait_size_is_chosen_and_remembered(qtbot, open_window, clip, gr
     assert w2.engine.size == 640 and w2.size_combo.currentData() == 640
 
 
+def test_a_click_on_a_face_in_the_camera_picture_makes_that_person_drive(qtbot, open_window,
+                                                                        grace_photo, tmp_path):
+    from conftest import two_people, write_clip
+
+    # both always in view: without the click the near (larger) one drives throughout
+    clip = write_clip(tmp_path / "both.mp4", [two_people(grace_photo, True)] * 25, 25)
+    w = open_window(source=str(clip), portrait="built-in:grace-sepia")
+    view = w.camera_view
+    qtbot.waitUntil(lambda: view.has_image and w.engine.latest is not None
+                    and w.engine.latest.face is not None, timeout=60000)
+    rect, (iw, _ih) = view.target_rect(), view.image_size()
+    scale = rect.width() / iw
+    at = QPoint(round(rect.x() + 1060 * scale), round(rect.y() + 320 * scale))  # the far one
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=at)
+    qtbot.waitUntil(lambda: "Following another face" in w.statusBar().currentMessage(),
+                    timeout=30000)
+    qtbot.waitUntil(lambda: w.engine.latest.face is not None
+                    and w.engine.latest.face.landmarks[:, 0].mean() > 640, timeout=30000)
+
+
 def test_sliders_change_the_engine_and_are_remembered(qtbot, open_window, clip, ini):
     w = open_window(source=clip, portrait="built-in:grace-sepia")
     w.expression_slider.slider.setValue(0)

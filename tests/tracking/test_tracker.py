@@ -177,6 +177,21 @@ def test_a_false_larger_find_does_not_lose_the_face_followed(grace_photo, monkey
         assert tracker.switches == 0
 
 
+def test_a_face_chosen_by_its_place_is_followed_and_kept(grace_photo):
+    """follow_at: the face clicked on is followed from the next frame, even the smaller
+    one, and no larger face takes over while it is there; the change is counted."""
+    frame = two_people(grace_photo, True)  # near (large) on the left, far (small) right
+    with FaceTracker(video=True) as tracker:
+        first = tracker.track(frame)
+        assert first.landmarks[:, 0].mean() < 640  # the large one
+        tracker.follow_at(1060, 320)  # a click on the small face
+        seen = [tracker.track(frame) for _ in range(3 * LARGER_EVERY)]
+        assert all(f is not None and f.landmarks[:, 0].mean() > 640 for f in seen)
+        assert tracker.switches == 1
+        tracker.follow_at(5, 5)  # a click beside every face: nothing changes
+        assert tracker.track(frame).landmarks[:, 0].mean() > 640
+
+
 def test_video_mode_keeps_a_face_of_about_the_same_size(grace_photo):
     """Two people about as far from the camera: the one followed is kept (no flipping
     between them), and nothing is counted as a change of face."""
