@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, default=0, metavar="N",
                    help="render only the first N driving frames (default: all)")
     _add_face_option(p)
+    p.add_argument("--driver-face", type=_face_number, default=None, metavar="N",
+                   help="in a driving video of several people, the one who drives: 1 is the "
+                        "leftmost where faces first appear (default: the largest)")
     _add_render_options(p)
 
     p = sub.add_parser("demo", help="render the built-in portrait with a built-in performance",
@@ -269,7 +272,8 @@ def cmd_render(args: argparse.Namespace) -> int:
             report = render_file(portrait, driving, output, size=args.size, device=args.device,
                                  settings=settings, progress=bar, generator=generator,
                                  on_provider=None if generator else say_provider,
-                                 max_frames=max(0, args.max_frames), face=args.face)
+                                 max_frames=max(0, args.max_frames), face=args.face,
+                                 driver_face=args.driver_face)
         except PuppetError as exc:
             if len(pairs) == 1:
                 raise

@@ -314,17 +314,25 @@ def track_video(video, tracker, max_frames: int = 0) -> Iterator[tuple[DriverFra
         t0 = time.perf_counter()
 
 
-def track_step(tracker, times: StageTimes) -> Callable[[Any], DriverFrame]:
+def track_step(tracker, times: StageTimes, driver_face: int | None = None
+               ) -> Callable[[Any], DriverFrame]:
     """The tracking stage: an RGB :class:`~puppet.sources.video.Frame` in, a DriverFrame out.
 
     Where the tracker starts following another face (``FaceTracker.switches``: the person
     in front left and someone else is in view, or they came back), that face becomes the
-    neutral: motion measured from one person's neutral face means nothing on another's."""
+    neutral: motion measured from one person's neutral face means nothing on another's.
+    ``driver_face``: in a video of several people, the one who drives, counted from the
+    left where faces first appear (by default the tracker's choice, the largest)."""
     seen = [getattr(tracker, "switches", 0)]
+    choosing = [driver_face is not None]
 
     def track(frame) -> DriverFrame:
         t0 = time.perf_counter()
         face = tracker.track_rgb(frame.image)
+        if face is not None and choosing[0]:
+            choosing[0] = False
+            _choose_driver(tracker, frame.image, int(driver_face))
+            face = tracker.track_rgb(frame.image)  # this very frame: the chosen face
         times.add("track", (time.perf_counter() - t0) * 1000.0)
         switches = getattr(tracker, "switches", 0)
         neutral = face if face is not None and switches != seen[0] else None
@@ -332,6 +340,24 @@ def track_step(tracker, times: StageTimes) -> Callable[[Any], DriverFrame]:
         return DriverFrame(frame.index, frame.time, face, neutral=neutral, image=frame.image)
 
     return track
+
+
+def _choose_driver(tracker, rgb: np.ndarray, number: int) -> None:
+    """Have ``tracker`` follow face ``number`` (from the left) of the frame (RGB) from its
+    next call on; a number the frame has no face for is an error."""
+    import cv2
+
+    from puppet.tracking.mediapipe_tracker import find_faces
+
+    faces = find_faces(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), "the driving video")
+    if number > len(faces):
+        shows = "one face" if len(faces) == 1 else f"{len(faces)} faces"
+        raise PuppetError(f"the driving video shows {shows} where a face first appears, so "
+                          f"there is no face {number}",
+                          f"choose a face from 1 to {len(faces)} with --driver-face, "
+                          f"counted from the left")
+    x0, y0, x1, y1 = faces[number - 1].bbox
+    tracker.follow_at((x0 + x1) / 2, (y0 + y1) / 2)
 
 
 def measure_tracking(video, tracker, max_frames: int | None = None,
@@ -461,11 +487,14 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
                 settings: RetargetSettings | None = None, generator_name: str = "warp",
                 progress: ProgressFn | None = None,
                 on_provider: Callable[[ProviderInfo], None] | None = None,
-                generator=None, max_frames: int = 0, face: int | None = None) -> RenderReport:
+                generator=None, max_frames: int = 0, face: int | None = None,
+                driver_face: int | None = None) -> RenderReport:
     """``puppet render``: a portrait driven by a video or by a recorded performance file
     (see :mod:`puppet.sources.performance`), written to an H.264 MP4; the video's or the
     performance's sound goes into the MP4 as AAC.  ``face``: which face of a group
-    portrait moves, counted from the left (default: the largest).
+    portrait moves, counted from the left (default: the largest); ``driver_face``: which
+    person of a driving video drives, counted from the left where faces first appear
+    (default: the largest; not for a performance, which holds one face).
 
     ``generator``: one made already (``puppet bench`` passes its own); by default
     ``generator_name`` is created on ``device``.  ``max_frames`` > 0 renders only a
@@ -476,6 +505,9 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
 
     out = check_output_path(output_path, (portrait_path, driving_path))
     if is_performance_file(driving_path):
+        if driver_face is not None:
+            raise PuppetError("a performance holds one face, so there is no face to choose in it",
+                              "leave out --driver-face")
         perf = read_performance(driving_path)
         portrait = load_portrait(portrait_path, size, face)
         if generator is None:
@@ -498,7 +530,7 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
     else:
         report = _render_video(portrait_path, driving_path, out, size, device, settings,
                                generator_name, progress, on_provider, generator, max_frames,
-                               face)
+                               face, driver_face)
         what, fix = "driving video", "use a video where a face is seen from the front"
     if report.frames_without_face == report.frames:
         out.unlink(missing_ok=True)
@@ -510,8 +542,8 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
                   settings: RetargetSettings | None, generator_name: str,
                   progress: ProgressFn | None,
                   on_provider: Callable[[ProviderInfo], None] | None,
-                  generator=None, max_frames: int = 0, face: int | None = None
-                  ) -> RenderReport:
+                  generator=None, max_frames: int = 0, face: int | None = None,
+                  driver_face: int | None = None) -> RenderReport:
     from puppet.outputs.video_writer import VideoWriter
     from puppet.sources.video import VideoFile, open_sound
     from puppet.tracking.mediapipe_tracker import FaceTracker
@@ -541,7 +573,8 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
                                  time_base=video.time_base if variable else None)
             try:
                 report = render_frames(portrait, timed(frames, times, "decode"),
-                                       [("track", track_step(tracker, times))], writer,
+                                       [("track", track_step(tracker, times, driver_face))],
+                                       writer,
                                        generator, settings, total, progress, times,
                                        frame_times=variable)
                 writer.close()

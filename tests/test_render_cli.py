@@ -333,3 +333,38 @@ def test_several_portraits_and_clips_render_each_pair_into_a_folder(tmp_path, dr
                    "--driving", clip, "--output", tmp_path / "one.mp4", "--device", "cpu")
     assert r.returncode == 2 and "should be a folder" in r.stderr
     assert not (tmp_path / "one.mp4").exists()
+
+
+def test_the_person_who_drives_is_chosen_with_driver_face(tmp_path, grace_photo,
+                                                          builtin_portrait_path):
+    """Two people in view all along: by default the larger (still) one drives; with
+    --driver-face 2 the one on the right, who nods, does; a face the video does not
+    have is a clear error."""
+    from conftest import two_people, write_clip
+
+    far = cv2.resize(grace_photo, None, fx=0.45, fy=0.45, interpolation=cv2.INTER_AREA)
+    h, w = far.shape[:2]
+    frames = []
+    for i in range(30):
+        frame = two_people(grace_photo, True)
+        turn = cv2.getRotationMatrix2D((w / 2, h / 2), 8 * math.sin(i / 5), 1.0)
+        frame[200:200 + h, 960:960 + w] = cv2.warpAffine(far, turn, (w, h),
+                                                         borderMode=cv2.BORDER_REPLICATE)
+        frames.append(frame)
+    clip = write_clip(tmp_path / "two.mp4", frames, 25)
+
+    def change(*extra):
+        out = tmp_path / "out.mp4"
+        r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", clip,
+                       "--output", out, "--device", "cpu", *extra)
+        assert r.returncode == 0, r.stderr
+        got, _, _ = read_video(out)
+        return max(np.abs(f.astype(int) - got[0]).mean() for f in got)
+
+    still, nodding = change(), change("--driver-face", "2")
+    assert still < 2.0  # the near one holds still
+    assert nodding > 2 * still + 1.0  # the far one nods
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", clip,
+                   "--output", tmp_path / "x.mp4", "--device", "cpu", "--driver-face", "3")
+    assert r.returncode == 2 and "shows 2 faces" in r.stderr and "no face 3" in r.stderr
+    assert not (tmp_path / "x.mp4").exists()

@@ -115,3 +115,11 @@ def test_recorded_calibrations_are_replayed(performance_of_clip, builtin_portrai
     still = cv2.cvtColor(portrait.image, cv2.COLOR_BGR2YUV_I420)
     assert np.array_equal(frames[18], still)
     assert not np.array_equal(frames[0], still)
+
+
+def test_a_performance_has_no_driver_face_to_choose(tmp_path, performance_of_clip,
+                                                    builtin_portrait_path):
+    path, _, _ = performance_of_clip
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", path,
+                   "--output", tmp_path / "o.mp4", "--driver-face", "2")
+    assert r.returncode == 2 and "holds one face" in r.stderr
