@@ -329,9 +329,9 @@ def track_step(tracker, times: StageTimes, driver_face: int | None = None
     def track(frame) -> DriverFrame:
         t0 = time.perf_counter()
         face = tracker.track_rgb(frame.image)
-        if face is not None and choosing[0]:
+        if face is not None and choosing[0] and _choose_driver(tracker, frame.image,
+                                                                int(driver_face)):
             choosing[0] = False
-            _choose_driver(tracker, frame.image, int(driver_face))
             face = tracker.track_rgb(frame.image)  # this very frame: the chosen face
         times.add("track", (time.perf_counter() - t0) * 1000.0)
         switches = getattr(tracker, "switches", 0)
@@ -342,14 +342,18 @@ def track_step(tracker, times: StageTimes, driver_face: int | None = None
     return track
 
 
-def _choose_driver(tracker, rgb: np.ndarray, number: int) -> None:
+def _choose_driver(tracker, rgb: np.ndarray, number: int) -> bool:
     """Have ``tracker`` follow face ``number`` (from the left) of the frame (RGB) from its
-    next call on; a number the frame has no face for is an error."""
+    next call on; False where this frame's faces cannot be told apart (none found as a
+    still: the next frame is tried), an error where the frame has no face ``number``."""
     import cv2
 
     from puppet.tracking.mediapipe_tracker import find_faces
 
-    faces = find_faces(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), "the driving video")
+    try:
+        faces = find_faces(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), "the driving video")
+    except PuppetError:
+        return False
     if number > len(faces):
         shows = "one face" if len(faces) == 1 else f"{len(faces)} faces"
         raise PuppetError(f"the driving video shows {shows} where a face first appears, so "
@@ -358,6 +362,7 @@ def _choose_driver(tracker, rgb: np.ndarray, number: int) -> None:
                           f"counted from the left")
     x0, y0, x1, y1 = faces[number - 1].bbox
     tracker.follow_at((x0 + x1) / 2, (y0 + y1) / 2)
+    return True
 
 
 def measure_tracking(video, tracker, max_frames: int | None = None,
