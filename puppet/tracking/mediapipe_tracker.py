@@ -159,7 +159,10 @@ class FaceTracker:
             if self._misses <= WINDOW_PATIENCE:
                 # gone from its window (a hand, a turn away): look there again next frame,
                 # where it is found at once when it comes back; now and then everywhere
-                return self._search(rgb, keep=True) if self._search_due() else None
+                # (not while a chosen face is kept: the search would take whoever is surest)
+                if self._pinned or not self._search_due():
+                    return None
+                return self._search(rgb, keep=True)
             self._restart(None)  # gone for a while: the whole frame again
         face = self._track_in(rgb, 0, 0, (w, h))
         if face is not None or not self.video:

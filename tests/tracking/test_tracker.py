@@ -190,6 +190,12 @@ def test_a_face_chosen_by_its_place_is_followed_and_kept(grace_photo):
         assert tracker.switches == 1
         tracker.follow_at(5, 5)  # a click beside every face: nothing changes
         assert tracker.track(frame).landmarks[:, 0].mean() > 640
+        # the chosen one hides (a hand) for a third of a second: not swapped for the other
+        hidden = frame.copy()
+        hidden[150:480, 900:1280] = 120
+        assert all(tracker.track(hidden) is None for _ in range(12))
+        assert tracker.track(frame).landmarks[:, 0].mean() > 640
+        assert tracker.switches == 1
 
 
 def test_video_mode_keeps_a_face_of_about_the_same_size(grace_photo):
