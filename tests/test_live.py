@@ -277,23 +277,30 @@ def test_a_face_of_a_group_portrait_is_chosen_by_its_number(group_portrait, driv
         eng.stop()
 
 
-def test_another_face_followed_becomes_the_neutral(two_people_clip):
-    """Live, as in a render: when the person at the camera is away and someone behind is
-    followed instead, and when they are back, the face followed now is the neutral (the
-    window says so), so neither of the two still faces moves the portrait."""
-    eng = LiveEngine(size=480, device="cpu")
+@pytest.fixture()
+def two_people_live(two_people_clip):
+    """A running engine on the two-people clip, looped (a slow machine that drops frames
+    still sees every change in time): (engine, events, outputs)."""
+    eng = LiveEngine(size=400, device="cpu")
+    events, outputs = [], []
     try:
         eng.set_portrait(PORTRAIT, wait=True)
-        # looped: a slow machine that drops frames still sees both changes in time
         eng.set_source(SourceSpec("video", path=str(two_people_clip), loop=True), wait=True)
-        events, outputs = [], []
         eng.on_event(events.append)
         eng.add_listener(outputs.append)
         eng.start()
-        assert wait_for(lambda: sum(e.kind == EVENT_OTHER_FACE for e in events) >= 2,
-                        timeout=60)
+        yield eng, events, outputs
     finally:
         eng.stop()
+
+
+def test_another_face_followed_becomes_the_neutral(two_people_live):
+    """Live, as in a render: when the person at the camera is away and someone behind is
+    followed instead, and when they are back, the face followed now is the neutral (the
+    window says so), so neither of the two still faces moves the portrait."""
+    eng, events, outputs = two_people_live
+    assert wait_for(lambda: sum(e.kind == EVENT_OTHER_FACE for e in events) >= 2, timeout=60)
+    eng.stop()
     other = [e for e in events if e.kind == EVENT_OTHER_FACE]
     assert "calibrate" in other[0].message
     neutrals = {id(o.neutral) for o in outputs if o.neutral is not None}
@@ -340,23 +347,15 @@ def test_the_portrait_is_read_again_at_another_size(group_portrait, driving_clip
         eng.stop()
 
 
-def test_a_face_clicked_on_drives_and_is_kept(two_people_clip):
+def test_a_face_clicked_on_drives_and_is_kept(two_people_live):
     """follow_face_at: the smaller face far back drives from the next frame, is the new
     neutral, and no larger face takes over while it is in view."""
-    eng = LiveEngine(size=400, device="cpu")
-    try:
-        eng.set_portrait(PORTRAIT, wait=True)
-        eng.set_source(SourceSpec("video", path=str(two_people_clip), loop=True), wait=True)
-        events, outputs = [], []
-        eng.on_event(events.append)
-        eng.add_listener(outputs.append)
-        eng.start()
-        assert wait_for(lambda: any(o.face is not None for o in outputs))
-        eng.follow_face_at(1060, 320)  # the far one's face, in the clip's pixels
-        assert wait_for(lambda: any(e.kind == EVENT_OTHER_FACE for e in events))
-        n = len(outputs)
-        assert wait_for(lambda: len(outputs) > n + 60, timeout=60)  # past a loop's start
-    finally:
-        eng.stop()
+    eng, events, outputs = two_people_live
+    assert wait_for(lambda: any(o.face is not None for o in outputs))
+    eng.follow_face_at(1060, 320)  # the far one's face, in the clip's pixels
+    assert wait_for(lambda: any(e.kind == EVENT_OTHER_FACE for e in events))
+    n = len(outputs)
+    assert wait_for(lambda: len(outputs) > n + 60, timeout=60)  # past a loop's start
+    eng.stop()
     after = [o for o in outputs[n:] if o.face is not None]
     assert after and all(o.face.landmarks[:, 0].mean() > 640 for o in after)
