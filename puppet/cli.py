@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(made where missing) when several are rendered")
     p.add_argument("--max-frames", type=int, default=0, metavar="N",
                    help="render only the first N driving frames (default: all)")
+    p.add_argument("--start", type=float, default=0.0, metavar="SECONDS",
+                   help="begin at this time of the driving video, its sound too (default 0); "
+                        "with --max-frames, a part of a long clip")
     _add_face_option(p)
     p.add_argument("--driver-face", type=_face_number, default=None, metavar="N",
                    help="in a driving video of several people, the one who drives: 1 is the "
@@ -242,6 +245,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     from puppet.progress import ProgressBar
 
     settings = _settings(args)
+    if not 0 <= args.start < 24 * 3600:
+        raise PuppetError(f"--start {args.start:g} is out of range",
+                          "give the seconds into the driving video to begin at, 0 or more")
     pairs = [(p, d) for p in args.portrait for d in args.driving]
     folder = Path(args.output)
     if len(pairs) > 1:
@@ -273,7 +279,7 @@ def cmd_render(args: argparse.Namespace) -> int:
                                  settings=settings, progress=bar, generator=generator,
                                  on_provider=None if generator else say_provider,
                                  max_frames=max(0, args.max_frames), face=args.face,
-                                 driver_face=args.driver_face)
+                                 driver_face=args.driver_face, start=args.start)
         except PuppetError as exc:
             if len(pairs) == 1:
                 raise

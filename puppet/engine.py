@@ -342,6 +342,28 @@ def track_step(tracker, times: StageTimes, driver_face: int | None = None
     return track
 
 
+def _start_frame(video, start: float) -> tuple[int, float]:
+    """(index, time) of the video's first frame at ``start`` seconds or later (within half
+    a frame), from the packets' time stamps (nothing decoded); an error past its end."""
+    stamps = video.frame_times() or [i / video.fps for i in range(video.frame_count)]
+    for i, t in enumerate(stamps):
+        if t >= start - 0.5 / video.fps:
+            return i, t
+    length = stamps[-1] + 1 / video.fps if stamps else 0.0
+    raise PuppetError(f"the driving video {video.path} is {length:.1f} s long, so it has "
+                      f"nothing from {start:g} s on",
+                      "give a --start within the video")
+
+
+def _from_frame(frames: Iterable[Any], skip: int, t0: float) -> Iterator[Any]:
+    """The frames from number ``skip`` on, numbered and timed from there."""
+    from puppet.sources.video import Frame
+
+    for frame in frames:
+        if frame.index >= skip:
+            yield Frame(frame.index - skip, frame.time - t0, frame.image)
+
+
 def _choose_driver(tracker, rgb: np.ndarray, number: int) -> bool:
     """Have ``tracker`` follow face ``number`` (from the left) of the frame (RGB) from its
     next call on; False where this frame's faces cannot be told apart (none found as a
@@ -493,7 +515,7 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
                 progress: ProgressFn | None = None,
                 on_provider: Callable[[ProviderInfo], None] | None = None,
                 generator=None, max_frames: int = 0, face: int | None = None,
-                driver_face: int | None = None) -> RenderReport:
+                driver_face: int | None = None, start: float = 0.0) -> RenderReport:
     """``puppet render``: a portrait driven by a video or by a recorded performance file
     (see :mod:`puppet.sources.performance`), written to an H.264 MP4; the video's or the
     performance's sound goes into the MP4 as AAC.  ``face``: which face of a group
@@ -503,7 +525,8 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
 
     ``generator``: one made already (``puppet bench`` passes its own); by default
     ``generator_name`` is created on ``device``.  ``max_frames`` > 0 renders only a
-    driving video's first frames.
+    driving video's first frames; ``start`` (seconds) begins at the driving video's frame
+    nearest that time (its sound too), which is then frame 0.
     """
     from puppet.outputs.video_writer import VideoWriter, check_output_path
     from puppet.sources.performance import is_performance_file, read_performance
@@ -513,6 +536,9 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
         if driver_face is not None:
             raise PuppetError("a performance holds one face, so there is no face to choose in it",
                               "leave out --driver-face")
+        if start:
+            raise PuppetError("--start is for a driving video, not a performance",
+                              "leave out --start")
         perf = read_performance(driving_path)
         portrait = load_portrait(portrait_path, size, face)
         if generator is None:
@@ -535,7 +561,7 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
     else:
         report = _render_video(portrait_path, driving_path, out, size, device, settings,
                                generator_name, progress, on_provider, generator, max_frames,
-                               face, driver_face)
+                               face, driver_face, start)
         what, fix = "driving video", "use a video where a face is seen from the front"
     if report.frames_without_face == report.frames:
         out.unlink(missing_ok=True)
@@ -548,7 +574,7 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
                   progress: ProgressFn | None,
                   on_provider: Callable[[ProviderInfo], None] | None,
                   generator=None, max_frames: int = 0, face: int | None = None,
-                  driver_face: int | None = None) -> RenderReport:
+                  driver_face: int | None = None, start: float = 0.0) -> RenderReport:
     from puppet.outputs.video_writer import VideoWriter
     from puppet.sources.video import VideoFile, open_sound
     from puppet.tracking.mediapipe_tracker import FaceTracker
@@ -565,11 +591,17 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
         times = StageTimes()
         frames = video.frames("rgb24")
         total = video.frame_count
+        skip, t0 = _start_frame(video, start) if start > 0 else (0, 0.0)
+        if skip:
+            frames = _from_frame(frames, skip, t0)
+            total = max(1, total - skip) if total else 0
         if max_frames:
             frames = itertools.islice(frames, max_frames)
             total = min(total, max_frames) if total else max_frames
         # the driver's voice goes along, decoded as the picture needs it
         sound, sound_note = open_sound(driving_path)
+        if sound is not None and skip:
+            sound.seek(int(round(t0 * sound.format.samplerate)))  # sample 0 at frame 0
         # a clip with a variable frame rate (a phone's, in dim light) keeps its frames'
         # times: spread evenly, its mouth would drift away from its voice
         variable = not video.constant_rate()

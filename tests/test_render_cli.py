@@ -183,6 +183,36 @@ def test_the_drivers_voice_goes_along(tmp_path, driving_clip, builtin_portrait_p
     assert track.seconds == pytest.approx(18 / fps, abs=0.05)
 
 
+def test_a_render_starts_part_way_into_the_clip_with_its_sound(tmp_path, driving_clip,
+                                                                builtin_portrait_path):
+    """--start: frame 0 is the clip's frame at that time, and the sound is cut there too,
+    so the words stay where they were said; past the clip's end is a clear error."""
+    from conftest import clip_frames, spoken, write_clip
+
+    from puppet.sources.video import read_sound
+
+    clip, fps, _ = driving_clip  # 36 frames at 24 fps
+    frames = clip_frames(clip)
+    sr = 48000
+    voice = spoken(len(frames) / fps, [(0.4, 0.6), (1.0, 1.2)], sr=sr)
+    talking = write_clip(tmp_path / "talking.mp4", frames, fps, sound=(voice, sr, 0.0))
+    out = tmp_path / "out.mp4"
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", talking,
+                   "--output", out, "--device", "cpu", "--start", "0.25")
+    assert r.returncode == 0, r.stderr
+    got, _, _ = read_video(out)
+    assert len(got) == len(frames) - 6  # 0.25 s at 24 fps
+    track, _ = read_sound(out)
+    assert track.seconds == pytest.approx((len(frames) - 6) / fps, abs=0.05)
+    loud = np.abs(track.samples[:, 0]) > 0.1
+    starts = np.flatnonzero(loud[1:] & ~loud[:-1]) / sr
+    assert starts.min() == pytest.approx(0.15, abs=0.02)  # each word 0.25 s earlier
+    assert ((starts > 0.7) & (starts < 0.8)).any()
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", talking,
+                   "--output", tmp_path / "x.mp4", "--device", "cpu", "--start", "9")
+    assert r.returncode == 2 and "1.5 s long" in r.stderr and "nothing from 9 s on" in r.stderr
+
+
 def test_a_sound_that_cannot_be_decoded_is_left_out_and_said(tmp_path, driving_clip,
                                                               builtin_portrait_path):
     from conftest import clip_frames
