@@ -261,6 +261,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise PuppetError(f"cannot create the folder {folder}: {exc.strerror or exc}",
                               "give a folder you can write in") from exc
+
     def say_provider(info) -> None:
         print(f"Generator runs on {info.label}", file=sys.stderr)
 

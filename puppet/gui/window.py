@@ -1004,9 +1004,9 @@ class MainWindow(QMainWindow):
     def start_render(self, driving: str) -> Path | None:
         """Render the portrait shown, driven by ``driving`` (a video or a performance file),
         at full quality (every frame, 1280 pixels or the live Size where larger, the sliders
-        as they are) into the
-        recordings folder, in a thread of its own with a progress bar; the live portrait
-        goes on meanwhile.  Returns the file it is writing, or None (a message says why)."""
+        as they are) into the recordings folder, in a thread of its own with a progress bar;
+        the live portrait goes on meanwhile.  Returns the file it is writing, or None (a
+        message says why)."""
         if self._render_thread is not None:
             self.show_error("A render is running already: wait for it, or cancel it.", "render")
             return None
