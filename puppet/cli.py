@@ -45,6 +45,9 @@ def _add_face_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--face", type=_face_number, default=None, metavar="N",
                    help="in a portrait with several faces (a group photo), the one that moves: "
                         "1 is the leftmost (default: the largest)")
+    p.add_argument("--framing", choices=("whole", "head"), default=None,
+                   help="the whole portrait (default), or a head-and-shoulders crop around "
+                        "its face (for a full-length painting, whose face is small)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -280,7 +283,8 @@ def cmd_render(args: argparse.Namespace) -> int:
                                  settings=settings, progress=bar, generator=generator,
                                  on_provider=None if generator else say_provider,
                                  max_frames=max(0, args.max_frames), face=args.face,
-                                 driver_face=args.driver_face, start=args.start)
+                                 driver_face=args.driver_face, start=args.start,
+                                 framing=args.framing or "whole")
         except PuppetError as exc:
             if len(pairs) == 1:
                 raise
@@ -428,7 +432,7 @@ def _live(args: argparse.Namespace) -> int:
     stream = _stream_settings(args) if args.stream is not None else None
 
     engine = LiveEngine(size=args.size, device=args.device, settings=settings,
-                        mirror=args.mirror)
+                        mirror=args.mirror, framing=args.framing or "whole")
     outputs = LiveOutputs(engine)
     try:
         return _run_live(args, engine, outputs, spec, settings, stats_path, record, audio,

@@ -16,9 +16,11 @@ DEMO_PORTRAIT = "grace-oil"
 DEMO_FPS = 25.0
 
 
-def builtin_portrait(name: str = DEMO_PORTRAIT, size: int = DEFAULT_SIZE) -> Portrait:
+def builtin_portrait(name: str = DEMO_PORTRAIT, size: int = DEFAULT_SIZE,
+                     framing: str = "whole") -> Portrait:
     image = read_image(builtin_path(name), "built-in portrait")
-    return portrait_from_image(image, BUILTIN[name][1], f"built-in:{name}", size)
+    return portrait_from_image(image, BUILTIN[name][1], f"built-in:{name}", size,
+                               framing=framing)
 
 
 def render_demo(output: str | Path = "demo.mp4", seconds: float = 10.0, size: int = DEFAULT_SIZE,

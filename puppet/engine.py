@@ -515,13 +515,15 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
                 progress: ProgressFn | None = None,
                 on_provider: Callable[[ProviderInfo], None] | None = None,
                 generator=None, max_frames: int = 0, face: int | None = None,
-                driver_face: int | None = None, start: float = 0.0) -> RenderReport:
+                driver_face: int | None = None, start: float = 0.0,
+                framing: str = "whole") -> RenderReport:
     """``puppet render``: a portrait driven by a video or by a recorded performance file
     (see :mod:`puppet.sources.performance`), written to an H.264 MP4; the video's or the
     performance's sound goes into the MP4 as AAC.  ``face``: which face of a group
     portrait moves, counted from the left (default: the largest); ``driver_face``: which
     person of a driving video drives, counted from the left where faces first appear
-    (default: the largest; not for a performance, which holds one face).
+    (default: the largest; not for a performance, which holds one face); ``framing``:
+    the whole portrait, or "head" and shoulders around that face.
 
     ``generator``: one made already (``puppet bench`` passes its own); by default
     ``generator_name`` is created on ``device``.  ``max_frames`` > 0 renders only a
@@ -540,7 +542,7 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
             raise PuppetError("--start is for a driving video, not a performance",
                               "leave out --start")
         perf = read_performance(driving_path)
-        portrait = load_portrait(portrait_path, size, face)
+        portrait = load_portrait(portrait_path, size, face, framing)
         if generator is None:
             generator = generators.create(generator_name, device)
         if on_provider is not None:
@@ -561,7 +563,7 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
     else:
         report = _render_video(portrait_path, driving_path, out, size, device, settings,
                                generator_name, progress, on_provider, generator, max_frames,
-                               face, driver_face, start)
+                               face, driver_face, start, framing)
         what, fix = "driving video", "use a video where a face is seen from the front"
     if report.frames_without_face == report.frames:
         out.unlink(missing_ok=True)
@@ -574,12 +576,13 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
                   progress: ProgressFn | None,
                   on_provider: Callable[[ProviderInfo], None] | None,
                   generator=None, max_frames: int = 0, face: int | None = None,
-                  driver_face: int | None = None, start: float = 0.0) -> RenderReport:
+                  driver_face: int | None = None, start: float = 0.0,
+                  framing: str = "whole") -> RenderReport:
     from puppet.outputs.video_writer import VideoWriter
     from puppet.sources.video import VideoFile, open_sound
     from puppet.tracking.mediapipe_tracker import FaceTracker
 
-    portrait = load_portrait(portrait_path, size, face)
+    portrait = load_portrait(portrait_path, size, face, framing)
     video = VideoFile(driving_path)
     sound = None
     try:

@@ -36,7 +36,7 @@ from puppet.errors import PuppetError
 from puppet.generators import base as generators
 from puppet.generators.runtime import ProviderInfo
 from puppet.motion.retarget import Retargeter, RetargetSettings, neutral_motion
-from puppet.portrait import Portrait
+from puppet.portrait import Portrait, check_framing
 from puppet.sources.live import LiveFrame, LiveSource, SourceSpec, open_source, parse_source
 from puppet.tracking.face import Face
 
@@ -274,8 +274,10 @@ class LiveEngine:
     """
 
     def __init__(self, size: int = LIVE_SIZE, device: str = "auto", generator: str = "warp",
-                 settings: RetargetSettings | None = None, mirror: bool = True):
+                 settings: RetargetSettings | None = None, mirror: bool = True,
+                 framing: str = "whole"):
         self.size = size
+        self.framing = check_framing(framing)
         self.device = device
         self.generator_name = generator
         self.mirror = mirror
@@ -479,21 +481,33 @@ class LiveEngine:
         if not MIN_SIZE <= size <= MAX_SIZE:
             raise PuppetError(f"a portrait size of {size} pixels is out of range",
                               f"use {MIN_SIZE} to {MAX_SIZE}")
-        return self._submit("size", lambda: self._resize(size), wait)
+        return self._submit("size", lambda: self._reread(size=size), wait)
 
-    def _resize(self, size: int) -> None:
+    def set_framing(self, framing: str, wait: bool = False) -> Future:
+        """Show the whole portrait, or a head-and-shoulders crop around its face ("head"):
+        the portrait shown is read again so, the same face of a group portrait moving.
+        Where it fails, the old framing and portrait stay."""
+        check_framing(framing)
+        return self._submit("framing", lambda: self._reread(framing=framing), wait)
+
+    def _reread(self, size: int | None = None, framing: str | None = None) -> None:
+        """The portrait shown, read again at another size or framing (which are kept
+        for the next portraits too)."""
         portrait = self._portrait
-        old, self.size = self.size, size
-        if portrait is None or max(portrait.size) == size:
+        old = (self.size, self.framing)
+        self.size = size or self.size
+        self.framing = framing or self.framing
+        if portrait is None or (self.framing == portrait.framing
+                                and max(portrait.size) == self.size):
             return
         try:
-            resized = self._read_portrait(portrait.source, portrait.face_number
-                                          if portrait.faces > 1 else None)
+            again = self._read_portrait(portrait.source, portrait.face_number
+                                        if portrait.faces > 1 else None)
         except PuppetError as exc:  # (a group's small face, not found at a smaller size)
-            self.size = old  # before anyone hears of it
+            self.size, self.framing = old  # before anyone hears of it
             self._emit(EVENT_PORTRAIT_ERROR, exc.message, exc, portrait.source)
             raise
-        self._load_portrait(resized)
+        self._load_portrait(again)
 
     def set_source(self, spec: SourceSpec | str | int | LiveSource, wait: bool = False) -> Future:
         """Drive the portrait from another source: a :class:`SourceSpec`, its text (``0``,
@@ -576,10 +590,11 @@ class LiveEngine:
         if text.startswith(BUILTIN_PREFIX):
             from puppet.demo import builtin_portrait
 
-            return builtin_portrait(text[len(BUILTIN_PREFIX):], size=self.size)
+            return builtin_portrait(text[len(BUILTIN_PREFIX):], size=self.size,
+                                    framing=self.framing)
         from puppet.portrait import load_portrait
 
-        return load_portrait(what, self.size, face)
+        return load_portrait(what, self.size, face, self.framing)
 
     def _new_generator(self, name: str | None = None, device: str | None = None):
         name, device = name or self.generator_name, device or self.device

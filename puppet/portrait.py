@@ -24,13 +24,47 @@ class Portrait:
     source: str  # a path, or "built-in:<name>"
     faces: int = 1  # how many faces the image shows (a group photo: several)
     face_number: int = 1  # which of them is animated, counted from the left
-    # every face's box (x0, y0, x1, y1) in the image's pixels, from the left
+    # every face's box (x0, y0, x1, y1) in the image's pixels, from the left (with a
+    # head-and-shoulders framing, boxes of faces outside the picture lie outside it)
     face_boxes: tuple[tuple[float, float, float, float], ...] = ()
+    framing: str = "whole"  # or "head": see FRAMINGS
 
     @property
     def size(self) -> tuple[int, int]:
         h, w = self.image.shape[:2]
         return w, h
+
+
+# How much of the picture is the portrait: all of it, or a head-and-shoulders crop
+# around the face (a full-length painting's face is otherwise a small part of the frame).
+FRAMINGS = {"whole": "Whole picture", "head": "Head and shoulders"}
+HEAD_FACE_HEIGHT = 0.36  # the face mesh's height (mid-forehead to chin) in the crop's height
+HEAD_FACE_CENTRE = 0.42  # where the mesh's centre sits, down from the crop's top
+HEAD_ASPECT = 0.8  # width / height of the crop (4:5, a portrait's)
+HEAD_MIN_SIZE = 512  # a smaller crop is enlarged to this (longest side), so the face shows
+HEAD_WHOLE = 0.8  # a crop that would keep this much of the picture's area keeps it all
+
+
+def head_box(face_box: tuple[float, float, float, float], width: int, height: int
+             ) -> tuple[int, int, int, int] | None:
+    """The head-and-shoulders crop (x0, y0, x1, y1) of a ``width`` x ``height`` picture
+    around a face box (its landmarks' box): within the picture, the face placed as a
+    portrait places it where the picture has room.  None when the picture is about
+    that crop already (it would keep most of it)."""
+    x0, y0, x1, y1 = face_box
+    ch = (y1 - y0) / HEAD_FACE_HEIGHT
+    cw = ch * HEAD_ASPECT
+    cw, ch = min(cw, width), min(ch, height)
+    left = (x0 + x1) / 2 - cw / 2
+    top = (y0 + y1) / 2 - HEAD_FACE_CENTRE * ch
+    # whole pixels, even sides (as output frames have): a crop of the size it is shown
+    # at is used as it is, not resampled
+    w, h = max(2, int(cw) // 2 * 2), max(2, int(ch) // 2 * 2)
+    left = int(round(min(max(left, 0.0), width - w)))
+    top = int(round(min(max(top, 0.0), height - h)))
+    if w * h >= HEAD_WHOLE * width * height:
+        return None
+    return left, top, left + w, top + h
 
 
 def output_size(width: int, height: int, size: int = DEFAULT_SIZE) -> tuple[int, int]:
@@ -94,24 +128,82 @@ def resize_for_output(image: np.ndarray, size: int = DEFAULT_SIZE) -> np.ndarray
     return cv2.resize(image, (ow, oh), interpolation=cv2.INTER_AREA)
 
 
+def check_framing(framing: str) -> str:
+    if framing not in FRAMINGS:
+        raise PuppetError(f"there is no framing {framing!r}",
+                          "use " + " or ".join(FRAMINGS))
+    return framing
+
+
 def portrait_from_image(image: np.ndarray, name: str, source: str,
-                        size: int = DEFAULT_SIZE, face: int | None = None) -> Portrait:
+                        size: int = DEFAULT_SIZE, face: int | None = None,
+                        framing: str = "whole") -> Portrait:
     """The portrait in ``image``: its largest face, or face number ``face`` counted from
-    the left where it shows several (a group photo)."""
+    the left where it shows several (a group photo).  ``framing`` "head" makes the
+    portrait a head-and-shoulders crop around that face (see :func:`head_box`)."""
     from puppet.tracking.mediapipe_tracker import choose_face, find_faces
 
+    check_framing(framing)
     img = resize_for_output(image, size)
     what = f"the portrait {source}"
     faces = find_faces(img, what=what)
     chosen = choose_face(faces, what, face)
     number = next(i for i, f in enumerate(faces, 1) if f is chosen)
+    boxes = tuple(f.bbox for f in faces)
+    if framing == "head":
+        # the crop is taken from the picture as read, so a large painting's face keeps
+        # its own detail rather than the whole picture's output size
+        factor = image.shape[1] / img.shape[1]
+        box = head_box(tuple(v * factor for v in chosen.bbox), image.shape[1], image.shape[0])
+        if box is not None:
+            img, chosen, boxes = _head_crop(image, box, size, chosen, boxes, factor, what)
     return Portrait(image=img, face=chosen, name=name, source=source, faces=len(faces),
-                    face_number=number, face_boxes=tuple(f.bbox for f in faces))
+                    face_number=number, face_boxes=boxes, framing=framing)
 
 
-def load_portrait(path: str | Path, size: int = DEFAULT_SIZE, face: int | None = None
-                  ) -> Portrait:
+def _head_crop(image: np.ndarray, box: tuple[int, int, int, int], size: int, chosen: Face,
+               boxes: tuple, factor: float, what: str) -> tuple[np.ndarray, Face, tuple]:
+    """The crop at output size (enlarged to HEAD_MIN_SIZE where smaller), its face found
+    again there (more exactly than scaled), and every face's box moved into it."""
+    from puppet.tracking.mediapipe_tracker import find_faces
+
+    x0, y0, x1, y1 = box
+    crop = image[y0:y1, x0:x1]
+    longest = max(crop.shape[:2])
+    target = min(size, max(longest, HEAD_MIN_SIZE))
+    ow, oh = output_size(crop.shape[1], crop.shape[0], target) if target <= longest \
+        else output_size(round(crop.shape[1] * target / longest),
+                         round(crop.shape[0] * target / longest), target)
+    if (ow, oh) != (crop.shape[1], crop.shape[0]):
+        crop = cv2.resize(crop, (ow, oh), interpolation=cv2.INTER_AREA
+                          if ow < crop.shape[1] else cv2.INTER_CUBIC)
+    scale = ow / (x1 - x0)  # picture-as-read pixels to crop pixels
+    to_crop = factor * scale  # output-size pixels to crop pixels
+
+    def moved(b):
+        return ((b[0] * factor - x0) * scale, (b[1] * factor - y0) * scale,
+                (b[2] * factor - x0) * scale, (b[3] * factor - y0) * scale)
+
+    expected = chosen.transformed(to_crop, (-x0 * scale, -y0 * scale), (ow, oh))
+    ex, ey = expected.landmarks[:, :2].mean(axis=0)
+    try:
+        again = find_faces(crop, what=what)
+    except PuppetError:
+        again = []
+    near = [f for f in again if _holds(f.bbox, ex, ey)]
+    face = min(near, key=lambda f: float(np.hypot(*(f.landmarks[:, :2].mean(axis=0)
+                                                    - (ex, ey))))) if near else expected
+    return np.ascontiguousarray(crop), face, tuple(moved(b) for b in boxes)
+
+
+def _holds(box: tuple[float, float, float, float], x: float, y: float) -> bool:
+    return box[0] <= x <= box[2] and box[1] <= y <= box[3]
+
+
+def load_portrait(path: str | Path, size: int = DEFAULT_SIZE, face: int | None = None,
+                  framing: str = "whole") -> Portrait:
     """Read a portrait, size it for output and find its face (errors say what to do);
-    ``face``: which face of a group photo, counted from the left (default: the largest)."""
+    ``face``: which face of a group photo, counted from the left (default: the largest);
+    ``framing``: the whole picture, or "head" and shoulders around that face."""
     image = read_image(path, "portrait")
-    return portrait_from_image(image, Path(path).stem, str(path), size, face)
+    return portrait_from_image(image, Path(path).stem, str(path), size, face, framing)

@@ -227,3 +227,19 @@ def face_centre(face) -> tuple[float, float]:
 
 def inside(point: tuple[float, float], box: tuple[int, int, int, int]) -> bool:
     return box[0] < point[0] < box[2] and box[1] < point[1] < box[3]
+
+
+@pytest.fixture(scope="session")
+def full_length(tmp_path_factory, grace_photo):
+    """A tall picture (1600 x 2400) whose face is small in it: the photograph as it is,
+    high on a shaded wall, as a full-length painting shows a face.
+
+    Returns (path, the picture, the photograph's top-left (x, y) in it)."""
+    canvas = np.empty((2400, 1600, 3), np.uint8)
+    canvas[...] = np.linspace(70, 170, 2400, dtype=np.float32)[:, None, None]
+    canvas[:, :, 0] //= 2
+    x, y = 560, 300
+    canvas[y:y + grace_photo.shape[0], x:x + grace_photo.shape[1]] = grace_photo
+    path = tmp_path_factory.mktemp("full") / "full_length.png"
+    cv2.imwrite(str(path), canvas)
+    return path, canvas, (x, y)

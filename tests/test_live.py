@@ -359,3 +359,31 @@ def test_a_face_clicked_on_drives_and_is_kept(two_people_live):
     eng.stop()
     after = [o for o in outputs[n:] if o.face is not None]
     assert after and all(o.face.landmarks[:, 0].mean() > 640 for o in after)
+
+
+def test_the_portrait_is_framed_again_live(full_length, driving_clip):
+    """set_framing: the portrait shown is read again as a head-and-shoulders crop (and
+    back); frames come at its size; the framing holds for the next portrait too."""
+    path, _, _ = full_length
+    eng = LiveEngine(size=960, device="cpu")
+    try:
+        eng.set_portrait(path, wait=True)
+        assert eng.portrait.size == (640, 960) and eng.portrait.framing == "whole"
+        eng.set_source(SourceSpec("video", path=str(driving_clip[0]), loop=True), wait=True)
+        outputs = []
+        eng.add_listener(outputs.append)
+        eng.start()
+        assert wait_for(lambda: len(outputs) >= 3)
+        eng.set_framing("head", wait=True)
+        assert eng.framing == "head" and eng.portrait.framing == "head"
+        w, h = eng.portrait.size
+        assert h < 700 and abs(w / h - 0.8) < 0.02
+        assert wait_for(lambda: outputs[-1].frame.shape == (h, w, 3))
+        eng.set_portrait("built-in:grace-oil", wait=True)
+        assert eng.portrait.framing == "head"
+        eng.set_framing("whole", wait=True)
+        assert eng.portrait.framing == "whole"
+        with pytest.raises(PuppetError, match="no framing"):
+            eng.set_framing("tight")
+    finally:
+        eng.stop()

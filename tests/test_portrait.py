@@ -1,11 +1,21 @@
-"""Reading portraits: images with see-through parts, and their depth."""
+"""Reading portraits: images with see-through parts, their depth, and their framing."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
 
-from puppet.portrait import load_portrait, read_image
+from puppet.errors import PuppetError
+from puppet.portrait import (
+    HEAD_ASPECT,
+    HEAD_FACE_CENTRE,
+    HEAD_FACE_HEIGHT,
+    HEAD_MIN_SIZE,
+    check_framing,
+    head_box,
+    load_portrait,
+    read_image,
+)
 
 
 def cut_out(photo: np.ndarray) -> np.ndarray:
@@ -65,3 +75,79 @@ def test_a_phone_photo_stored_on_its_side_is_read_upright(tmp_path, grace_photo)
     assert image.shape == grace_photo.shape
     assert np.abs(image.astype(int) - grace_photo).mean() < 3.0
     assert load_portrait(path).face.pose.roll == pytest.approx(0.0, abs=8.0)
+
+
+def _face_height(portrait) -> float:
+    x0, y0, x1, y1 = portrait.face.bbox
+    return y1 - y0
+
+
+def test_head_and_shoulders_frames_a_full_length_picture_around_its_face(full_length,
+                                                                          grace_face):
+    """framing "head": a crop around the face, taken from the picture as read (so the
+    face keeps its own pixels, not the whole picture's 1280 ones), the face a third of
+    its height and centred across; the whole picture otherwise."""
+    path, canvas, (px, py) = full_length
+    whole = load_portrait(path, 1280)
+    assert whole.framing == "whole" and whole.size == (852, 1280)
+    assert _face_height(whole) / whole.size[1] < 0.1
+
+    head = load_portrait(path, 1280, framing="head")
+    assert head.framing == "head"
+    w, h = head.size
+    source_face = grace_face.bbox[3] - grace_face.bbox[1]  # the face's height as painted
+    assert abs(h - source_face / HEAD_FACE_HEIGHT) < 0.05 * h
+    assert abs(w / h - HEAD_ASPECT) < 0.02
+    assert abs(_face_height(head) - source_face) < 0.05 * source_face  # not scaled down
+    assert abs(_face_height(head) / h - HEAD_FACE_HEIGHT) < 0.03
+    fx, fy = head.face.landmarks[:, :2].mean(axis=0)
+    assert abs(fx / w - 0.5) < 0.05
+    # the picture's own pixels, unscaled: the crop matches the source at the face's place
+    match = cv2.matchTemplate(canvas, head.image, cv2.TM_SQDIFF)
+    least, _, (x0, y0), _ = cv2.minMaxLoc(match)
+    assert least / head.image.size < 1.0  # mean squared difference per value
+    assert abs(x0 + w / 2 - (px + (grace_face.bbox[0] + grace_face.bbox[2]) / 2)) < 6
+    assert abs(y0 + HEAD_FACE_CENTRE * h - (py + (grace_face.bbox[1] + grace_face.bbox[3]) / 2)) < 6
+
+
+def test_head_and_shoulders_enlarges_a_small_face_and_keeps_a_framed_portrait(
+        tmp_path, grace_photo):
+    """A small face's crop is enlarged to HEAD_MIN_SIZE (the face would hardly show);
+    a picture that is a head-and-shoulders portrait already is kept whole."""
+    small = np.full((900, 700, 3), 120, np.uint8)
+    photo = cv2.resize(grace_photo, None, fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA)
+    small[100:100 + photo.shape[0], 250:250 + photo.shape[1]] = photo
+    path = tmp_path / "small.png"
+    cv2.imwrite(str(path), small)
+    head = load_portrait(path, 1280, framing="head")
+    assert max(head.size) == HEAD_MIN_SIZE
+    assert _face_height(head) / head.size[1] > 0.3
+
+    framed = tmp_path / "framed.png"
+    cv2.imwrite(str(framed), grace_photo)
+    a, b = load_portrait(framed, 1280), load_portrait(framed, 1280, framing="head")
+    assert b.framing == "head" and np.array_equal(a.image, b.image)
+
+
+def test_head_and_shoulders_of_a_group_frames_the_face_chosen(group_portrait):
+    """--face N with framing "head": the crop is around that face; faces are still
+    counted in the whole picture, their boxes moved into the crop (so a click there
+    chooses by the same numbers), those outside it outside the picture."""
+    path, _ = group_portrait
+    head = load_portrait(path, 1280, face=3, framing="head")
+    assert (head.faces, head.face_number) == (3, 3)
+    w, h = head.size
+    fx, fy = head.face.landmarks[:, :2].mean(axis=0)
+    x0, y0, x1, y1 = head.face_boxes[2]
+    assert x0 < fx < x1 and y0 < fy < y1
+    assert head.face_boxes[0][2] < 0  # the large face on the far left is out of the crop
+    assert head.face_boxes[1][2] < fx  # the middle one is left of the face, if in at all
+
+
+def test_the_head_box_stays_within_the_picture():
+    assert head_box((10, 5, 110, 125), 1000, 1000) == (0, 0, 266, 332)  # even sides
+    x0, y0, x1, y1 = head_box((900, 860, 990, 990), 1000, 1000)
+    assert (x1, y1) == (1000, 1000) and x0 > 0 and y0 > 0
+    assert head_box((300, 200, 700, 700), 1000, 1000) is None  # a framed portrait already
+    with pytest.raises(PuppetError, match="no framing"):
+        check_framing("tight")

@@ -398,3 +398,24 @@ def test_the_person_who_drives_is_chosen_with_driver_face(tmp_path, grace_photo,
                    "--output", tmp_path / "x.mp4", "--device", "cpu", "--driver-face", "3")
     assert r.returncode == 2 and "shows 2 faces" in r.stderr and "no face 3" in r.stderr
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_framing_head_renders_a_head_and_shoulders_crop(tmp_path, driving_clip, full_length):
+    """--framing head: the video is the crop around the face, at the picture's own pixels
+    (frame 0 is that part of the picture), and the face in it moves."""
+    path, canvas, _ = full_length
+    out = tmp_path / "head.mp4"
+    result = run_puppet("render", "--portrait", path, "--driving", driving_clip[0],
+                        "--output", out, "--framing", "head", "--device", "cpu",
+                        "--max-frames", "30")
+    assert result.returncode == 0, result.stderr
+    frames, _, _ = read_video(out)
+    h, w = frames[0].shape[:2]
+    assert h < 700 and abs(w / h - 0.8) < 0.02  # not the 852 x 1280 of the whole picture
+    match = cv2.matchTemplate(canvas, frames[0], cv2.TM_SQDIFF)
+    assert cv2.minMaxLoc(match)[0] / frames[0].size < 16.0  # its pixels (H.264: RMS < 4)
+    change = max(float(np.abs(f.astype(int) - frames[0]).mean()) for f in frames)
+    assert change > 2.0
+    result = run_puppet("render", "--portrait", path, "--driving", driving_clip[0],
+                        "--output", tmp_path / "x.mp4", "--framing", "tight")
+    assert result.returncode == 2 and "invalid choice: 'tight'" in result.stderr

@@ -86,7 +86,8 @@ def main(argv: list[str] | argparse.Namespace | None = None) -> int:
                               "check the path, or give a camera number or 'demo'")
         source = str(Path(source).resolve())
     window = MainWindow(settings, source=source, portrait=portrait, device=args.device,
-                        face=getattr(args, "face", None))
+                        face=getattr(args, "face", None),
+                        framing=getattr(args, "framing", None))
     window.show()
     if args.fullscreen:
         window.toggle_fullscreen()

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "smoothing": RetargetSettings.smoothing,  # the engine's default
     "device": "auto",
     "live_size": 960,  # the live portrait's longest side (LIVE_SIZE)
+    "framing": "whole",  # or "head" (puppet.portrait.FRAMINGS)
     "generator": "warp",
     "show_stats": True,
     "show_landmarks": False,

@@ -74,7 +74,7 @@ from puppet.motion.retarget import RetargetSettings
 from puppet.outputs.recorder import RecordingResult, default_recordings_folder
 from puppet.outputs.stream import LOCAL, StreamSettings
 from puppet.outputs.virtual_camera import VirtualCameraSettings
-from puppet.portrait import DEFAULT_SIZE, IMAGE_TYPES
+from puppet.portrait import DEFAULT_SIZE, FRAMINGS, IMAGE_TYPES
 from puppet.session import LiveOutputs, stream_reach
 from puppet.sources.camera import CameraInfo, list_cameras
 from puppet.sources.live import SourceSpec, parse_source
@@ -163,12 +163,13 @@ class EngineBridge(QObject):
 
 
 class MainWindow(QMainWindow):
-    """The window.  ``source``, ``portrait`` (with ``face``, for a group portrait) and
-    ``device`` override the remembered ones."""
+    """The window.  ``source``, ``portrait`` (with ``face``, for a group portrait),
+    ``device``, ``size`` and ``framing`` override the remembered ones."""
 
     def __init__(self, settings: Settings, source: str | None = None,
                  portrait: str | None = None, device: str | None = None,
-                 size: int | None = None, face: int | None = None):
+                 size: int | None = None, face: int | None = None,
+                 framing: str | None = None):
         super().__init__()
         self.settings = settings
         self.setWindowTitle("Puppet")
@@ -195,10 +196,14 @@ class MainWindow(QMainWindow):
             size = settings.get("live_size")
             if not MIN_SIZE <= size <= MAX_SIZE:
                 size = LIVE_SIZE
+        if framing is None:
+            framing = settings.get("framing")
+            if framing not in FRAMINGS:
+                framing = "whole"
         self.engine = LiveEngine(size=size, device=dev,
                                  generator=settings.get("generator"),
                                  settings=self._slider_settings_from_store(),
-                                 mirror=settings.get("mirror"))
+                                 mirror=settings.get("mirror"), framing=framing)
         self.bridge = EngineBridge(self.engine)
         self.bridge.frame_ready.connect(self._show_frame)
         self.bridge.event.connect(self._on_event)
@@ -399,6 +404,16 @@ class MainWindow(QMainWindow):
             "camera). A portrait is never enlarged past its own pixels.")
         self.size_combo.activated.connect(self._size_chosen)
         gl.addRow("Size", self.size_combo)
+        self.framing_combo = QComboBox()
+        for key, label in FRAMINGS.items():
+            self.framing_combo.addItem(label, key)
+        self.framing_combo.setCurrentIndex(self.framing_combo.findData(self.engine.framing))
+        self.framing_combo.setToolTip(
+            "Head and shoulders shows a crop around the portrait's face, as a portrait "
+            "frames it, live and in recordings, the stream and rendered videos: for a "
+            "full-length painting, whose face is otherwise small")
+        self.framing_combo.activated.connect(self._framing_chosen)
+        gl.addRow("Framing", self.framing_combo)
         gl.addRow("Runs on", self.provider_label)
         side.addWidget(gen)
         side.addWidget(self._build_outputs())
@@ -1027,6 +1042,7 @@ class MainWindow(QMainWindow):
             return None
         out = render_path(folder, image, driving)
         face = portrait.face_number if portrait.faces > 1 else None
+        framing = portrait.framing
         device, settings = self.engine.device, self.engine.settings
         size = max(DEFAULT_SIZE, self.engine.size)  # as 'puppet render', or the live Size
         cancel = self._render_cancel
@@ -1043,7 +1059,8 @@ class MainWindow(QMainWindow):
 
             try:
                 result = render_file(str(image), driving, out, size=size, device=device,
-                                     settings=settings, progress=progress, face=face)
+                                     settings=settings, progress=progress, face=face,
+                                     framing=framing)
             except _Cancelled:
                 result = RENDER_CANCELLED
             except PuppetError as exc:
@@ -1267,6 +1284,16 @@ class MainWindow(QMainWindow):
         self.settings.set("live_size", size)
         self.engine.set_size(size)
 
+    def _framing_chosen(self, _index: int = 0) -> None:
+        framing = str(self.framing_combo.currentData())
+        self.settings.set("framing", framing)
+        self.engine.set_framing(framing)
+
+    def _show_framing(self) -> None:
+        """The framing picker as the engine has it."""
+        self.framing_combo.setCurrentIndex(self.framing_combo.findData(self.engine.framing))
+        self.settings.set("framing", self.engine.framing)
+
     def _show_size(self) -> None:
         """The size picker as the engine has it."""
         index = self.size_combo.findData(self.engine.size)
@@ -1350,6 +1377,7 @@ class MainWindow(QMainWindow):
                 text += f" Still showing {current.name}."
             self.show_error(text, "portrait")
             self._show_size()  # a size the portrait could not be read at was given up
+            self._show_framing()  # (or a framing)
             self._update_state_text()
         elif ev.kind == EVENT_SOURCE:
             spec: SourceSpec = ev.value

@@ -386,3 +386,23 @@ def test_the_readme_lists_the_windows_shortcuts(qtbot, open_window):
     listed = {keys.replace("`", "") for keys, _ in rows}
     shown = {keys for keys, _ in w.shortcut_table(native=False)}
     assert listed == shown
+
+
+def test_the_framing_is_chosen_and_remembered(qtbot, open_window, clip, full_length):
+    """Framing → Head and shoulders reads the portrait again as a crop around its face;
+    the next window starts with it."""
+    path = str(full_length[0])  # 1600 x 2400, a small face high up
+    w = open_window(source=clip, portrait=path)
+    assert w.engine.framing == "whole" and w.framing_combo.currentData() == "whole"
+    qtbot.waitUntil(lambda: w.engine.latest is not None, timeout=60000)
+    whole = w.engine.portrait.size
+    w.framing_combo.setCurrentIndex(w.framing_combo.findData("head"))
+    w.framing_combo.activated.emit(w.framing_combo.currentIndex())
+    qtbot.waitUntil(lambda: w.engine.portrait.framing == "head", timeout=30000)
+    head = w.engine.portrait.size
+    assert head != whole and abs(head[0] / head[1] - 0.8) < 0.02
+    qtbot.waitUntil(lambda: w.engine.latest.frame.shape == (head[1], head[0], 3),
+                    timeout=30000)
+    w.close()
+    w2 = open_window(source=clip, portrait=path)
+    assert w2.engine.framing == "head" and w2.framing_combo.currentData() == "head"

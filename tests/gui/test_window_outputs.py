@@ -363,3 +363,19 @@ def test_a_dropped_performance_is_rendered_onto_the_portrait(qtbot, open_window,
     with av.open(str(out)) as c:
         assert sum(1 for _ in c.decode(video=0)) == 12
     assert "Not an image" not in w.message_bar.text()
+
+
+def test_a_render_from_the_window_keeps_the_framing(qtbot, open_window, folder, driving_clip,
+                                                     full_length):
+    """A head-and-shoulders portrait renders as it is shown: the crop, not the whole."""
+    w = open_window(portrait=str(full_length[0]), framing="head")
+    qtbot.waitUntil(lambda: w.engine.state == RUNNING, timeout=60000)
+    shown = w.engine.portrait
+    assert shown.framing == "head"
+    out = w.start_render(str(driving_clip[0]))
+    qtbot.waitUntil(lambda: not w.rendering, timeout=120000)
+    with av.open(str(out)) as c:
+        s = c.streams.video[0]
+        # rendered at 1280 where the live one is smaller: the same crop, at least as large
+        assert abs(s.width / s.height - shown.size[0] / shown.size[1]) < 0.01
+        assert s.height >= shown.size[1]
