@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +161,19 @@ class EngineBridge(QObject):
     def taken(self) -> None:
         with self._lock:
             self._pending = False
+
+
+def _picker(items: list[tuple[str, object]], current: object, tip: str,
+            chosen: Callable[[int], None]) -> QComboBox:
+    """A drop-down of (label, value) items, ``current`` selected, calling ``chosen``
+    when the user picks one."""
+    combo = QComboBox()
+    for label, value in items:
+        combo.addItem(label, value)
+    combo.setCurrentIndex(combo.findData(current))
+    combo.setToolTip(tip)
+    combo.activated.connect(chosen)
+    return combo
 
 
 class MainWindow(QMainWindow):
@@ -394,25 +408,18 @@ class MainWindow(QMainWindow):
         pick.addWidget(QLabel("on"))
         pick.addWidget(self.device_combo, 1)
         gl.addRow("Model", pick)
-        self.size_combo = QComboBox()
-        for n in sorted({*LIVE_SIZES, self.engine.size}):
-            self.size_combo.addItem(f"{n} pixels" + (" (default)" if n == LIVE_SIZE else ""), n)
-        self.size_combo.setCurrentIndex(self.size_combo.findData(self.engine.size))
-        self.size_combo.setToolTip(
+        self.size_combo = _picker(
+            [(f"{n} pixels" + (" (default)" if n == LIVE_SIZE else ""), n)
+             for n in sorted({*LIVE_SIZES, self.engine.size})], self.engine.size,
             "The portrait's longest side, live and in recordings and the stream: larger is "
             "sharper and takes more of the computer (on a CPU, 960 keeps up with a 30 fps "
-            "camera). A portrait is never enlarged past its own pixels.")
-        self.size_combo.activated.connect(self._size_chosen)
+            "camera). A portrait is never enlarged past its own pixels.", self._size_chosen)
         gl.addRow("Size", self.size_combo)
-        self.framing_combo = QComboBox()
-        for key, label in FRAMINGS.items():
-            self.framing_combo.addItem(label, key)
-        self.framing_combo.setCurrentIndex(self.framing_combo.findData(self.engine.framing))
-        self.framing_combo.setToolTip(
+        self.framing_combo = _picker(
+            [(label, key) for key, label in FRAMINGS.items()], self.engine.framing,
             "Head and shoulders shows a crop around the portrait's face, as a portrait "
             "frames it, live and in recordings, the stream and rendered videos: for a "
-            "full-length painting, whose face is otherwise small")
-        self.framing_combo.activated.connect(self._framing_chosen)
+            "full-length painting, whose face is otherwise small", self._framing_chosen)
         gl.addRow("Framing", self.framing_combo)
         gl.addRow("Runs on", self.provider_label)
         side.addWidget(gen)
