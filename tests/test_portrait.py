@@ -151,3 +151,24 @@ def test_the_head_box_stays_within_the_picture():
     assert head_box((300, 200, 700, 700), 1000, 1000) is None  # a framed portrait already
     with pytest.raises(PuppetError, match="no framing"):
         check_framing("tight")
+
+
+def test_a_face_not_found_again_in_the_crop_is_moved_there(full_length, monkeypatch):
+    """Where the crop's own search misses the face, the face found in the whole picture
+    is moved into the crop instead of failing."""
+    import puppet.tracking.mediapipe_tracker as mt
+
+    path, _, _ = full_length
+    found = load_portrait(path, 1280, framing="head")
+    real, calls = mt.find_faces, []
+
+    def only_once(image, what="the portrait"):
+        calls.append(image.shape)
+        if len(calls) > 1:
+            raise PuppetError("no face found", "none")
+        return real(image, what)
+
+    monkeypatch.setattr(mt, "find_faces", only_once)
+    moved = load_portrait(path, 1280, framing="head")
+    assert len(calls) == 2 and moved.size == found.size
+    assert np.abs(moved.face.landmarks[:, :2] - found.face.landmarks[:, :2]).mean() < 4.0
