@@ -170,10 +170,8 @@ def _head_crop(image: np.ndarray, box: tuple[int, int, int, int], size: int, cho
     x0, y0, x1, y1 = box
     crop = image[y0:y1, x0:x1]
     longest = max(crop.shape[:2])
-    target = min(size, max(longest, HEAD_MIN_SIZE))
-    ow, oh = output_size(crop.shape[1], crop.shape[0], target) if target <= longest \
-        else output_size(round(crop.shape[1] * target / longest),
-                         round(crop.shape[0] * target / longest), target)
+    k = min(size, max(longest, HEAD_MIN_SIZE)) / longest
+    ow, oh = output_size(round(crop.shape[1] * k), round(crop.shape[0] * k), size)
     if (ow, oh) != (crop.shape[1], crop.shape[0]):
         crop = cv2.resize(crop, (ow, oh), interpolation=cv2.INTER_AREA
                           if ow < crop.shape[1] else cv2.INTER_CUBIC)
