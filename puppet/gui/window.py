@@ -585,6 +585,8 @@ class MainWindow(QMainWindow):
         self.act_demo = action("Use the &demo performance", ["D"],
                                lambda: self.choose_source(SourceSpec("performance")))
         self.act_refresh = action("Look for cameras again", ["F5"], lambda: self.refresh_cameras())
+        self.act_head = action("&Head and shoulders (a crop around the face)", ["H"],
+                               self._head_toggled, True, self.engine.framing == "head")
         self.act_next = action("&Next portrait", ["PgDown"], lambda: self.step_portrait(1))
         self.act_prev = action("&Previous portrait", ["PgUp"], lambda: self.step_portrait(-1))
         self.act_reset = action("&Reset the sliders", ["Ctrl+R"], self.reset_sliders)
@@ -616,7 +618,7 @@ class MainWindow(QMainWindow):
         m = bar.addMenu("&View")
         m.addActions([self.act_fullscreen, self.act_stats, self.act_landmarks])
         m.addSeparator()
-        m.addActions([self.act_next, self.act_prev, self.act_reset])
+        m.addActions([self.act_head, self.act_next, self.act_prev, self.act_reset])
         m = bar.addMenu("&Help")
         m.addActions([self.act_keys, self.act_about])
 
@@ -1292,14 +1294,26 @@ class MainWindow(QMainWindow):
         self.engine.set_size(size)
 
     def _framing_chosen(self, _index: int = 0) -> None:
-        framing = str(self.framing_combo.currentData())
-        self.settings.set("framing", framing)
+        self._set_framing(str(self.framing_combo.currentData()))
+
+    def _head_toggled(self, on: bool) -> None:
+        self._set_framing("head" if on else "whole")
+
+    def _set_framing(self, framing: str) -> None:
+        """Frame the portrait so (the picker or H): remembered, both controls agree."""
+        self._show_framing(framing)
         self.engine.set_framing(framing)
 
-    def _show_framing(self) -> None:
-        """The framing picker as the engine has it."""
-        self.framing_combo.setCurrentIndex(self.framing_combo.findData(self.engine.framing))
-        self.settings.set("framing", self.engine.framing)
+    def _show_framing(self, framing: str | None = None) -> None:
+        """The framing picker and the View menu's check as ``framing`` (default: as the
+        engine has it), which is remembered."""
+        framing = framing or self.engine.framing
+        self.framing_combo.setCurrentIndex(self.framing_combo.findData(framing))
+        if self.act_head.isChecked() != (framing == "head"):
+            self.act_head.blockSignals(True)
+            self.act_head.setChecked(framing == "head")
+            self.act_head.blockSignals(False)
+        self.settings.set("framing", framing)
 
     def _show_size(self) -> None:
         """The size picker as the engine has it."""

@@ -403,6 +403,15 @@ def test_the_framing_is_chosen_and_remembered(qtbot, open_window, clip, full_len
     assert head != whole and abs(head[0] / head[1] - 0.8) < 0.02
     qtbot.waitUntil(lambda: w.engine.latest.frame.shape == (head[1], head[0], 3),
                     timeout=30000)
+    assert w.act_head.isChecked()  # the View menu agrees
     w.close()
     w2 = open_window(source=clip, portrait=path)
     assert w2.engine.framing == "head" and w2.framing_combo.currentData() == "head"
+    assert w2.act_head.isChecked()
+    qtbot.waitUntil(lambda: w2.engine.latest is not None, timeout=60000)
+    assert w2.engine.portrait.size == head
+    w2.activateWindow()
+    qtbot.waitUntil(w2.isActiveWindow, timeout=5000)  # shortcuts go to the active window
+    qtbot.keyClick(w2, Qt.Key.Key_H)  # H: back to the whole picture
+    qtbot.waitUntil(lambda: w2.engine.portrait.framing == "whole", timeout=30000)
+    assert w2.framing_combo.currentData() == "whole" and not w2.act_head.isChecked()
