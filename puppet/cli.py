@@ -233,6 +233,9 @@ def _print_report(report, what: str) -> None:
     if faces > 1:
         print(f"The portrait shows {faces} faces; face {report.face_number} from the left moved. "
               f"Choose another with --face N (1 to {faces}).", file=sys.stderr)
+    if getattr(report, "small_face", False):
+        print("The face is a small part of this portrait: --framing head renders a "
+              "head-and-shoulders crop around it.", file=sys.stderr)
     where = report.provider.label
     note = report.generator_note
     if note and (report.provider.device == "cuda" or note.startswith("no ")):

@@ -92,6 +92,7 @@ class RenderReport:
     sound_note: str = ""  # why the driver's sound could not go along, if it could not
     portrait_faces: int = 1  # faces in the portrait (a group photo: several)
     face_number: int = 1  # the one that moved, counted from the left
+    small_face: bool = False  # the portrait's face is small in it (Portrait.face_is_small)
 
     @property
     def fps(self) -> float:
@@ -560,6 +561,7 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
         report.video_fps = float(perf.fps)
         report.sound = writer.has_sound
         report.portrait_faces, report.face_number = portrait.faces, portrait.face_number
+        report.small_face = portrait.face_is_small
     else:
         report = _render_video(portrait_path, driving_path, out, size, device, settings,
                                generator_name, progress, on_provider, generator, max_frames,
@@ -629,4 +631,5 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
     report.sound = writer.has_sound
     report.sound_note = sound_note or (sound.error if sound is not None else "")
     report.portrait_faces, report.face_number = portrait.faces, portrait.face_number
+    report.small_face = portrait.face_is_small
     return report

@@ -34,6 +34,18 @@ class Portrait:
         h, w = self.image.shape[:2]
         return w, h
 
+    @property
+    def face_share(self) -> float:
+        """The face's height (its mesh's, mid-forehead to chin) in the picture's."""
+        x0, y0, x1, y1 = self.face.bbox
+        return (y1 - y0) / self.image.shape[0]
+
+    @property
+    def face_is_small(self) -> bool:
+        """The whole picture, its face a small part of it (a full-length painting): a
+        head-and-shoulders framing would show the face much larger."""
+        return self.framing == "whole" and self.face_share < SMALL_FACE
+
 
 # How much of the picture is the portrait: all of it, or a head-and-shoulders crop
 # around the face (a full-length painting's face is otherwise a small part of the frame).
@@ -43,6 +55,7 @@ HEAD_FACE_CENTRE = 0.42  # where the mesh's centre sits, down from the crop's to
 HEAD_ASPECT = 0.8  # width / height of the crop (4:5, a portrait's)
 HEAD_MIN_SIZE = 512  # a smaller crop is enlarged to this (longest side), so the face shows
 HEAD_WHOLE = 0.8  # a crop that would keep this much of the picture's area keeps it all
+SMALL_FACE = 0.15  # a face under this share of the picture's height is worth framing
 
 
 def head_box(face_box: tuple[float, float, float, float], width: int, height: int

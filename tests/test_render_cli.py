@@ -416,6 +416,13 @@ def test_framing_head_renders_a_head_and_shoulders_crop(tmp_path, driving_clip, 
     assert cv2.minMaxLoc(match)[0] / frames[0].size < 16.0  # its pixels (H.264: RMS < 4)
     change = max(float(np.abs(f.astype(int) - frames[0]).mean()) for f in frames)
     assert change > 2.0
+    assert "--framing head" not in result.stderr
+    # the whole picture: the small face is pointed out
+    result = run_puppet("render", "--portrait", path, "--driving", driving_clip[0],
+                        "--output", tmp_path / "whole.mp4", "--device", "cpu",
+                        "--max-frames", "5")
+    assert result.returncode == 0, result.stderr
+    assert "The face is a small part of this portrait: --framing head" in result.stderr
     result = run_puppet("render", "--portrait", path, "--driving", driving_clip[0],
                         "--output", tmp_path / "x.mp4", "--framing", "tight")
     assert result.returncode == 2 and "invalid choice: 'tight'" in result.stderr

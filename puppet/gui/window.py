@@ -1382,6 +1382,9 @@ class MainWindow(QMainWindow):
             self._show_faces(portrait)
             self.setWindowTitle(f"Puppet — {portrait.name}")
             self.message_bar.clear_topic("portrait")
+            if portrait.face_is_small:
+                self.show_info("The face is a small part of this portrait: View → Head and "
+                               "shoulders (H) shows it closer.", "portrait")
             self._update_state_text()
         elif ev.kind == EVENT_PORTRAIT_ERROR:
             failed = str(ev.value)

@@ -396,6 +396,7 @@ def test_the_framing_is_chosen_and_remembered(qtbot, open_window, clip, full_len
     assert w.engine.framing == "whole" and w.framing_combo.currentData() == "whole"
     qtbot.waitUntil(lambda: w.engine.latest is not None, timeout=60000)
     whole = w.engine.portrait.size
+    assert "Head and shoulders (H)" in w.message_bar.text()  # the small face is pointed out
     w.framing_combo.setCurrentIndex(w.framing_combo.findData("head"))
     w.framing_combo.activated.emit(w.framing_combo.currentIndex())
     qtbot.waitUntil(lambda: w.engine.portrait.framing == "head", timeout=30000)
@@ -404,6 +405,7 @@ def test_the_framing_is_chosen_and_remembered(qtbot, open_window, clip, full_len
     qtbot.waitUntil(lambda: w.engine.latest.frame.shape == (head[1], head[0], 3),
                     timeout=30000)
     assert w.act_head.isChecked()  # the View menu agrees
+    assert "Head and shoulders" not in w.message_bar.text()
     w.close()
     w2 = open_window(source=clip, portrait=path)
     assert w2.engine.framing == "head" and w2.framing_combo.currentData() == "head"
