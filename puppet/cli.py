@@ -499,6 +499,9 @@ def _run_live(args: argparse.Namespace, engine, outputs, spec, settings,
              if shown.faces > 1 else "")
           + (f" for {args.duration:g} s" if args.duration else "")
           + (" (Ctrl+C stops)" if args.duration is None else ""), file=sys.stderr)
+    if shown.face_is_small:
+        print("The face is a small part of this portrait: --framing head shows a "
+              "head-and-shoulders crop around it.", file=sys.stderr)
     if record is not None:
         folder, name = record
         if audio == "microphone":  # a video played as the camera records its own sound

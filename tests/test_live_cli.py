@@ -59,3 +59,21 @@ def test_live_says_when_another_face_is_followed(two_people_clip):
     assert r.returncode == 0, r.stderr
     said = [line for line in r.stderr.splitlines() if line.startswith("Following another face")]
     assert said  # the one behind (then, where no frames were dropped, the near one back)
+
+
+def test_live_frames_head_and_shoulders_and_points_out_a_small_face(tmp_path, full_length):
+    """--framing head: the live portrait (and its stats) is the crop; without it, the
+    small face of a full-length picture is pointed out."""
+    path = full_length[0]
+    stats = tmp_path / "s.json"
+    r = run_puppet("live", "--source", "demo", "--portrait", path, "--duration", "1",
+                   "--device", "cpu", "--stats", stats)
+    assert r.returncode == 0, r.stderr
+    assert "--framing head shows a head-and-shoulders crop" in r.stderr
+    assert json.loads(stats.read_text())["size"] == [640, 960]
+    r = run_puppet("live", "--source", "demo", "--portrait", path, "--duration", "1",
+                   "--device", "cpu", "--framing", "head", "--stats", stats)
+    assert r.returncode == 0, r.stderr
+    assert "--framing head" not in r.stderr
+    w, h = json.loads(stats.read_text())["size"]
+    assert h < 700 and abs(w / h - 0.8) < 0.02
