@@ -45,7 +45,7 @@ def _inputs(rng, size, k=80, spread=0.04, mobility=None):
         feeds[f"eye_{side}_patch_box"] = np.array(
             [size * x, size * 0.25, size * x + w, size * 0.25 + h], np.float32)
         feeds[f"eye_{side}_origin"] = np.array([size // 5, int(size * x) - 3], np.int64)
-        feeds[f"eye_{side}_size"] = np.array([h + 8, w + 6], np.int64)
+        feeds[f"eye_{side}_area"] = np.zeros((h + 8, w + 6), np.uint8)
     mouth = np.zeros((h, w + 3, 4), np.float32)
     mouth[..., :3] = 0.1
     mouth[2:-2, 3:-3, 3] = 0.9
@@ -76,7 +76,7 @@ def test_opencv_drawing_matches_the_whole_model(sessions, size):
     # the eyes and the mouth were drawn (they differ from the plain warp there)
     plain = dict(feeds, mouth=np.zeros_like(feeds["mouth"]))
     for side in "rl":
-        plain[f"eye_{side}_size"] = np.array([1, 1], np.int64)
+        plain[f"eye_{side}_area"] = np.zeros((1, 1), np.uint8)
     assert np.abs(_draw(sessions, plain).astype(int) - ours).max() > 40
 
 
@@ -104,7 +104,7 @@ def test_held_nodes_leave_their_pixels_exactly(sessions):
     feeds = _inputs(rng, 128, spread=0.08, mobility=mobility.reshape(-1, 1))
     feeds["mouth"][..., 3] = 0.0
     for side in "rl":
-        feeds[f"eye_{side}_size"] = np.array([1, 1], np.int64)
+        feeds[f"eye_{side}_area"] = np.zeros((1, 1), np.uint8)
     feeds["portrait"] = rng.integers(0, 256, (1, 3, 128, 128)).astype(np.float32) / 255.0
     out = _draw(sessions, feeds)
     crop = np.round(feeds["portrait"][0].transpose(1, 2, 0) * 255).astype(np.uint8)

@@ -4,9 +4,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 
+from puppet.generators import runtime
 from puppet.generators.warp import model
 from puppet.resources import model_file
 
@@ -39,13 +41,15 @@ def _feeds(img, src, dst, eyes=None, mouth=None, mobility=None):
     for side in ("r", "l"):
         feeds.update({f"eye_{side}_patch": img[:, :, 0:4, 0:5],
                       f"eye_{side}_patch_box": [0, 0, 5, 4],
-                      f"eye_{side}_origin": [0, 0], f"eye_{side}_size": [4, 5]})
+                      f"eye_{side}_origin": [0, 0], f"eye_{side}_area": np.zeros((4, 5))})
     for side, (patch, box, origin, box_size) in zip("rl", eyes or []):
         feeds.update({f"eye_{side}_patch": patch, f"eye_{side}_patch_box": box,
-                      f"eye_{side}_origin": origin, f"eye_{side}_size": box_size})
+                      f"eye_{side}_origin": origin,
+                      f"eye_{side}_area": np.zeros(tuple(box_size))})
     if mouth is not None:
         feeds["mouth"], feeds["mouth_origin"] = mouth
-    return {k: np.asarray(v, np.int64 if k.endswith(("origin", "size")) else np.float32)
+    types = {"origin": np.int64, "area": np.uint8}
+    return {k: np.asarray(v, types.get(k.rsplit("_", 1)[-1], np.float32))
             for k, v in feeds.items()}
 
 
@@ -84,8 +88,27 @@ def test_metadata_carries_name_version_and_contract():
     contract = json.loads(meta["puppet.contract"])
     assert set(contract["inputs"]) == {
         "portrait", "src_points", "dst_points", "mobility", "mouth", "mouth_origin",
-        *(f"eye_{s}_{k}" for s in "rl" for k in ("patch", "patch_box", "origin", "size"))}
+        *(f"eye_{s}_{k}" for s in "rl" for k in ("patch", "patch_box", "origin", "area"))}
     assert set(contract["outputs"]) == {"frame"}
+
+
+def test_no_shape_depends_on_a_value(tmp_path):
+    """With the inputs' shapes fixed, onnxruntime folds every shape computation away.
+    A shape computed from a value cannot be captured in a CUDA graph, and it makes the
+    CUDA provider copy the value back to the host mid-run: on an H100 that raced and
+    drew the eye and mouth boxes at garbage sizes and places (v6 sized them by value)."""
+    feeds = model.sample_inputs(64)
+    path = str(model_file("puppet_warp.onnx"))
+    dims = runtime.free_dimensions(_session(path), feeds)
+    assert {"S", "K", "Her", "Wer", "Hm", "Wm"} <= set(dims)
+    opts = runtime.session_options(1, dims)
+    opts.optimized_model_filepath = str(tmp_path / "static.onnx")
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    left = [n.op_type for n in onnx.load(str(tmp_path / "static.onnx")).graph.node
+            if n.op_type in ("Shape", "Range", "Expand", "Slice")]
+    assert left == []
+    frame = sess.run(None, feeds)[0]  # and it still draws the same frame
+    np.testing.assert_array_equal(frame, _session(path).run(None, feeds)[0])
 
 
 def test_onnx_agrees_with_the_numpy_reference():

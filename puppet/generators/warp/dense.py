@@ -67,12 +67,12 @@ class DenseDrawer:
                             borderMode=cv2.BORDER_REPLICATE)
             for side in ("r", "l"):
                 self._eye(out, m, inputs[f"eye_{side}_patch"], inputs[f"eye_{side}_patch_box"],
-                          inputs[f"eye_{side}_origin"], inputs[f"eye_{side}_size"])
+                          inputs[f"eye_{side}_origin"], inputs[f"eye_{side}_area"].shape)
         _mouth(out, inputs["mouth"], inputs["mouth_origin"])
         return out
 
     def _eye(self, out: np.ndarray, m: np.ndarray, patch: np.ndarray, patch_box: np.ndarray,
-             origin: np.ndarray, box_size: np.ndarray) -> None:
+             origin: np.ndarray, box_size: tuple[int, ...]) -> None:
         r0, c0 = int(origin[0]), int(origin[1])
         r1, c1 = r0 + int(box_size[0]), c0 + int(box_size[1])
         r0, c0 = max(r0, 0), max(c0, 0)

@@ -239,7 +239,8 @@ class WarpGenerator:
         field_inputs = {"src_points": static["src_points"], "mobility": static["mobility"]}
         for region, name in zip(eyes, ("eye_r", "eye_l")):
             static[name + "_patch_box"] = np.array(region.box, np.float32)
-            static[name + "_size"] = np.array(region.out_size, np.int64)
+            # a blank whose shape is the eye's output box
+            static[name + "_area"] = np.zeros(tuple(region.out_size), np.uint8)
         return WarpPrepared(box=box, static_inputs=static, field_inputs=field_inputs,
                             drawer=DenseDrawer(crop), ring=ring,
                             ring_amount=amount[:, None], anchors=anchors.astype(np.float32),

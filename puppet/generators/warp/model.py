@@ -47,7 +47,7 @@ NAME = "puppet-warp"
 FIELD_NAME = "puppet-warp-field"
 FILE = "puppet_warp.onnx"
 FIELD_FILE = "puppet_warp_field.onnx"
-VERSION = "6"
+VERSION = "7"
 GRID = 64
 EPS = 4e-6  # squared distance added in the weights (about half a pixel of a 512 crop)
 REG = 1e-6  # ridge on the local covariance
@@ -67,11 +67,12 @@ CONTRACT = {
                            "x1, y1 in pixels (per portrait)",
         "eye_r_origin": "int64 [2]: top-left (row, column) of the output box where the right "
                         "eye may show",
-        "eye_r_size": "int64 [2]: that box's (rows, columns) (per portrait)",
+        "eye_r_area": "uint8 [He, We]: a blank as large as that box (rows, columns); only "
+                      "its shape is read (per portrait)",
         "eye_l_patch": "float32 [1, 3, Hp, Wp]: the same for the left eye",
         "eye_l_patch_box": "float32 [4]",
         "eye_l_origin": "int64 [2]",
-        "eye_l_size": "int64 [2]",
+        "eye_l_area": "uint8 [He, We]",
         "mouth": "float32 [Hm, Wm, 4]: mouth box: the inside of the mouth (BGR, 0..1) and "
                  "its coverage (0..1)",
         "mouth_origin": "int64 [2]: the mouth box's top-left (row, column) in the crop",
@@ -79,6 +80,10 @@ CONTRACT = {
     "outputs": {"frame": "uint8 [S, S, 3]: the crop, warped, eyes and mouth drawn, BGR"},
     "coordinates": "x = 2 * (column + 0.5) / S - 1 for pixel centres; "
                    "-1 and 1 are the crop's edges",
+    "boxes": "every box (the eyes', the mouth's) lies inside the crop; its size comes from "
+             "an input's shape, its place from an input's values: no shape in the graph "
+             "depends on a value, so nothing is read back from a GPU mid-run and, with "
+             "the inputs' shapes fixed, every shape is static (CUDA graphs)",
 }
 
 
@@ -105,7 +110,11 @@ def _field(g: og.GraphBuilder, src: og.Sym, dst: og.Sym, mobility: og.Sym) -> og
     # float32's cancellation error, under 1e-6, stays well below EPS)
     nodes = np.concatenate([nx, ny, np.ones_like(nx), nx * nx + ny * ny + EPS], axis=1)
     pts = g.concat([px * -2.0, py * -2.0, px * px + py * py, px * 0.0 + 1.0], axis=0)  # [4, K]
-    w = g.op("Reciprocal", g.const(nodes.astype(np.float32)) @ pts)  # [P, K], unnormalised
+    # a floor under the distances: in reduced precision (the TF32 matrix products that
+    # CUDA uses by default) the cancellation exceeds EPS, and a distance of 0 or less made
+    # weights infinite and frames with black squares on an H100
+    dist = g.maximum(g.const(nodes.astype(np.float32)) @ pts, g.const(EPS * 0.25))
+    w = g.op("Reciprocal", dist)  # [P, K], unnormalised
 
     feats = g.concat([px, py, ddx, ddy, px * px, px * py, py * py,
                       px * ddx, px * ddy, py * ddx, py * ddy], axis=0)  # [11, K]
@@ -158,27 +167,25 @@ def _warp_grid(g: og.GraphBuilder, portrait: og.Sym, src: og.Sym, dst: og.Sym,
     return grid, size_i
 
 
-def _box(g: og.GraphBuilder, origin: og.Sym, size: og.Sym):
-    """End and the (row, column) index grid [h, w, 2] of a box."""
-    end = origin + size
-    y0 = g.reshape(origin[0:1], [])
-    x0 = g.reshape(origin[1:2], [])
-    y1 = g.reshape(end[0:1], [])
-    x1 = g.reshape(end[1:2], [])
-    rows = g.op("Range", y0, y1, g.const(1, np.int64))  # [h]
-    cols = g.op("Range", x0, x1, g.const(1, np.int64))  # [w]
-    shape3 = g.concat([size, g.const([1], np.int64)], axis=0)
+def _box_index(g: og.GraphBuilder, origin: og.Sym, hw: og.Sym) -> og.Sym:
+    """The (row, column) of each pixel of a box, [h, w, 2].  Its size ``hw`` is an input's
+    shape (known on the host), its top-left ``origin`` a value, added on the device: a
+    box sized by values (a Range to a computed end) would make onnxruntime's CUDA
+    provider copy them back to the host in mid-run, which on an H100 raced and drew
+    boxes of garbage size and place."""
+    h = g.reshape(hw[0:1], [])
+    w = g.reshape(hw[1:2], [])
+    zero, one = g.const(0, np.int64), g.const(1, np.int64)
+    rows = g.op("Range", zero, h, one)  # [h]
+    cols = g.op("Range", zero, w, one)  # [w]
+    shape3 = g.concat([hw, g.const([1], np.int64)], axis=0)
     rr = g.op("Expand", g.reshape(rows, [-1, 1, 1]), shape3)
     cc = g.op("Expand", g.reshape(cols, [1, -1, 1]), shape3)
-    return end, g.concat([rr, cc], axis=2)
+    return g.concat([rr, cc], axis=2) + g.reshape(origin, [1, 1, 2])
 
 
 def _layer_size(g: og.GraphBuilder, layer: og.Sym) -> og.Sym:
     return g.op("Slice", g.op("Shape", layer), g.const([0], np.int64), g.const([2], np.int64))
-
-
-def _slice_hw(g: og.GraphBuilder, x: og.Sym, start: og.Sym, end: og.Sym, axes: list[int]):
-    return g.op("Slice", x, start, end, g.const(axes, np.int64))
 
 
 def _hwc(g: og.GraphBuilder, nchw: og.Sym) -> og.Sym:
@@ -186,26 +193,27 @@ def _hwc(g: og.GraphBuilder, nchw: og.Sym) -> og.Sym:
 
 
 def _eye(g: og.GraphBuilder, image: og.Sym, grid: og.Sym, size_f: og.Sym, patch: og.Sym,
-         patch_box: og.Sym, origin: og.Sym, size: og.Sym) -> og.Sym:
+         patch_box: og.Sym, origin: og.Sym, area: og.Sym) -> og.Sym:
     """Inside the eye's output box: wherever the warp samples the eye's region of the
-    portrait, sample this frame's eye patch instead (its lids as they are now)."""
-    end, index = _box(g, origin, size)
-    base = _slice_hw(g, image, origin, end, [0, 1])  # [h, w, 3]
-    unit = _slice_hw(g, grid, origin, end, [1, 2])  # [1, h, w, 2], crop units
-    pixels = (unit + 1.0) * (size_f * 0.5)  # crop pixels
+    portrait, sample this frame's eye patch instead (its lids as they are now).
+    ``grid``: the sampling grid [S, S, 2]."""
+    index = _box_index(g, origin, _layer_size(g, area))
+    base = g.op("GatherND", image, index)  # [h, w, 3]
+    pixels = (g.op("GatherND", grid, index) + 1.0) * (size_f * 0.5)  # [h, w, 2], crop pixels
     lo, hi = patch_box[0:2], patch_box[2:4]
     local = (pixels - lo) / (hi - lo) * 2.0 - 1.0  # the patch's own units
-    sampled = _hwc(g, g.op("GridSample", patch, local, mode="linear",
-                           padding_mode="border", align_corners=0))
+    sampled = _hwc(g, g.op("GridSample", patch, g.op("Unsqueeze", local,
+                                                      g.const([0], np.int64)),
+                           mode="linear", padding_mode="border", align_corners=0))
     inside = g.clip((1.0 - g.op("Abs", local)) * PATCH_EDGE, 0.0, 1.0)
-    weight = _hwc(g, g.transpose(inside[:, :, :, 0:1] * inside[:, :, :, 1:2], [0, 3, 1, 2]))
+    weight = inside[:, :, 0:1] * inside[:, :, 1:2]  # [h, w, 1]
     return g.op("ScatterND", image, index, base + (sampled - base) * weight)
 
 
 def _mouth(g: og.GraphBuilder, image: og.Sym, layer: og.Sym, origin: og.Sym) -> og.Sym:
     """Inside the mouth box: the inside of the mouth over the warped lips."""
-    end, index = _box(g, origin, _layer_size(g, layer))
-    base = _slice_hw(g, image, origin, end, [0, 1])
+    index = _box_index(g, origin, _layer_size(g, layer))
+    base = g.op("GatherND", image, index)
     colour = layer[:, :, 0:3]
     cover = layer[:, :, 3:4]
     return g.op("ScatterND", image, index, base + (colour - base) * cover)
@@ -235,7 +243,7 @@ def build():
         eyes.append((g.input(f"eye_{side}_patch", og.FLOAT, [1, 3, f"Hp{side}", f"Wp{side}"]),
                      g.input(f"eye_{side}_patch_box", og.FLOAT, [4]),
                      g.input(f"eye_{side}_origin", og.INT64, [2]),
-                     g.input(f"eye_{side}_size", og.INT64, [2])))
+                     g.input(f"eye_{side}_area", og.UINT8, [f"He{side}", f"We{side}"])))
     mouth = g.input("mouth", og.FLOAT, ["Hm", "Wm", 4])
     mouth_at = g.input("mouth_origin", og.INT64, [2])
 
@@ -244,8 +252,9 @@ def build():
                   align_corners=0)
     image = _hwc(g, warped)
     size_f = g.to_float(size_i)
-    for patch, patch_box, origin, size in eyes:
-        image = _eye(g, image, grid, size_f, patch, patch_box, origin, size)
+    grid_hw = g.op("Squeeze", grid, g.const([0], np.int64))  # [S, S, 2]
+    for patch, patch_box, origin, area in eyes:
+        image = _eye(g, image, grid_hw, size_f, patch, patch_box, origin, area)
     image = _mouth(g, image, mouth, mouth_at)
     pixels = g.clip(image * 255.0 + 0.5, 0.0, 255.0)
     frame = g.op("Cast", pixels, to=og.UINT8)
@@ -288,7 +297,7 @@ def sample_inputs(size: int = 64, points: int = 20, value: float = 0.5) -> dict:
         feeds[f"eye_{side}_patch"] = portrait[:, :, :box, :box].copy()
         feeds[f"eye_{side}_patch_box"] = np.array([0, 0, box, box], np.float32)
         feeds[f"eye_{side}_origin"] = np.zeros(2, np.int64)
-        feeds[f"eye_{side}_size"] = np.array([box, box], np.int64)
+        feeds[f"eye_{side}_area"] = np.zeros((box, box), np.uint8)
     return feeds
 
 
