@@ -32,6 +32,16 @@ from puppet.errors import PuppetError
 DEVICES = ("auto", "cpu", "cuda")
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
+# The CUDA provider runs matrix products in TF32 by default (10 bits of mantissa): the
+# warp's distances come from one MatMul whose rounding then exceeds their epsilon, and
+# on an H100 that drew black squares into the frames.  The products are tiny; full
+# precision costs nothing measurable.
+CUDA_OPTIONS = {"use_tf32": "0"}
+
+
+def cuda_provider(**options: str) -> tuple[str, dict[str, str]]:
+    """The CUDA provider with Puppet's options (and ``options``), for ``providers=``."""
+    return CUDA, {**CUDA_OPTIONS, **options}
 
 
 @dataclass(frozen=True)
@@ -131,7 +141,8 @@ def create_session(model: str | Path | bytes, device: str = "auto",
         reason = _cuda_unavailable_reason(ort)
         if reason is None:
             try:
-                session = ort.InferenceSession(model_arg, opts, providers=[CUDA, CPU])
+                session = ort.InferenceSession(model_arg, opts,
+                                               providers=[cuda_provider(), CPU])
             except Exception as exc:  # a CUDA library that loads but fails to start
                 session, reason = None, f"the CUDA provider failed to start: {exc}"
             if session is not None:
@@ -275,6 +286,12 @@ class _Binding:
             first = self.binding.get_outputs()[0].numpy().copy()
             self._out_spec = (first.shape, first.dtype)
             return first
+        if self.device != "cpu":
+            # update_inplace copies on CUDA's default stream and may return before the
+            # copy lands, while onnxruntime runs on streams of its own and does not wait
+            # for bound inputs: without this a frame can read the last frame's values,
+            # or a new buffer's garbage (seen on an H100: a box 512 columns wide)
+            self.binding.synchronize_inputs()
         self.session.run_with_iobinding(self.binding)
         if self.output is not None:
             out = self.output.numpy()  # from a device: a new array; on the CPU: the buffer
@@ -397,8 +414,8 @@ class ModelRunner:
         expected = self.session.run(self.output_names[:1], feeds)[0]
         overrides = free_dimensions(self.session, feeds)
         if self.device == "cuda":
-            options = {"device_id": str(self.device_id), "enable_cuda_graph": "1"}
-            providers: list = [(CUDA, options), CPU]
+            providers: list = [cuda_provider(device_id=str(self.device_id),
+                                             enable_cuda_graph="1"), CPU]
         else:
             providers = [CPU]
         twin = _make_session(ort, origin.model, session_options(origin.threads, overrides),

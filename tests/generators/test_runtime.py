@@ -68,7 +68,7 @@ def _inputs(size=96, k=40, frames=4, seed=0):
               "mobility": np.ones((64 * 64, 1), np.float32)}
     for side, x in (("r", size // 4), ("l", size // 2)):
         static[f"eye_{side}_patch_box"] = np.array([x, e, x + e, 2 * e], np.float32)
-        static[f"eye_{side}_size"] = np.array([2 * e, 2 * e], np.int64)
+        static[f"eye_{side}_area"] = np.zeros((2 * e, 2 * e), np.uint8)
     per_frame = []
     for _ in range(frames):
         frame = {"dst_points": (static["src_points"]
@@ -188,9 +188,12 @@ def test_a_cuda_provider_that_fails_to_start_is_reported(monkeypatch):
 
     monkeypatch.setattr(runtime, "_cuda_unavailable_reason", lambda _ort: None)
     real = ort.InferenceSession
+    asked = []
 
     def fake(model, options=None, providers=None, **kw):
-        if providers and runtime.CUDA in providers:
+        cuda = [p for p in providers or [] if p == runtime.CUDA or p[0] == runtime.CUDA]
+        if cuda:
+            asked.extend(cuda)
             raise RuntimeError("CUDA failure 35: CUDA driver version is insufficient")
         return real(model, options, providers=providers, **kw)
 
@@ -198,6 +201,8 @@ def test_a_cuda_provider_that_fails_to_start_is_reported(monkeypatch):
     session, info = runtime.create_session(MODEL, "auto")
     assert info.provider == runtime.CPU == session.get_providers()[0]
     assert "failed to start" in info.note and "driver version" in info.note
+    # asked for with full-precision matrix products (TF32 drew black squares on an H100)
+    assert asked == [(runtime.CUDA, {"use_tf32": "0"})]
     with pytest.raises(PuppetError) as err:
         runtime.create_session(MODEL, "cuda")
     assert "CUDA was asked for" in err.value.message and "puppet doctor" in err.value.message
