@@ -236,11 +236,12 @@ def try_provider(provider: str) -> tuple[bool, str]:
     happened (an error, or the provider onnxruntime fell back to)."""
     import onnxruntime as ort
 
-    from puppet.generators.runtime import CPU, session_options
+    from puppet.generators.runtime import CPU, CUDA, cuda_provider, session_options
 
+    providers: list = [CPU] if provider == CPU else \
+        [cuda_provider() if provider == CUDA else provider, CPU]
     try:
-        session = ort.InferenceSession(str(_model()), session_options(1),
-                                       providers=[provider, CPU] if provider != CPU else [CPU])
+        session = ort.InferenceSession(str(_model()), session_options(1), providers=providers)
     except Exception as exc:  # noqa: BLE001
         return False, f"the session did not start: {_first_line(exc)}"
     used = session.get_providers()[0]
@@ -254,11 +255,21 @@ def try_provider(provider: str) -> tuple[bool, str]:
         return False, f"the session started but a run failed: {_first_line(exc)}"
     if out.shape != (64, 64, 3) or abs(float(out.mean()) - 128.0) > 1.0:
         return False, "a run gave a wrong result"
-    if provider != CPU:
-        return True, "a session runs the built-in model"
-    # on the CPU the generator runs the model's field graph and draws with OpenCV
     import numpy as np
 
+    if provider != CPU:  # it must also draw what the CPU draws, for a frame that moves
+        feeds = moving_sample()
+        try:
+            got = session.run(None, feeds)[0].astype(np.int16)
+        except Exception as exc:  # noqa: BLE001
+            return False, f"the session started but a run failed: {_first_line(exc)}"
+        cpu = ort.InferenceSession(str(_model()), session_options(1), providers=[CPU])
+        diff = np.abs(got - cpu.run(None, feeds)[0])
+        if diff.mean() > 0.5 or diff.max() > 32:
+            return False, (f"a session runs but draws other frames than the CPU (on average "
+                           f"{diff.mean():.1f} grey levels apart, up to {diff.max()})")
+        return True, "a session runs the built-in model and draws what the CPU draws"
+    # on the CPU the generator runs the model's field graph and draws with OpenCV
     feeds = sample_inputs(64)
     try:
         field = ort.InferenceSession(str(_model("puppet_warp_field.onnx")), session_options(1),
@@ -269,6 +280,25 @@ def try_provider(provider: str) -> tuple[bool, str]:
     if np.abs(off).max() > 1e-4:  # no point moved: no offset
         return False, "the field graph gave a wrong result"
     return True, "sessions run the built-in model and its field graph"
+
+
+def moving_sample(size: int = 96) -> dict:
+    """The built-in model's inputs for a frame that moves: a picture with gradients and
+    waves, its control points pushed about (the flat grey of ``sample_inputs`` stays
+    grey under any warp, right or wrong)."""
+    import numpy as np
+
+    from puppet.generators.warp.model import sample_inputs
+
+    feeds = sample_inputs(size, points=40)
+    yy, xx = np.mgrid[0:size, 0:size] / float(size)
+    feeds["portrait"] = np.stack([xx, yy, 0.5 + 0.4 * np.sin(9.0 * xx + 5.0 * yy)]
+                                 )[None].astype(np.float32)
+    rng = np.random.default_rng(7)
+    src = feeds["src_points"]
+    feeds["dst_points"] = np.clip(src + rng.normal(0.0, 0.05, src.shape), -0.95, 0.95
+                                  ).astype(np.float32)
+    return feeds
 
 
 def missing_cuda_libraries() -> list[str]:

@@ -71,6 +71,48 @@ def test_the_cpu_provider_is_tried_not_listed():
     assert ok and "run" in detail and "field graph" in detail
 
 
+def test_the_cuda_check_draws_a_frame_that_moves():
+    """A flat grey sample stays grey under any warp, right or wrong: the CUDA check
+    compares a frame in which the warp really moves pixels."""
+    import numpy as np
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(doctor._model()), providers=[runtime.CPU])
+    feeds = doctor.moving_sample()
+    moved = session.run(None, feeds)[0].astype(int)
+    still = session.run(None, dict(feeds, dst_points=feeds["src_points"]))[0]
+    assert np.abs(moved - still).mean() > 3
+
+
+@pytest.mark.parametrize("black_squares", [False, True])
+def test_a_cuda_provider_that_draws_wrong_frames_is_caught(monkeypatch, black_squares):
+    """What TF32 did on an H100: the provider runs, but parts of the frame are black.
+    Here the "CUDA" session is the CPU's, with or without squares blacked out."""
+    import onnxruntime as ort
+
+    real = ort.InferenceSession
+
+    class Gpu:
+        def __init__(self, model, options=None, providers=None, **kw):
+            self.cuda = providers[0][0] == runtime.CUDA
+            self.real = real(model, options, providers=[runtime.CPU])
+
+        def get_providers(self):
+            return [runtime.CUDA, runtime.CPU] if self.cuda else [runtime.CPU]
+
+        def run(self, names, feeds):
+            out = self.real.run(names, feeds)
+            if self.cuda and black_squares and len(out[0]) == 96:  # the moving sample
+                out[0][10:20, 30:40] = 0
+                out[0][50:60, 60:70] = 0
+            return out
+
+    monkeypatch.setattr(ort, "InferenceSession", Gpu)
+    ok, detail = doctor.try_provider(runtime.CUDA)
+    assert ok is not black_squares
+    assert ("draws other frames than the CPU" in detail) is black_squares
+
+
 def test_a_missing_field_graph_fails_the_cpu_provider(monkeypatch, tmp_path):
     import shutil
 
