@@ -108,6 +108,7 @@ def fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     m = onnx.ModelProto()
     m.CopyFrom(model)
     g = m.graph
+    floats = {i.name for i in g.initializer if i.data_type == TensorProto.FLOAT}
     for init in g.initializer:
         if init.data_type == TensorProto.FLOAT:
             arr = numpy_helper.to_array(init).astype(np.float16)
@@ -125,7 +126,8 @@ def fp16(model: onnx.ModelProto) -> onnx.ModelProto:
         if node.op_type == "Cast" and helper.get_attribute_value(node.attribute[0]) == \
                 TensorProto.FLOAT:
             node.attribute[0].i = TensorProto.FLOAT16
-        if node.op_type in FP32_ONLY:
+        if node.op_type in FP32_ONLY and (node.op_type != "Range" or node.input[0] in floats):
+            # (a Range of int64, the boxes' pixel indices, stays as it is)
             ins = []
             for name in node.input:
                 if not name:
@@ -169,15 +171,15 @@ def _fp16_in_numpy(model: onnx.ModelProto, static, feeds) -> list[np.ndarray]:
     from onnx.reference import ReferenceEvaluator
     from onnx.reference.op_run import OpRun
 
-    from puppet.generators.warp.model import _resize_align_corners, bilinear_sample
+    from puppet.generators.warp.model import bilinear_sample, resize_half_pixel
 
     class GridSample(OpRun):
         op_domain = ""
 
         def _run(self, x, grid, align_corners=None, mode=None, padding_mode=None):
             img = x[0].transpose(1, 2, 0).astype(np.float32)
-            if padding_mode == "zeros":
-                raise NotImplementedError("only border padding is emulated")
+            # border padding; the model's one zeros-padded GridSample has its grid clamped
+            # inside the outer pixels' centres, where both paddings agree
             out = bilinear_sample(img, grid[0, ..., 0].astype(np.float64),
                                   grid[0, ..., 1].astype(np.float64))
             return (out.transpose(2, 0, 1)[None].astype(x.dtype),)
@@ -191,7 +193,7 @@ def _fp16_in_numpy(model: onnx.ModelProto, static, feeds) -> list[np.ndarray]:
                  mode=None, nearest_mode=None):
             size = int(sizes[2])
             img = x[0].transpose(1, 2, 0).astype(np.float32)
-            out = _resize_align_corners(img, size)  # align_corners, linear: the model's use
+            out = resize_half_pixel(img, size)  # linear, half-pixel centres: the model's use
             return (out.transpose(2, 0, 1)[None].astype(x.dtype),)
 
     ev = ReferenceEvaluator(model, new_ops=[GridSample, Resize])
