@@ -289,8 +289,8 @@ class _Binding:
         if self.device != "cpu":
             # update_inplace copies on CUDA's default stream and may return before the
             # copy lands, while onnxruntime runs on streams of its own and does not wait
-            # for bound inputs: without this a frame can read the last frame's values,
-            # or a new buffer's garbage (seen on an H100: a box 512 columns wide)
+            # for bound inputs (its documented contract): a frame could read the last
+            # frame's values
             self.binding.synchronize_inputs()
         self.session.run_with_iobinding(self.binding)
         if self.output is not None:
