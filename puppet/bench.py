@@ -199,8 +199,8 @@ def _render_once(portrait, driving: str, frames: int | None, generator, out: Pat
         try:
             source = itertools.islice(video.frames("rgb24"), frames)
             report = render_frames(portrait, timed(source, times, "decode"),
-                             [("track", track_step(tracker, times))], writer, generator,
-                             None, 0, None, times)
+                                   [("track", track_step(tracker, times))], writer, generator,
+                                   None, 0, None, times)
             writer.close()
         except BaseException:
             writer.abort()
@@ -225,14 +225,27 @@ def _generator_alone(portrait, generator, dframes: list) -> dict[str, Any]:
     prepared = renderer.prepared
     for m in motions[:5]:  # warm-up (and the CUDA graph's capture)
         generator.render(prepared, m)
-    times = []
+    times, first, second = [], [], []
     runs = max(GENERATOR_RUNS, len(motions))
     for m in itertools.islice(itertools.cycle(motions), runs):
         t0 = time.perf_counter()
-        generator.render(prepared, m)
-        times.append((time.perf_counter() - t0) * 1000.0)
+        if hasattr(generator, "begin"):
+            begun = generator.begin(prepared, m)
+            t1 = time.perf_counter()
+            generator.finish(prepared, begun)
+        else:
+            t1 = t0
+            generator.render(prepared, m)
+        t2 = time.perf_counter()
+        times.append((t2 - t0) * 1000.0)
+        first.append((t1 - t0) * 1000.0)
+        second.append((t2 - t1) * 1000.0)
     crop = prepared.box.res
-    return {**_stats(times), "crop": f"{crop}x{crop}"}
+    # the first half makes the eyes' patches and the mouth's layer (and on the CPU the
+    # warp field); the second draws: on CUDA that is the model alone, frame in and out
+    return {**_stats(times), "crop": f"{crop}x{crop}",
+            "begin_median_ms": float(np.median(first)),
+            "draw_median_ms": float(np.median(second))}
 
 
 def child_render(device: str, settings: BenchSettings, driving: str, workdir: str
@@ -506,8 +519,12 @@ def format_table(results: dict[str, Any]) -> str:
         lines.append(f"  decode + track alone: {t['fps']:.1f} fps"
                      + (f"; render / that = {ratio:.2f}" if ratio is not None else ""))
         g = run["generator"]
+        split = ""
+        if "draw_median_ms" in g:
+            split = (f" (eyes, mouth{', field' if run.get('drawing') == 'OpenCV' else ''}"
+                     f" {g['begin_median_ms']:.2f}, drawing {g['draw_median_ms']:.2f})")
         lines.append(f"  generator alone ({g.get('crop', '?')} crop): "
-                     f"{g['median_ms']:.2f} ms median, {g['p95_ms']:.2f} ms p95")
+                     f"{g['median_ms']:.2f} ms median, {g['p95_ms']:.2f} ms p95{split}")
         lines.append(f"  peak memory of the render process: {_mb(run.get('peak_rss_mb'))}"
                      + (f", GPU {_mb(run['gpu_memory_mb'])}" if run.get("gpu_memory_mb")
                         else ""))

@@ -31,6 +31,9 @@ def test_bench_measures_every_stage_and_writes_json(tmp_path):
     assert run["render"]["ratio_to_track_only"] == pytest.approx(
         run["render"]["fps"] / run["track_only"]["fps"])
     assert run["generator"]["frames"] >= 200 and run["generator"]["median_ms"] > 0
+    # its two halves: the eyes, mouth (and on the CPU the field), then the drawing
+    g = run["generator"]
+    assert 0 < g["begin_median_ms"] < g["median_ms"] and 0 < g["draw_median_ms"] < g["median_ms"]
     assert run["peak_rss_mb"] > 50
     live = run["live"]
     assert live["frames_shown"] > 0 and live["latency"]["median_ms"] > 0
