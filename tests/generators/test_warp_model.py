@@ -95,8 +95,8 @@ def test_metadata_carries_name_version_and_contract():
 def test_no_shape_depends_on_a_value(tmp_path):
     """With the inputs' shapes fixed, onnxruntime folds every shape computation away.
     A shape computed from a value cannot be captured in a CUDA graph, and it makes the
-    CUDA provider copy the value back to the host mid-run: on an H100 that raced and
-    drew the eye and mouth boxes at garbage sizes and places (v6 sized them by value)."""
+    CUDA provider copy the value back to the host mid-run: on an H100 those reads came
+    back wrong and runs failed on boxes of garbage size (v6 sized the boxes by value)."""
     feeds = model.sample_inputs(64)
     path = str(model_file("puppet_warp.onnx"))
     dims = runtime.free_dimensions(_session(path), feeds)

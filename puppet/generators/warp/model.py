@@ -170,9 +170,9 @@ def _warp_grid(g: og.GraphBuilder, portrait: og.Sym, src: og.Sym, dst: og.Sym,
 def _box_index(g: og.GraphBuilder, origin: og.Sym, hw: og.Sym) -> og.Sym:
     """The (row, column) of each pixel of a box, [h, w, 2].  Its size ``hw`` is an input's
     shape (known on the host), its top-left ``origin`` a value, added on the device: a
-    box sized by values (a Range to a computed end) would make onnxruntime's CUDA
-    provider copy them back to the host in mid-run, which on an H100 raced and drew
-    boxes of garbage size and place."""
+    box sized by values (a Range to a computed end) makes onnxruntime's CUDA provider
+    copy them back to the host in mid-run: on an H100 those reads came back wrong (a box
+    0 or 512 columns wide, and the run failed), and no CUDA graph could be captured."""
     h = g.reshape(hw[0:1], [])
     w = g.reshape(hw[1:2], [])
     zero, one = g.const(0, np.int64), g.const(1, np.int64)
