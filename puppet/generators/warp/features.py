@@ -21,7 +21,7 @@ Everything here is in the generator's crop pixels: x to the right, y down, pixel
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -150,6 +150,57 @@ class EyeRegion:
     uv: np.ndarray  # [h, w, 2] the region's pixels in the eye's frame
     source: np.ndarray  # [h, w, 3] float32, the region's pixels
     texture: np.ndarray  # [h, w, 3] float32, the fine detail a closed lid shows (see below)
+    # what eye_patch needs per pixel that no frame changes, made here once
+    fixed: _EyeFixed = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fixed", _EyeFixed.of(self))
+
+
+@dataclass(frozen=True)
+class _EyeFixed:
+    """An eye region's per-pixel values that depend only on the portrait (its painted
+    lid lines and colours, where each pixel sits in the eye's frame), so that
+    :func:`eye_patch` computes only what the frame's closing changes."""
+
+    u_clipped: np.ndarray  # u within the corners
+    corner_fade: np.ndarray  # 1 inside the eye, 0 past its corners
+    top: np.ndarray  # the painted upper lid line (v) at each pixel's u
+    reach: np.ndarray  # how far a shut lid comes down from there
+    top_edge: np.ndarray  # the top of the painted lash line
+    cover_top: np.ndarray  # a closed lid's fade in from the skin above it
+    base: np.ndarray  # [h, w, 3] the lid's colour plus the painting's grain
+    slide: np.ndarray  # how much of a lid's slide each pixel takes
+    rows: np.ndarray  # float32 pixel rows and columns of the region
+    cols: np.ndarray
+    pair_u: np.ndarray  # the lid pairs' u, sorted, and their order
+    pair_order: np.ndarray
+
+    @classmethod
+    def of(cls, region: EyeRegion) -> _EyeFixed:
+        u = region.uv[..., 0]
+        v = region.uv[..., 1]
+        grid = region.u_grid
+        t = np.interp(u, grid, region.top)
+        b = np.interp(u, grid, region.bottom)
+        k = np.interp(u, grid, region.skin)
+        px = 1.0 / region.frame.half  # one pixel, in the eye's units
+        # fully covered from a little above the painted lash line (painted lashes are
+        # often thicker than the tracker's lid line says), fading in from the skin above
+        full = np.interp(u, grid, _lid_full(region.skin, region.top, region.frame.half))
+        fade_top = np.maximum(k, full - LID_FADE)
+        colour = np.stack([np.interp(u, grid, region.lid_colour[:, i]) for i in range(3)],
+                          axis=-1)
+        k_slide = np.maximum(k, t - SLIDE_BAND)
+        rows, cols = np.indices(u.shape, dtype=np.float32)
+        order = np.argsort(region.pair_u)
+        return cls(u_clipped=np.clip(u, -1.0, 1.0),
+                   corner_fade=_smoothstep(1.1 - np.abs(u), 0.0, 0.25),
+                   top=t, reach=np.maximum(b - t, 0.0) + LID_TUCK, top_edge=t - LASH_BAND,
+                   cover_top=_smoothstep(v, fade_top, np.maximum(full, fade_top + px)),
+                   base=colour + region.texture,
+                   slide=np.clip((v - k_slide) / np.maximum(t - k_slide, px), 0.0, 1.0),
+                   rows=rows, cols=cols, pair_u=region.pair_u[order], pair_order=order)
 
 
 def eye_region(crop: np.ndarray, points: np.ndarray, eye: int) -> EyeRegion:
@@ -261,41 +312,26 @@ def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
     c = np.clip(np.asarray(closing, np.float64), 0.0, 1.0)
     if c.max() <= 1e-3:
         return region.rest
-    u = region.uv[..., 0]
+    f = region.fixed
     v = region.uv[..., 1]
-    order = np.argsort(region.pair_u)
-    along = np.interp(np.clip(u, -1.0, 1.0), region.pair_u[order], c[order])
-    along = along * _smoothstep(1.1 - np.abs(u), 0.0, 0.25)  # none past the corners
-    t = np.interp(u, region.u_grid, region.top)
-    b = np.interp(u, region.u_grid, region.bottom)
-    k = np.interp(u, region.u_grid, region.skin)
-    top_edge = t - LASH_BAND
-    lid = t + along * (np.maximum(b - t, 0.0) + LID_TUCK)  # where the lid now ends
+    along = np.interp(f.u_clipped, f.pair_u, c[f.pair_order]) * f.corner_fade
+    t = f.top
+    lid = t + along * f.reach  # where the lid now ends
     px = 1.0 / region.frame.half  # one pixel, in the eye's units
-    # fully covered from a little above the painted lash line (painted lashes are
-    # often thicker than the tracker's lid line says), fading in from the skin above
-    full = np.interp(u, region.u_grid, _lid_full(region.skin, region.top, region.frame.half))
-    fade_top = np.maximum(k, full - LID_FADE)
-    cover = (_smoothstep(v, fade_top, np.maximum(full, fade_top + px))
-             * np.clip((lid - v) / px + 0.5, 0.0, 1.0))
-    colour = np.stack([np.interp(u, region.u_grid, region.lid_colour[:, i]) for i in range(3)],
-                      axis=-1)
-    depth = np.clip((v - top_edge) / np.maximum(lid - top_edge, 1e-6), 0.0, 1.0)
+    cover = f.cover_top * np.clip((lid - v) / px + 0.5, 0.0, 1.0)
+    depth = np.clip((v - f.top_edge) / np.maximum(lid - f.top_edge, 1e-6), 0.0, 1.0)
     shade = 1.0 - 0.10 * depth * depth
     lash_width = max(1.3 * px, 0.08)
     shade = shade * (1.0 - 0.65 * np.exp(-(((lid - v) / lash_width) ** 2)))
-    painted = (colour + region.texture) * shade[..., None]
+    painted = f.base * shade[..., None]
     # A lid that closes a little slides down as painted: its lash line and the skin
     # just above it move down by how far the lid has come, that skin stretching; only
     # a lid closing further is painted.  Each pixel samples the region higher up
     # across the eye (along e2) by ``up`` pixels.
-    k_slide = np.maximum(k, t - SLIDE_BAND)
-    slide = np.clip((v - k_slide) / np.maximum(t - k_slide, px), 0.0, 1.0)
-    up = np.where(v < lid, (lid - t) * slide, 0.0) * region.frame.half
-    rows, cols = np.indices(up.shape, dtype=np.float32)
+    up = np.where(v < lid, (lid - t) * f.slide, 0.0) * region.frame.half
     e2 = region.frame.e2
-    slid = cv2.remap(region.source, (cols - up * e2[0]).astype(np.float32),
-                     (rows - up * e2[1]).astype(np.float32), cv2.INTER_LINEAR,
+    slid = cv2.remap(region.source, (f.cols - up * e2[0]).astype(np.float32),
+                     (f.rows - up * e2[1]).astype(np.float32), cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
     weight = (cover * _smoothstep(along, SLIDE_UNTIL[0], SLIDE_UNTIL[1]))[..., None]
     patch = slid + (painted - slid) * weight
