@@ -9,7 +9,12 @@ from conftest import TWO_PEOPLE_NEAR_AWAY, two_people
 from puppet.errors import PuppetError
 from puppet.tracking import landmarks as lm
 from puppet.tracking.face import Face
-from puppet.tracking.mediapipe_tracker import LARGER_EVERY, FaceTracker, find_face
+from puppet.tracking.mediapipe_tracker import (
+    LARGER_EVERY,
+    FaceTracker,
+    find_face,
+    landmark_array,
+)
 
 
 def test_finds_478_landmarks_on_the_face(grace_photo):
@@ -27,6 +32,35 @@ def test_finds_478_landmarks_on_the_face(grace_photo):
     assert right_eye[:, 0].min() < face.landmarks[468, 0] < right_eye[:, 0].max()
     assert 0.5 < face.confidence <= 1.0
     assert abs(face.pose.yaw) < 20 and abs(face.pose.roll) < 15
+
+
+def _by_attribute(landmarks) -> np.ndarray:
+    return np.array([(p.x, p.y, p.z) for p in landmarks.landmark], dtype=np.float32)
+
+
+def test_landmarks_read_in_one_step_equal_those_read_one_by_one(grace_photo):
+    """The face mesh's landmark list, read from its bytes, gives exactly the float32
+    values of reading each landmark's x, y and z; lists laid out otherwise (a landmark
+    with visibility, a coordinate of 0) are read too."""
+    from mediapipe.framework.formats import landmark_pb2
+
+    with FaceTracker(video=False) as tracker:
+        rgb = cv2.cvtColor(grace_photo, cv2.COLOR_BGR2RGB)
+        found = tracker._graph.process({"image": rgb}).multi_face_landmarks[0]
+    points = landmark_array(found)
+    assert points.shape == (478, 3) and points.dtype == np.float32
+    assert np.array_equal(points, _by_attribute(found))
+    assert 0.2 < points[1, 0] < 0.8  # the nose tip, in the picture's units
+
+    rng = np.random.default_rng(3)
+    made = landmark_pb2.NormalizedLandmarkList()
+    for x, y, z in rng.uniform(-1, 1, (50, 3)):
+        made.landmark.add(x=x, y=y, z=z)
+    assert np.array_equal(landmark_array(made), _by_attribute(made))
+    made.landmark[7].x = 0.0
+    made.landmark[9].visibility = 0.75
+    assert np.array_equal(landmark_array(made), _by_attribute(made))
+    assert landmark_array(landmark_pb2.NormalizedLandmarkList()).shape[0] == 0
 
 
 def test_picks_the_largest_of_several_faces(grace_photo):
