@@ -85,6 +85,18 @@ class DenseDrawer:
         hp, wp = patch.shape[2], patch.shape[3]
         lx = (where[..., 0] - x0) / (x1 - x0)  # 0..1 across the patch's region
         ly = (where[..., 1] - y0) / (y1 - y0)
+        # the patch shows only where both are strictly inside 0..1 (its weight is 0
+        # elsewhere, and blending by 0 leaves a pixel as it is): the box's rows and
+        # columns that hold such pixels are enough
+        inside = (lx > 0.0) & (lx < 1.0) & (ly > 0.0) & (ly < 1.0)
+        rows = np.flatnonzero(inside.any(axis=1))
+        if rows.size == 0:
+            return
+        cols = np.flatnonzero(inside.any(axis=0))
+        part = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+        lx, ly = lx[part], ly[part]
+        r0, c0 = r0 + part[0].start, c0 + part[1].start
+        r1, c1 = r0 + lx.shape[0], c0 + lx.shape[1]
         # GridSample, align_corners=0, border padding: patch pixel index = u * w - 0.5
         sampled = cv2.remap(np.ascontiguousarray(patch[0].transpose(1, 2, 0), np.float32),
                             (lx * wp - 0.5).astype(np.float32),
