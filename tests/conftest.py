@@ -39,6 +39,17 @@ def builtin_portrait_path() -> Path:
     return builtin_path("grace-sepia")
 
 
+def turned(points: np.ndarray, yaw: float) -> np.ndarray:
+    """Landmarks (N x 3) of the head turned by ``yaw`` degrees about its middle, seen
+    from the same place (x and y stay pixels, depth stays depth)."""
+    from puppet.motion.pose import euler_to_matrix
+    from puppet.tracking import landmarks as lm
+
+    pts = np.asarray(points, np.float64)
+    c = pts[lm.RIGID].mean(axis=0)
+    return (pts - c) @ euler_to_matrix(yaw, 0.0, 0.0).T + c
+
+
 def mouth_open_warp(image: np.ndarray, face, amount: float) -> np.ndarray:
     """The image with its jaw dropped by ``amount`` eye-distances and a dark mouth
     painted into the gap (a cv2 warp written for the tests, not Puppet's generator)."""

@@ -14,6 +14,7 @@ there; ``dense="onnx"`` runs the whole model on the CPU too.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from puppet.motion.retarget import Motion
 from puppet.portrait import Portrait
 from puppet.resources import model_file
 from puppet.tracking import landmarks as lm
+from puppet.tracking import mesh
 
 MODEL_FILE = warp_model.FILE
 FIELD_FILE = warp_model.FIELD_FILE
@@ -39,6 +41,8 @@ CROP_SCALE = 2.4  # crop side in face sizes
 CROP_LIFT = 0.1  # crop centre above the face's centre, in face sizes
 RING_SCALE = 1.35  # the head ring, in face-oval radii
 LIMIT = 0.97  # moving points stay inside this part of the crop
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,39 @@ class WarpPrepared:
     eyes: tuple[features.EyeRegion, features.EyeRegion]
     mouth_shape: tuple[int, int]
     palette: features.Palette
+    hidden: HiddenPoints | None = None  # moving points the face hides in the portrait
+
+
+@dataclass(frozen=True)
+class HiddenPoints:
+    """Moving control points that the portrait's face hides (its far cheek's edge in a
+    three-quarter view, say, see :mod:`puppet.tracking.mesh`).  Their pixels belong to
+    the face in front of them, so instead of moving as their own part of the head they
+    take the weighted mean of the movements of the nearest seen points (the same
+    neighbours and weights every frame): the warp then has no cause to fold there."""
+
+    index: np.ndarray  # [H] rows of the moving points (control points, then the ring)
+    neighbours: np.ndarray  # [H, n] rows of seen moving points near each
+    weights: np.ndarray  # [H, n] their weights, summing to 1 along each row
+
+    @classmethod
+    def of(cls, points: np.ndarray, hidden: np.ndarray, n: int = 8) -> HiddenPoints | None:
+        """From the moving points' places in the portrait (crop units) and which of
+        them are hidden; None where none is (or nothing is seen)."""
+        index = np.flatnonzero(hidden)
+        seen = np.flatnonzero(~hidden)
+        if len(index) == 0 or len(seen) == 0:
+            return None
+        dist2 = ((points[index, None, :] - points[None, seen, :]) ** 2).sum(axis=2)
+        nearest = np.argsort(dist2, axis=1)[:, :n]
+        weights = 1.0 / (np.take_along_axis(dist2, nearest, axis=1) + 1e-6)
+        return cls(index=index, neighbours=seen[nearest],
+                   weights=weights / weights.sum(axis=1, keepdims=True))
+
+    def apply(self, src: np.ndarray, dst: np.ndarray) -> None:
+        """Move the hidden rows of ``dst`` (where the points go) with their neighbours."""
+        moves = dst[self.neighbours] - src[self.neighbours]  # [H, n, 2]
+        dst[self.index] = src[self.index] + np.einsum("hn,hnc->hc", self.weights, moves)
 
 
 def _tensor(image: np.ndarray) -> np.ndarray:
@@ -112,6 +149,19 @@ def _image_edge_anchors(box: CropBox, image_size: tuple[int, int]) -> np.ndarray
 
 FRAME_BAND = 0.08  # the picture's frame, as a fraction of its shorter side, never moves
 FRAME_RAMP = 0.06  # and inside it, motion fades in over this much more
+
+
+def _hidden_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    """Which of a portrait's landmarks its face hides.  The mesh's triangles come from
+    MediaPipe; where it is not installed (a generator-only setup, which takes its
+    landmarks from elsewhere) every point counts as seen, as before this was known."""
+    try:
+        tris = mesh.triangles()
+    except ImportError as exc:
+        log.warning("MediaPipe's face mesh is not available (%s): the warp treats every "
+                    "landmark of the portrait as seen", exc)
+        return np.zeros(len(landmarks), bool)
+    return mesh.hidden_landmarks(landmarks, tris)
 
 
 def _mobility(box: CropBox, image_size: tuple[int, int]) -> np.ndarray:
@@ -218,6 +268,7 @@ class WarpGenerator:
         ring_unit = box.to_unit(ring[:, :2])
         inside = np.all(np.abs(ring_unit) < 0.9, axis=1)
         ring, ring_unit = ring[inside], ring_unit[inside]
+        ring_of = np.asarray(lm.FACE_OVAL)[inside]  # the landmark each ring point lies beyond
         nose_y = pts[lm.NOSE_TIP, 1]
         chin_y = pts[lm.CHIN_BOTTOM, 1]
         below = np.clip((ring[:, 1] - nose_y) / max(chin_y - nose_y, 1.0), 0.0, 1.0)
@@ -232,6 +283,11 @@ class WarpGenerator:
         anchors = np.concatenate([_edge_points(9), _image_edge_anchors(box, portrait.size),
                                   _border_band_anchors(box, portrait.size, moving)], axis=0)
         src = np.concatenate([control, ring_unit, anchors], axis=0).astype(np.float32)
+        # a point hidden in the portrait hides its ring point too: the ring point lies
+        # beyond a face edge that is not the one seen
+        hidden = _hidden_landmarks(portrait.face.landmarks)
+        moving_hidden = np.concatenate([hidden[lm.CONTROL], hidden[ring_of]])
+        stand_in = HiddenPoints.of(src[:len(moving_hidden)].astype(np.float64), moving_hidden)
         eyes = (features.eye_region(crop, crop_points, 0),
                 features.eye_region(crop, crop_points, 1))
         static = {"portrait": _tensor(crop), "src_points": src,
@@ -247,7 +303,8 @@ class WarpGenerator:
                             points=crop_points, landmarks=pts,
                             eyes=eyes,
                             mouth_shape=features.mouth_box_shape(crop_points, box.res),
-                            palette=features.portrait_palette(crop, crop_points))
+                            palette=features.portrait_palette(crop, crop_points),
+                            hidden=stand_in)
 
     def targets(self, prepared: WarpPrepared, motion: Motion) -> np.ndarray:
         """Where each control point goes for this motion (crop units, K x 2).
@@ -268,6 +325,8 @@ class WarpGenerator:
         full = motion.move_head_points(prepared.ring)[:, :2]
         ring = prepared.ring[:, :2] + prepared.ring_amount * (full - prepared.ring[:, :2])
         moving = np.clip(np.concatenate([control, box.to_unit(ring)], axis=0), -LIMIT, LIMIT)
+        if prepared.hidden is not None:
+            prepared.hidden.apply(prepared.field_inputs["src_points"], moving)
         return np.concatenate([moving, prepared.anchors], axis=0).astype(np.float32)
 
     def frame_inputs(self, prepared: WarpPrepared, motion: Motion) -> dict[str, np.ndarray]:
