@@ -8,8 +8,8 @@ picture over the near cheek or the nose.  The warp's control points move the pix
 under them, so a hidden point that moves as its own part of the head does (the far
 cheek's edge, outwards as the head turns further away) drags pixels of the visible
 face with it, and the warp folds there.  :func:`hidden_landmarks` finds those points
-once per portrait, so that the warp can leave them out (they move with the visible
-points around them instead).
+once per portrait, so that the warp can move them mostly as the seen points around
+them move instead.
 """
 from __future__ import annotations
 

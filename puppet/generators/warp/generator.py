@@ -98,7 +98,8 @@ class HiddenPoints:
                    weights=weights / weights.sum(axis=1, keepdims=True))
 
     def apply(self, src: np.ndarray, dst: np.ndarray) -> None:
-        """Move the hidden rows of ``dst`` (where the points go) with their neighbours."""
+        """Move the hidden rows of ``dst`` (where the points go, from ``src``) mostly as
+        their neighbours move."""
         moves = dst[self.neighbours] - src[self.neighbours]  # [H, n, 2]
         near = np.einsum("hn,hnc->hc", self.weights, moves)
         own = dst[self.index] - src[self.index]
