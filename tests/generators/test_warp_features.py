@@ -198,6 +198,44 @@ def test_the_drivers_teeth_come_over_in_the_portraits_colours(prepared, portrait
     assert means[1] < 0.5 * pal.lips.mean()
 
 
+def _saturation(bgr):
+    bgr = np.asarray(bgr, float)
+    return (bgr.max(-1) - bgr.min(-1)) / np.maximum(bgr.max(-1), 1.0)
+
+
+def test_a_pink_tongue_comes_over_in_the_lips_hue_and_white_teeth_as_teeth(prepared):
+    """Brighter than the lips is not always teeth: a tongue about as colourful as the
+    driver's lips takes the portrait's lip colour, lightened as the driver's is; white
+    teeth beside the same lips still take the portrait's teeth colour."""
+    target = prepared.points.copy()
+    target3 = np.concatenate([target, np.zeros((478, 1))], axis=1)
+    _open_mouth(target3)
+    target = target3[:, :2]
+    pal = prepared.palette
+    driver_pts = target * 1.3 + 20
+    lips = np.array([70.0, 73.0, 134.0])  # a driver's lips (BGR), as on the clips here
+    got = {}
+    for name, inside in (("tongue", (110, 105, 168)), ("teeth", (200, 205, 212))):
+        image = np.full((800, 800, 3), 150, np.uint8)
+        poly = features.inner_mouth_polygon(driver_pts)
+        cv2.fillPoly(image, [np.round(poly - 0.5).astype(np.int32)], inside)
+        layer, _ = features.mouth_layer(target, prepared.points, prepared.mouth_shape,
+                                        prepared.box.res, pal, image, driver_pts, lips)
+        cover = layer[..., 3] > 0.9
+        got[name] = layer[..., :3][cover].mean(axis=0) * 255
+    luma = np.array([0.114, 0.587, 0.299])
+    tongue, teeth = got["tongue"], got["teeth"]
+    # the tongue: lighter than the portrait's lips, in their hue, about as colourful as
+    # the driver's tongue is against its lips (0.78), and far from the teeth colour
+    assert tongue @ luma > pal.lips @ luma
+    hue = (pal.lips - pal.lips.mean()) / np.linalg.norm(pal.lips - pal.lips.mean())
+    assert (tongue - tongue.mean()) @ hue / np.linalg.norm(tongue - tongue.mean()) > 0.98
+    assert 0.6 < _saturation(tongue) / _saturation(pal.lips) < 1.0
+    assert np.linalg.norm(tongue - pal.teeth) > 40
+    # the teeth: the portrait's teeth colour, as before
+    assert np.linalg.norm(teeth - pal.teeth) < 0.15 * np.linalg.norm(pal.teeth)
+
+
 def test_the_drivers_teeth_keep_their_shading(prepared):
     """Teeth with dark gaps between them (and darker ones at the sides) come over with
     those gaps, in the portrait's teeth colour: not as one flat colour."""

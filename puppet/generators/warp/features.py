@@ -472,13 +472,40 @@ def _driver_interior(u, s, image, points, palette: Palette, driver_lips,
     teeth_rel = max(float(_luma(palette.teeth)) / max(float(_luma(lips)), 1.0), 1.05)
     dark = lips * np.minimum(rel, 1.0)[..., None]
     light = _smoothstep(rel, 1.0, teeth_rel * 1.15)[..., None]
+    # what is brighter than the lips is teeth where it is pale, and a tongue where it is
+    # about as colourful as the lips: that keeps the lips' hue, with the driver's
+    # brightness and colourfulness against its lips (the driver's pink tongue came over
+    # as a grey, teeth-coloured blob)
+    ratio = _saturation(colour) / max(float(_saturation(driver_lips)), 1e-3)
+    pale = _pale(ratio, driver_lips)[..., None]
+    grey = float(_luma(lips))
+    k = 1.0 + (np.minimum(ratio, 1.2) - 1.0) * _smoothstep(rel, 1.0, 1.3)
+    cap = max(1.0, min(1.6, 250.0 / max(float(lips.max()), 1.0)))
+    hued = (grey + (lips - grey) * k[..., None]) * np.minimum(rel, cap)[..., None]
+    base = dark + (hued - dark) * (1.0 - pale)
     # the teeth keep the driver's shading (the gaps between them, the ones in shadow at
     # the sides): the driver's brightest teeth take the portrait's teeth colour and the
     # rest follow in proportion; one flat colour looked like a grey blob close up
     inside = (s > 0.05) & (s < 0.95) & (np.abs(u) < 0.9) & (rel > 1.0)
     ref = float(np.percentile(rel[inside], 90)) if np.count_nonzero(inside) >= 8 else 0.0
     shade = np.clip(rel / ref, 0.6, 1.1)[..., None] if ref > 1.0 else 1.0
-    return dark + (palette.teeth * shade - dark) * light
+    return base + (palette.teeth * shade - base) * light * pale
+
+
+def _saturation(bgr: np.ndarray) -> np.ndarray:
+    """HSV's saturation, 0 (grey) .. 1."""
+    bgr = np.asarray(bgr, np.float64)
+    top = bgr.max(axis=-1)
+    return (top - bgr.min(axis=-1)) / np.maximum(top, 1.0)
+
+
+def _pale(ratio: np.ndarray, lips: np.ndarray) -> np.ndarray:
+    """From the saturation of the driver's mouth over its lips': 1 where it is pale
+    (teeth, at most about half as saturated), 0 where it is about as colourful (a
+    tongue, 0.75 of it and more on the drivers here).  Grey lips (a black-and-white
+    video) tell nothing: then all is pale, as teeth."""
+    colourful = _smoothstep(ratio, 0.5, 0.75)
+    return 1.0 - colourful * _smoothstep(float(_saturation(lips)), 0.08, 0.16)
 
 
 def _luma(bgr: np.ndarray) -> np.ndarray:
