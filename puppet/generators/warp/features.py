@@ -475,13 +475,13 @@ def _driver_interior(u, s, image, points, palette: Palette, driver_lips,
     dark = lips * np.minimum(rel, 1.0)[..., None]
     light = _smoothstep(rel, 1.0, teeth_rel * 1.15)[..., None]
     # what is brighter than the lips is teeth where it is pale, and a tongue where it is
-    # about as colourful as the lips: that keeps the lips' hue, with the driver's
-    # brightness and colourfulness against its lips (the driver's pink tongue came over
-    # as a grey, teeth-coloured blob)
-    ratio = _saturation(colour) / max(float(_saturation(driver_lips)), 1e-3)
+    # about as colourful as the lips and in their hue: that keeps the lips' hue, with the
+    # driver's brightness and colourfulness against its lips (the driver's pink tongue
+    # came over as a grey, teeth-coloured blob)
+    ratio = _redness(colour, driver_lips)
     pale = _pale(ratio, driver_lips)[..., None]
     grey = float(_luma(lips))
-    k = 1.0 + (np.minimum(ratio, 1.2) - 1.0) * _smoothstep(rel, 1.0, 1.3)
+    k = 1.0 + (np.clip(ratio, 0.0, 1.2) - 1.0) * _smoothstep(rel, 1.0, 1.3)
     cap = max(1.0, min(1.6, 250.0 / max(float(lips.max()), 1.0)))
     hued = (grey + (lips - grey) * k[..., None]) * np.minimum(rel, cap)[..., None]
     base = dark + (hued - dark) * (1.0 - pale)
@@ -494,20 +494,27 @@ def _driver_interior(u, s, image, points, palette: Palette, driver_lips,
     return base + (palette.teeth * shade - base) * light * pale
 
 
-def _saturation(bgr: np.ndarray) -> np.ndarray:
-    """HSV's saturation, 0 (grey) .. 1."""
+def _chroma(bgr: np.ndarray) -> np.ndarray:
+    """A colour's departure from the grey of its brightness, over that brightness."""
     bgr = np.asarray(bgr, np.float64)
-    top = bgr.max(axis=-1)
-    return (top - bgr.min(axis=-1)) / np.maximum(top, 1.0)
+    luma = _luma(bgr)
+    return (bgr - luma[..., None]) / np.maximum(luma, 1.0)[..., None]
+
+
+def _redness(colour: np.ndarray, lips: np.ndarray) -> np.ndarray:
+    """How far each colour goes the lips' way from grey, as a share of the lips' own
+    (1: as colourful as the lips and in their hue, 0: grey or across their hue)."""
+    towards = _chroma(lips)
+    return _chroma(colour) @ towards / max(float(towards @ towards), 1e-6)
 
 
 def _pale(ratio: np.ndarray, lips: np.ndarray) -> np.ndarray:
-    """From the saturation of the driver's mouth over its lips': 1 where it is pale
-    (teeth, at most about half as saturated), 0 where it is about as colourful (a
-    tongue, 0.75 of it and more on the drivers here).  Grey lips (a black-and-white
-    video) tell nothing: then all is pale, as teeth."""
-    colourful = _smoothstep(ratio, 0.5, 0.75)
-    return 1.0 - colourful * _smoothstep(float(_saturation(lips)), 0.08, 0.16)
+    """From :func:`_redness`: 1 where the driver's mouth is pale against its lips
+    (teeth, even warm-lit, pink-lit or in shadow: up to about 0.55 of the lips' colour
+    on the drivers here), 0 where it is nearly as red (a tongue: 0.65 to 0.8).  Grey
+    lips (a black-and-white video) tell nothing: then all is pale, as teeth."""
+    colourful = _smoothstep(ratio, 0.55, 0.72)
+    return 1.0 - colourful * _smoothstep(float(np.linalg.norm(_chroma(lips))), 0.1, 0.2)
 
 
 def _luma(bgr: np.ndarray) -> np.ndarray:
