@@ -469,52 +469,56 @@ def _driver_interior(u, s, image, points, palette: Palette, driver_lips,
     # keep the driver's brightness relative to its lips (dark throat, bright teeth),
     # but paint it in the portrait's colours: darker than the lips in the lips' hue,
     # brighter than the lips towards the portrait's teeth colour
-    rel = _luma(colour) / max(float(_luma(driver_lips)), 1.0)
+    luma = _luma(colour)
+    rel = luma / max(float(_luma(driver_lips)), 1.0)
     lips = palette.lips
     teeth_rel = max(float(_luma(palette.teeth)) / max(float(_luma(lips)), 1.0), 1.05)
-    dark = lips * np.minimum(rel, 1.0)[..., None]
-    light = _smoothstep(rel, 1.0, teeth_rel * 1.15)[..., None]
+    base = lips * np.minimum(rel, 1.0)[..., None]
+    light = _smoothstep(rel, 1.0, teeth_rel * 1.15)
     # what is brighter than the lips is teeth where it is pale, and a tongue where it is
     # about as colourful as the lips and in their hue: that keeps the lips' hue, with the
     # driver's brightness and colourfulness against its lips (the driver's pink tongue
     # came over as a grey, teeth-coloured blob)
-    ratio = _redness(colour, driver_lips)
-    pale = _pale(ratio, driver_lips)[..., None]
-    grey = float(_luma(lips))
-    k = 1.0 + (np.clip(ratio, 0.0, 1.2) - 1.0) * _smoothstep(rel, 1.0, 1.3)
-    cap = max(1.0, min(1.6, 250.0 / max(float(lips.max()), 1.0)))
-    hued = (grey + (lips - grey) * k[..., None]) * np.minimum(rel, cap)[..., None]
-    base = dark + (hued - dark) * (1.0 - pale)
+    pale = np.ones_like(rel)
+    bright = rel > 1.0
+    if np.any(bright):
+        redness = _redness(colour[bright], luma[bright], driver_lips)
+        pale[bright] = _pale(redness, driver_lips)
+        tongue = bright & (pale < 1.0)
+        if np.any(tongue):
+            r, k = rel[tongue], np.minimum(redness[pale[bright] < 1.0], 1.2)
+            k = 1.0 + (k - 1.0) * _smoothstep(r, 1.0, 1.3)
+            grey = float(_luma(lips))
+            cap = max(1.0, min(1.6, 250.0 / max(float(lips.max()), 1.0)))
+            hued = (grey + (lips - grey) * k[:, None]) * np.minimum(r, cap)[:, None]
+            base[tongue] += (hued - base[tongue]) * (1.0 - pale[tongue])[:, None]
     # the teeth keep the driver's shading (the gaps between them, the ones in shadow at
     # the sides): the driver's brightest teeth take the portrait's teeth colour and the
     # rest follow in proportion; one flat colour looked like a grey blob close up
     inside = (s > 0.05) & (s < 0.95) & (np.abs(u) < 0.9) & (rel > 1.0)
     ref = float(np.percentile(rel[inside], 90)) if np.count_nonzero(inside) >= 8 else 0.0
     shade = np.clip(rel / ref, 0.6, 1.1)[..., None] if ref > 1.0 else 1.0
-    return base + (palette.teeth * shade - base) * light * pale
+    return base + (palette.teeth * shade - base) * (light * pale)[..., None]
 
 
-def _chroma(bgr: np.ndarray) -> np.ndarray:
-    """A colour's departure from the grey of its brightness, over that brightness."""
-    bgr = np.asarray(bgr, np.float64)
-    luma = _luma(bgr)
-    return (bgr - luma[..., None]) / np.maximum(luma, 1.0)[..., None]
+def _redness(colour: np.ndarray, luma: np.ndarray, lips: np.ndarray) -> np.ndarray:
+    """How far each colour (of brightness ``luma``) goes the lips' way from grey, over
+    its brightness, as a share of the lips' own (1: as colourful as the lips and in
+    their hue, 0: grey or across their hue)."""
+    lips = np.asarray(lips, np.float64)
+    towards = (lips - _luma(lips)) / max(float(_luma(lips)), 1.0)
+    return (colour @ towards - luma * towards.sum()) / (
+        np.maximum(luma, 1.0) * max(float(towards @ towards), 1e-6))
 
 
-def _redness(colour: np.ndarray, lips: np.ndarray) -> np.ndarray:
-    """How far each colour goes the lips' way from grey, as a share of the lips' own
-    (1: as colourful as the lips and in their hue, 0: grey or across their hue)."""
-    towards = _chroma(lips)
-    return _chroma(colour) @ towards / max(float(towards @ towards), 1e-6)
-
-
-def _pale(ratio: np.ndarray, lips: np.ndarray) -> np.ndarray:
+def _pale(redness: np.ndarray, lips: np.ndarray) -> np.ndarray:
     """From :func:`_redness`: 1 where the driver's mouth is pale against its lips
     (teeth, even warm-lit, pink-lit or in shadow: up to about 0.55 of the lips' colour
     on the drivers here), 0 where it is nearly as red (a tongue: 0.65 to 0.8).  Grey
     lips (a black-and-white video) tell nothing: then all is pale, as teeth."""
-    colourful = _smoothstep(ratio, 0.55, 0.72)
-    return 1.0 - colourful * _smoothstep(float(np.linalg.norm(_chroma(lips))), 0.1, 0.2)
+    lips = np.asarray(lips, np.float64)
+    colour_of_lips = float(np.linalg.norm(lips - _luma(lips))) / max(float(_luma(lips)), 1.0)
+    return 1.0 - _smoothstep(redness, 0.55, 0.72) * _smoothstep(colour_of_lips, 0.1, 0.2)
 
 
 def _luma(bgr: np.ndarray) -> np.ndarray:
