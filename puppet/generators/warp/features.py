@@ -495,7 +495,7 @@ def _driver_interior(u, s, image, points, palette: Palette, driver_lips,
     # the teeth keep the driver's shading (the gaps between them, the ones in shadow at
     # the sides): the driver's brightest teeth take the portrait's teeth colour and the
     # rest follow in proportion; one flat colour looked like a grey blob close up
-    inside = (s > 0.05) & (s < 0.95) & (np.abs(u) < 0.9) & (rel > 1.0)
+    inside = (s > 0.05) & (s < 0.95) & (np.abs(u) < 0.9) & bright
     ref = float(np.percentile(rel[inside], 90)) if np.count_nonzero(inside) >= 8 else 0.0
     shade = np.clip(rel / ref, 0.6, 1.1)[..., None] if ref > 1.0 else 1.0
     return base + (palette.teeth * shade - base) * (light * pale)[..., None]
