@@ -164,6 +164,37 @@ def test_a_blink_closes_the_portraits_eyes(generator, prepared, portrait):
     assert shut_eyes < 0.5 * open_eyes
 
 
+def _widen(amount):
+    """Raise the upper lids by ``amount`` of each lid pair's gap."""
+    def fn(pts):
+        for upper, lower, _ in features.EYES:
+            up, lo = upper[1:-1], lower[1:-1]
+            pts[up, :2] -= amount * (pts[lo, :2] - pts[up, :2])
+    return fn
+
+
+def test_wide_open_eyes_open_the_portraits_eyes(generator, prepared, portrait):
+    """Lids raised by 40% of their gap: MediaPipe reads the portrait's eyes 13.8% wider
+    (with the lids pulled apart by the warp, as before, 6.1%)."""
+    painted, _, _ = _measure(generator.render(prepared, _motion(portrait, lambda p: None)))
+    wide, _, _ = _measure(generator.render(prepared, _motion(portrait, _widen(0.4))))
+    assert wide > 1.1 * painted
+
+
+def test_a_widened_eye_patch_moves_only_the_lid_and_the_eye(prepared):
+    """Opening wider changes the region between the skin band above the lid and the
+    lower lid line; the rest of the region stays as painted."""
+    for region in prepared.eyes:
+        f = region.fixed
+        v = region.uv[..., 1]
+        rest = region.rest[0].transpose(1, 2, 0) * 255
+        wide = features.eye_patch(region, np.full(len(region.pair_u), -0.4))[0]
+        wide = wide.transpose(1, 2, 0) * 255
+        outside = (v <= f.skin_top) | (v >= f.bottom)
+        assert np.abs(wide - rest)[outside].max() < 1e-3
+        assert np.abs(wide - rest)[~outside].mean() > 2.0
+
+
 def test_an_open_mouth_is_dark_inside(generator, prepared, portrait):
     out = generator.render(prepared, _motion(portrait, _open_mouth))
     _, gap, face = _measure(out)

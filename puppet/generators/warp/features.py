@@ -40,6 +40,7 @@ LID_FADE = 0.2  # and fades in from the skin over this much above that
 LID_TUCK = 0.08  # a shut lid ends this far past the painted lower lid line
 SLIDE_BAND = 0.45  # the band above the lid line that stretches as a lid slides down
 SLIDE_UNTIL = (0.2, 0.6)  # closing over which a sliding lid gives way to a painted one
+WIDEN_MAX = 0.6  # an eye opens at most this much wider than painted (of its lids' gap)
 LID_DETAIL = 20.0  # the most a closed lid's borrowed detail changes a grey level
 _AA_SHIFT = 4
 _AA_ONE = 1 << _AA_SHIFT
@@ -171,6 +172,8 @@ class _EyeFixed:
     cover_top: np.ndarray  # a closed lid's fade in from the skin above it
     base: np.ndarray  # [h, w, 3] the lid's colour plus the painting's grain
     slide: np.ndarray  # how much of a lid's slide each pixel takes
+    skin_top: np.ndarray  # where that sliding band starts (v)
+    bottom: np.ndarray  # the painted lower lid line (v) at each pixel's u
     rows: np.ndarray  # float32 pixel rows and columns of the region
     cols: np.ndarray
     pair_u: np.ndarray  # the lid pairs' u, sorted, and their order
@@ -200,7 +203,8 @@ class _EyeFixed:
                    cover_top=_smoothstep(v, fade_top, np.maximum(full, fade_top + px)),
                    base=colour + region.texture,
                    slide=np.clip((v - k_slide) / np.maximum(t - k_slide, px), 0.0, 1.0),
-                   rows=rows, cols=cols, pair_u=region.pair_u[order], pair_order=order)
+                   skin_top=k_slide, bottom=np.maximum(b, t + px), rows=rows, cols=cols,
+                   pair_u=region.pair_u[order], pair_order=order)
 
 
 def eye_region(crop: np.ndarray, points: np.ndarray, eye: int) -> EyeRegion:
@@ -309,11 +313,15 @@ def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
     where the lid now ends (a shut lid a little past the painted lower lid line, so
     no white of the eye shows beneath it).  Either way the eyeball is hidden by the
     lid rather than squashed."""
-    c = np.clip(np.asarray(closing, np.float64), 0.0, 1.0)
-    if c.max() <= 1e-3:
+    c = np.clip(np.asarray(closing, np.float64), -WIDEN_MAX, 1.0)
+    if np.abs(c).max() <= 1e-3:
         return region.rest
     f = region.fixed
     v = region.uv[..., 1]
+    if c.max() <= 0.0:
+        return _widened(region, np.interp(f.u_clipped, f.pair_u, -c[f.pair_order])
+                        * f.corner_fade)
+    c = np.maximum(c, 0.0)
     along = np.interp(f.u_clipped, f.pair_u, c[f.pair_order]) * f.corner_fade
     t = f.top
     lid = t + along * f.reach  # where the lid now ends
@@ -338,9 +346,34 @@ def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(patch.transpose(2, 0, 1)[None] / 255.0, dtype=np.float32)
 
 
+def _widened(region: EyeRegion, wider: np.ndarray) -> np.ndarray:
+    """The eye's region opened ``wider`` (per pixel, a share of the lids' painted gap)
+    than painted: the upper lid's lash line and the skin above it slide up (that skin
+    folding into the band above), and the eye below the lash line stretches up after
+    it, so the upper lid uncovers more of the eyeball.  Drawn here at the portrait's
+    own resolution: in the warp, two lid lines a few pixels apart moved apart by only
+    about half as much (its grid is coarser than an eye)."""
+    f = region.fixed
+    v = region.uv[..., 1]
+    t, b, k = f.top, f.bottom, f.skin_top
+    lid = np.maximum(t - wider * (b - t), k + 0.5 * (t - k))  # where the lash line goes
+    above = (v > k) & (v < lid)
+    below = (v >= lid) & (v < b)
+    src = v.copy()
+    src[above] = (k + (v - k) * (t - k) / np.maximum(lid - k, 1e-6))[above]
+    src[below] = (t + (v - lid) * (b - t) / np.maximum(b - lid, 1e-6))[below]
+    up = (v - src) * region.frame.half  # pixels, across the eye (e2)
+    e2 = region.frame.e2
+    patch = cv2.remap(region.source, (f.cols - up * e2[0]).astype(np.float32),
+                      (f.rows - up * e2[1]).astype(np.float32), cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
+    return np.ascontiguousarray(patch.transpose(2, 0, 1)[None] / 255.0, dtype=np.float32)
+
+
 def eye_closing(target: np.ndarray, source: np.ndarray, eye: int, scale: float = 1.0
                 ) -> np.ndarray:
-    """How shut each lid pair is in ``target`` against the portrait (0 .. 1)."""
+    """How shut each lid pair is in ``target`` against the portrait (0 .. 1; below 0
+    where the eye is opened wider than painted)."""
     return 1.0 - lid_gaps(target, eye) / np.maximum(lid_gaps(source, eye) * scale, 1e-3)
 
 

@@ -321,18 +321,16 @@ class WarpGenerator:
     def targets(self, prepared: WarpPrepared, motion: Motion) -> np.ndarray:
         """Where each control point goes for this motion (crop units, K x 2).
 
-        Closing lids are not warped down (that would squash the eyeball): the upper
-        lid keeps its painted distance from the lower one, and the eye patch slides
-        the lid down over the eyeball instead."""
+        The lids are not warped apart or together (closing would squash the eyeball,
+        and the warp's grid, coarser than an eye, shows only about half of an opening):
+        the upper lid keeps its painted distance from the lower one, and the eye patch
+        slides the lid down over the eyeball, or up off it, instead."""
         box = prepared.box
         pts = motion.landmarks[:, :2].copy()
         rest = motion.move_head_points(prepared.landmarks)[:, :2]
         for upper, lower, _ in features.EYES:
             up, lo = upper[1:-1], lower[1:-1]
-            closing = np.linalg.norm(pts[lo] - pts[up], axis=1) < \
-                np.linalg.norm(rest[lo] - rest[up], axis=1)
-            held = pts[lo] - (rest[lo] - rest[up])
-            pts[up] = np.where(closing[:, None], held, pts[up])
+            pts[up] = pts[lo] - (rest[lo] - rest[up])
         control = box.to_unit(pts[lm.CONTROL])
         full = motion.move_head_points(prepared.ring)[:, :2]
         ring = prepared.ring[:, :2] + prepared.ring_amount * (full - prepared.ring[:, :2])
