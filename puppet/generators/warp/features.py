@@ -303,7 +303,8 @@ def _lid_colour(region: np.ndarray, uv: np.ndarray, u_grid: np.ndarray, skin: np
 
 def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
     """The eye's region with its upper lid brought down by ``closing`` (per lid pair,
-    0 open as painted .. 1 shut).  [1, 3, h, w] float32, BGR 0..1.
+    0 open as painted .. 1 shut; below 0, opened wider: see :func:`_widened`).
+    [1, 3, h, w] float32, BGR 0..1.
 
     A lid closing a little slides down as painted (its lash line and the skin just
     above it move down, that skin stretching).  Closing further, it gives way to a
@@ -321,7 +322,7 @@ def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
     if c.max() <= 0.0:
         return _widened(region, np.interp(f.u_clipped, f.pair_u, -c[f.pair_order])
                         * f.corner_fade)
-    c = np.maximum(c, 0.0)
+    c = np.maximum(c, 0.0)  # partly closing, partly opening: the opening pairs as painted
     along = np.interp(f.u_clipped, f.pair_u, c[f.pair_order]) * f.corner_fade
     t = f.top
     lid = t + along * f.reach  # where the lid now ends
