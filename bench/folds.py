@@ -28,17 +28,10 @@ sys.path.insert(0, str(REPO))
 from puppet import engine  # noqa: E402
 from puppet.engine import FrameRenderer, StageTimes, load_portrait, track_step  # noqa: E402
 from puppet.generators import base as generators  # noqa: E402
+from puppet.generators.warp.dense import folded  # noqa: E402
 from puppet.sources.video import VideoFile  # noqa: E402
 from puppet.tracking import landmarks as lm  # noqa: E402
 from puppet.tracking.mediapipe_tracker import FaceTracker  # noqa: E402
-
-
-def folded(sampling: np.ndarray) -> np.ndarray:
-    """[H-1, W-1] bool: where a sampling map (H x W x 2, portrait x and y) turns over."""
-    mx, my = sampling[..., 0], sampling[..., 1]
-    det = (np.diff(mx, axis=1)[:-1] * np.diff(my, axis=0)[:, :-1]
-           - np.diff(mx, axis=0)[:, :-1] * np.diff(my, axis=1)[:-1])
-    return det <= 0
 
 
 def pair(portrait_path: Path, clip: Path, max_frames: int) -> dict:

@@ -8,6 +8,7 @@ import pytest
 from conftest import turned
 
 from puppet.generators.base import create
+from puppet.generators.warp.dense import folded
 from puppet.motion.retarget import Retargeter, RetargetSettings
 from puppet.portrait import Portrait
 from puppet.tracking import landmarks as lm
@@ -25,11 +26,7 @@ def three_quarter(grace_photo, grace_face):
 
 def _folded(prepared, field) -> int:
     """Pixels where the warp's sampling map turns over (the picture shown twice there)."""
-    m = prepared.drawer.sampling_map(field)
-    mx, my = m[..., 0], m[..., 1]
-    det = (np.diff(mx, axis=1)[:-1] * np.diff(my, axis=0)[:, :-1]
-           - np.diff(mx, axis=0)[:, :-1] * np.diff(my, axis=1)[:-1])
-    return int((det <= 0).sum())
+    return int(folded(prepared.drawer.sampling_map(field)).sum())
 
 
 @pytest.mark.parametrize("turn", [20.0, -20.0])

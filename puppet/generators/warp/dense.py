@@ -31,6 +31,15 @@ import numpy as np
 from puppet.generators.warp.model import PATCH_EDGE
 
 
+def folded(sampling: np.ndarray) -> np.ndarray:
+    """[H-1, W-1] bool: where a sampling map (H x W x 2, x and y) turns over, so that
+    the picture shows the same strip twice there (for tests and benchmarks)."""
+    mx, my = sampling[..., 0], sampling[..., 1]
+    det = (np.diff(mx, axis=1)[:-1] * np.diff(my, axis=0)[:, :-1]
+           - np.diff(mx, axis=0)[:, :-1] * np.diff(my, axis=1)[:-1])
+    return det <= 0
+
+
 class DenseDrawer:
     """Draws one portrait crop (``S`` x ``S`` x 3 uint8 BGR) through warp fields."""
 
