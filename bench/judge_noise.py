@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""How much of the judge's head-pose score is lost to its own tracking noise.
+
+    python bench/judge_noise.py [--quality DIR] [--frames 8] [--copies 12]
+
+The evaluator (../shared/eval/puppet_eval.py) correlates the head pose it reads on the
+driving clip with the pose it reads on the rendered video.  Its face mesh reads a
+painting less steadily than a filmed face, so on a clip where the head hardly turns
+(a speaker looking into the camera) that noise alone keeps the correlation low,
+whatever the render does.  This measures it:
+
+* the noise: a few frames of each video are each shown to the evaluator's face mesh
+  (video mode, as the evaluator runs it) as a short clip of copies moved by random
+  sub-pixel amounts, the least a moving picture changes from frame to frame; the spread
+  of yaw, pitch and roll it reads over those copies is its noise on that picture;
+* the signal: the spread of the driver's own head pose over the clip (less the
+  driver's noise);
+* the ceiling: the correlation a render that reproduced the driver's pose exactly
+  would get, given both noises, ``s^2 / sqrt((s^2 + n_d^2) (s^2 + n_o^2))``;
+* the mouth's share: how much of the driver's pose, as read, goes with its mouth
+  opening (the squared correlation).  Where the head hardly moves, the face mesh reads
+  a mouth that opens as a head that nods a little, on the driver and on the render
+  alike, each in its own way; a high share says the clip's "head pose" is largely that.
+
+DIR is a folder written by bench/quality.py (quality.json and the rendered videos);
+each pair's measured correlation is printed beside its ceiling.  Needs ../shared and
+mediapipe, so it is a benchmark, not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+AXES = ("yaw", "pitch", "roll")
+
+
+def read_frames(path: Path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    return frames
+
+
+def mesh():
+    import mediapipe as mp
+
+    # the evaluator's settings
+    return mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1,
+                                           refine_landmarks=True, min_detection_confidence=0.3,
+                                           min_tracking_confidence=0.3)
+
+
+def landmarks(fm, frame: np.ndarray) -> np.ndarray | None:
+    h, w = frame.shape[:2]
+    r = fm.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    if not r.multi_face_landmarks:
+        return None
+    return np.array([[p.x * w, p.y * h, p.z * w] for p in r.multi_face_landmarks[0].landmark])
+
+
+def pose(pe, ref: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    return np.array(pe.euler(pe.kabsch(ref[pe.RIGID], lm[pe.RIGID])))
+
+
+def noise(pe, frames: list[np.ndarray], samples: int, copies: int,
+          rng: np.random.Generator) -> np.ndarray:
+    """Standard deviation of yaw, pitch, roll (degrees) read on sub-pixel-shifted copies
+    of ``samples`` frames spread over the video, averaged over those frames."""
+    spreads = []
+    for t in np.linspace(0, len(frames) - 1, samples).round().astype(int):
+        frame = frames[t]
+        h, w = frame.shape[:2]
+        readings = []
+        with mesh() as fm:
+            for _ in range(copies + 1):
+                dx, dy = rng.uniform(-0.5, 0.5, 2)
+                moved = cv2.warpAffine(frame, np.float32([[1, 0, dx], [0, 1, dy]]), (w, h),
+                                       flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+                lm = landmarks(fm, moved)
+                if lm is not None:
+                    readings.append(lm)
+        if len(readings) > 3:
+            # the first copy only finds the face; the rest are tracked, as in a video
+            ref = readings[1]
+            spreads.append(np.std([pose(pe, ref, lm) for lm in readings[1:]], axis=0))
+    return np.mean(spreads, axis=0) if spreads else np.full(3, np.nan)
+
+
+def signal(pe, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Standard deviation of the driver's yaw, pitch, roll over the clip, as read, and
+    the share of each that goes with the mouth's opening (squared correlation)."""
+    ref, rows, mouth = None, [], []
+    with mesh() as fm:
+        for frame in frames:
+            lm = landmarks(fm, frame)
+            if lm is None:
+                continue
+            ref = lm if ref is None else ref
+            rows.append(pose(pe, ref, lm))
+            mouth.append(pe.features(lm, ref)["mouth_open"])
+    rows, mouth = np.array(rows), np.array(mouth)
+    share = np.array([np.corrcoef(rows[:, i], mouth)[0, 1] ** 2 if rows[:, i].std() > 0
+                      and mouth.std() > 0 else 0.0 for i in range(3)])
+    return rows.std(axis=0), share
+
+
+def ceiling(measured: float, nd: float, no: float) -> float:
+    s2 = max(measured ** 2 - nd ** 2, 1e-9)
+    return s2 / math.sqrt((s2 + nd ** 2) * (s2 + no ** 2))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quality", default="/tmp/puppet-quality",
+                    help="a folder written by bench/quality.py")
+    ap.add_argument("--shared", default=str(SHARED))
+    ap.add_argument("--frames", type=int, default=8, help="frames sampled per video")
+    ap.add_argument("--copies", type=int, default=12, help="shifted copies per frame")
+    ap.add_argument("--json", help="also write the figures here")
+    a = ap.parse_args()
+    shared, folder = Path(a.shared), Path(a.quality)
+    sys.path.insert(0, str(shared / "eval"))
+    import puppet_eval as pe  # the evaluator's own kabsch, euler and rigid points
+
+    rows = json.loads((folder / "quality.json").read_text())["rows"]
+    rng = np.random.default_rng(0)
+    drivers: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    out = []
+    print(f"{'pair':10s} {'axis':5s} {'driver sd':>9s} {'mouth':>6s} {'noise drv':>9s} "
+          f"{'noise out':>9s} {'ceiling':>8s} {'measured':>8s}   (degrees)")
+    for row in rows:
+        p, d = row["portrait"], row["clip"]
+        video = folder / f"{p}_{d}.mp4"
+        if not video.exists():
+            continue
+        if d not in drivers:
+            frames = read_frames(shared / "data" / "driving" / f"{d}.mp4")
+            drivers[d] = (*signal(pe, frames), noise(pe, frames, a.frames, a.copies, rng))
+        sd, share, nd = drivers[d]
+        no = noise(pe, read_frames(video), a.frames, a.copies, rng)
+        entry = {"portrait": p, "clip": d}
+        for i, axis in enumerate(AXES):
+            c = ceiling(sd[i], nd[i], no[i])
+            got = row["corr"].get(axis, float("nan"))
+            entry[axis] = {"driver_sd": round(float(sd[i]), 3),
+                           "mouth_share": round(float(share[i]), 3),
+                           "noise_driver": round(float(nd[i]), 3),
+                           "noise_output": round(float(no[i]), 3), "ceiling": round(c, 3),
+                           "measured": got}
+            print(f"{p + ' ' + d:10s} {axis:5s} {sd[i]:9.2f} {share[i]:6.2f} {nd[i]:9.2f} "
+                  f"{no[i]:9.2f} {c:8.3f} {got:8.3f}")
+        entry["pose_ceiling"] = round(float(np.mean([entry[x]["ceiling"] for x in AXES])), 3)
+        entry["pose_score"] = row.get("pose_score")
+        out.append(entry)
+    if out:
+        print(f"\naverage over {len(out)} pairs: pose ceiling "
+              f"{np.mean([e['pose_ceiling'] for e in out]):.3f}, measured pose score "
+              f"{np.mean([e['pose_score'] for e in out]):.3f}")
+        for d in sorted(drivers, key=lambda k: int(k[1:]) if k[1:].isdigit() else 0):
+            mine = [e for e in out if e["clip"] == d]
+            sd, share, _ = drivers[d]
+            print(f"  {d}: ceiling {np.mean([e['pose_ceiling'] for e in mine]):.3f}, "
+                  f"measured {np.mean([e['pose_score'] for e in mine]):.3f}; the driver's "
+                  f"yaw, pitch, roll spread {', '.join(f'{v:.2f}' for v in sd)} degrees, "
+                  f"the mouth's share {', '.join(f'{v:.2f}' for v in share)}")
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
