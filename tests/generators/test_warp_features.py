@@ -129,6 +129,46 @@ def test_a_shut_lid_is_skin_with_the_paintings_grain_not_a_flat_sticker(prepared
         assert _grain(shut, lid) > 2.0 * _grain(flat, lid) + 0.5
 
 
+def _lid_halves(region: features.EyeRegion) -> tuple[float, float]:
+    """Mean grey level of a shut lid's upper and lower half (clear of its corners)."""
+    shut = features.eye_patch(region, np.ones(7))[0].transpose(1, 2, 0) * 255
+    u, v = region.uv[..., 0], region.uv[..., 1]
+    t = np.interp(u, region.u_grid, region.top)
+    b = np.interp(u, region.u_grid, region.bottom)
+    mid = 0.5 * (t + b)
+    luma = shut @ np.array([0.114, 0.587, 0.299])
+    inner = np.abs(u) < 0.6
+    return (float(luma[inner & (v > t) & (v < mid)].mean()),
+            float(luma[inner & (v > mid) & (v < b)].mean()))
+
+
+@pytest.mark.parametrize("light", [True, False])
+def test_a_shut_lid_is_lit_as_the_skin_around_the_eye(prepared, portrait, monkeypatch, light):
+    """With the skin under the eye in shadow, a shut lid darkens towards its lower edge
+    as that skin does (not one flat colour taken from above the eye), and keeps its
+    overall brightness.  Without the lid's light (``LID_LIGHT`` 0) the lid takes no
+    part of the shadow: the check must fail then."""
+    if not light:
+        monkeypatch.setattr(features, "LID_LIGHT", 0.0)
+    crop = crop_image(portrait.image, prepared.box).astype(np.float32)
+    for region in prepared.eyes:
+        shaded = crop.copy()
+        x0, y0, x1, y1 = region.box
+        u, v = region.uv[..., 0], region.uv[..., 1]
+        below = v > np.interp(u, region.u_grid, region.bottom) + 0.1
+        shaded[y0:y1, x0:x1][below] *= 0.6
+        plain = _lid_halves(features.eye_region(crop.astype(np.uint8), prepared.points,
+                                                region.eye))
+        dark = _lid_halves(features.eye_region(shaded.astype(np.uint8), prepared.points,
+                                               region.eye))
+        drop = plain[1] / plain[0] - dark[1] / dark[0]  # how much darker the lower half got
+        if light:
+            assert drop > 0.05, (plain, dark)
+            assert abs(np.mean(dark) / np.mean(plain) - 1.0) < drop
+        else:
+            assert drop < 0.02, (plain, dark)
+
+
 def test_a_lid_closing_a_little_slides_down_as_painted(prepared):
     """A small closing moves the painted lash line down over the eye (a lid coming
     down), rather than painting a new lid over it."""
