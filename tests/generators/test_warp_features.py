@@ -146,8 +146,8 @@ def _lid_halves(region: features.EyeRegion) -> tuple[float, float]:
 def test_a_shut_lid_is_lit_as_the_skin_around_the_eye(prepared, portrait, monkeypatch, light):
     """With the skin under the eye in shadow, a shut lid darkens towards its lower edge
     as that skin does (not one flat colour taken from above the eye), and keeps its
-    overall brightness.  Without the lid's light (``LID_LIGHT`` 0) the lid takes no
-    part of the shadow: the check must fail then."""
+    overall brightness.  The control: without the lid's light (``LID_LIGHT`` 0) the
+    lid takes no part of that shadow, so the check tells the two apart."""
     if not light:
         monkeypatch.setattr(features, "LID_LIGHT", 0.0)
     crop = crop_image(portrait.image, prepared.box).astype(np.float32)
