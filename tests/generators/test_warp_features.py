@@ -129,44 +129,46 @@ def test_a_shut_lid_is_skin_with_the_paintings_grain_not_a_flat_sticker(prepared
         assert _grain(shut, lid) > 2.0 * _grain(flat, lid) + 0.5
 
 
-def _lid_halves(region: features.EyeRegion) -> tuple[float, float]:
-    """Mean grey level of a shut lid's upper and lower half (clear of its corners)."""
+def _lower_lid(region: features.EyeRegion) -> np.ndarray:
+    """Mean BGR of a shut lid's lower half (clear of its corners)."""
     shut = features.eye_patch(region, np.ones(7))[0].transpose(1, 2, 0) * 255
     u, v = region.uv[..., 0], region.uv[..., 1]
     t = np.interp(u, region.u_grid, region.top)
     b = np.interp(u, region.u_grid, region.bottom)
-    mid = 0.5 * (t + b)
-    luma = shut @ np.array([0.114, 0.587, 0.299])
-    inner = np.abs(u) < 0.6
-    return (float(luma[inner & (v > t) & (v < mid)].mean()),
-            float(luma[inner & (v > mid) & (v < b)].mean()))
+    return shut[(np.abs(u) < 0.6) & (v > 0.5 * (t + b)) & (v < b)].mean(axis=0)
 
 
-@pytest.mark.parametrize("light", [True, False])
-def test_a_shut_lid_is_lit_as_the_skin_around_the_eye(prepared, portrait, monkeypatch, light):
-    """With the skin under the eye in shadow, a shut lid darkens towards its lower edge
-    as that skin does (not one flat colour taken from above the eye), and keeps its
-    overall brightness.  The control: without the lid's light (``LID_LIGHT`` 0) the
-    lid takes no part of that shadow, so the check tells the two apart."""
-    if not light:
-        monkeypatch.setattr(features, "LID_LIGHT", 0.0)
+@pytest.mark.parametrize("tint", [True, False])
+def test_a_shut_lid_takes_the_tint_of_the_skin_around_the_eye(prepared, portrait,
+                                                              monkeypatch, tint):
+    """With the skin under the eye warmer (redder, less blue, as bright), a shut lid
+    warms towards it where it comes down to that skin, at the same brightness: its
+    colour is not only the skin's above the eye.  The control: without the tint
+    (``LID_TINT`` 0) the lid does not change, so the check tells the two apart."""
+    if not tint:
+        monkeypatch.setattr(features, "LID_TINT", 0.0)
+    luma = np.array([0.114, 0.587, 0.299])
     crop = crop_image(portrait.image, prepared.box).astype(np.float32)
     for region in prepared.eyes:
-        shaded = crop.copy()
+        warm = crop.copy()
         x0, y0, x1, y1 = region.box
         u, v = region.uv[..., 0], region.uv[..., 1]
         below = v > np.interp(u, region.u_grid, region.bottom) + 0.1
-        shaded[y0:y1, x0:x1][below] *= 0.6
-        plain = _lid_halves(features.eye_region(crop.astype(np.uint8), prepared.points,
-                                                region.eye))
-        dark = _lid_halves(features.eye_region(shaded.astype(np.uint8), prepared.points,
+        skin = warm[y0:y1, x0:x1]
+        shifted = skin[below] * np.array([0.8, 1.0, 1.15])
+        shifted *= ((skin[below] @ luma) / np.maximum(shifted @ luma, 1.0))[:, None]
+        skin[below] = np.clip(shifted, 0, 255)
+        plain = _lower_lid(features.eye_region(crop.astype(np.uint8), prepared.points,
                                                region.eye))
-        drop = plain[1] / plain[0] - dark[1] / dark[0]  # how much darker the lower half got
-        if light:
-            assert drop > 0.05, (plain, dark)
-            assert abs(np.mean(dark) / np.mean(plain) - 1.0) < drop
+        warmed = _lower_lid(features.eye_region(warm.astype(np.uint8), prepared.points,
+                                                region.eye))
+        # red over blue, as shares of the brightness
+        warmth = (warmed[2] - warmed[0]) / (warmed @ luma) - (plain[2] - plain[0]) / (plain @ luma)
+        if tint:
+            assert warmth > 0.04, (plain, warmed)
+            assert abs(warmed @ luma / (plain @ luma) - 1.0) < 0.01
         else:
-            assert drop < 0.02, (plain, dark)
+            assert abs(warmth) < 0.01, (plain, warmed)
 
 
 def test_a_lid_closing_a_little_slides_down_as_painted(prepared):

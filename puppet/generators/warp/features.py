@@ -7,7 +7,7 @@ things a warp cannot:
 * **Eyes.** Once per portrait, :func:`eye_region` takes the part of the crop that
   an eye's upper lid can cover.  Per frame, :func:`eye_patch` repaints that part
   with the lid brought down as far as the driver's (the colour of the skin just
-  above the eye, lit as the skin around the eye is, the painting's grain from the
+  above the eye, in the tint of the skin around it, the painting's grain from the
   skin below it, a lash line along the lid's edge), hiding the eyeball instead of
   squashing it.
   The model samples the patch wherever the warp samples that part of the
@@ -43,9 +43,9 @@ SLIDE_BAND = 0.45  # the band above the lid line that stretches as a lid slides 
 SLIDE_UNTIL = (0.2, 0.6)  # closing over which a sliding lid gives way to a painted one
 WIDEN_MAX = 0.6  # an eye opens at most this much wider than painted (of its lids' gap)
 LID_DETAIL = 20.0  # the most a closed lid's borrowed detail changes a grey level
-LID_LIGHT = 0.8  # how much of the light and shade of the skin around the eye a lid takes
-LID_LIGHT_BLUR = 0.3  # over how far (eye half-widths) that light is spread across the eye
-LID_LIGHT_RANGE = (0.7, 1.1)  # the most it darkens or brightens the lid's colour
+LID_TINT = 0.8  # how much of the tint of the skin around the eye a shut lid takes
+LID_TINT_BLUR = 0.3  # over how far (eye half-widths) that skin is spread across the eye
+LID_TINT_RANGE = (0.7, 1.3)  # the most that tint changes a channel of the lid's colour
 _AA_SHIFT = 4
 _AA_ONE = 1 << _AA_SHIFT
 
@@ -198,7 +198,7 @@ class _EyeFixed:
         fade_top = np.maximum(k, full - LID_FADE)
         colour = np.stack([np.interp(u, grid, region.lid_colour[:, i]) for i in range(3)],
                           axis=-1)
-        colour = colour * _lid_light(region, t, b, colour)
+        colour = colour * _lid_tint(region, t, b, colour)
         k_slide = np.maximum(k, t - SLIDE_BAND)
         rows, cols = np.indices(u.shape, dtype=np.float32)
         order = np.argsort(region.pair_u)
@@ -245,32 +245,29 @@ def eye_region(crop: np.ndarray, points: np.ndarray, eye: int) -> EyeRegion:
                      texture=_lid_texture(crop, uv, frame, u_grid, skin, top, bottom))
 
 
-def _lid_light(region: EyeRegion, top: np.ndarray, bottom: np.ndarray,
-               colour: np.ndarray) -> np.ndarray:
-    """[h, w, 3] factor on a shut lid's colour (per channel): the light, shade and tint
-    of the skin around the eye carried across its opening (the shadow of the socket
-    towards the nose, the darker skin under the eye), so that the lid is lit as the
-    face around it is rather than one flat colour.  The skin's colour is spread over
-    the opening by a normalised blur (the eye itself left out) and taken relative to
-    the lid's colour, at the lid's own overall brightness.  Per portrait: no frame
-    changes it."""
+def _lid_tint(region: EyeRegion, top: np.ndarray, bottom: np.ndarray,
+              colour: np.ndarray) -> np.ndarray:
+    """[h, w, 3] factor on a shut lid's colour (per channel) that gives it the tint of
+    the skin around the eye, at its own brightness: the lid's colour is taken from the
+    skin just above its lashes, which on a painting is often paler or greyer than the
+    face around the eye (the Vermeer's lids came out pale grey ovals).  The skin's
+    colour is spread across the opening by a normalised blur (the eye itself left out);
+    each pixel then takes that colour's hue, not its brightness, so a lid lowered over
+    a dark eye stays as light against it as before.  Per portrait: no frame changes
+    it."""
     v = region.uv[..., 1]
     skin = (v < top - LASH_BAND - LID_OVER) | (v > bottom + LID_TUCK + 0.1)
     if skin.sum() < 12:
         return np.ones(v.shape + (1,))
-    sigma = max(2.0, LID_LIGHT_BLUR * region.frame.half)
+    sigma = max(2.0, LID_TINT_BLUR * region.frame.half)
     mask = skin.astype(np.float32)
     spread = cv2.GaussianBlur(region.source * mask[..., None], (0, 0), sigma) / np.maximum(
         cv2.GaussianBlur(mask, (0, 0), sigma), 1e-3)[..., None]
-    light = spread / np.maximum(colour, 1.0)
-    # the skin's light and colour across the lid, but not its overall brightness: the
-    # skin right around an eye is often in shadow, and the lid's own colour (from the
-    # skin above its lashes) already says how bright it is
-    eye = (np.abs(region.uv[..., 0]) < 1.0) & (v > top) & (v < bottom)
-    if eye.any():
-        light = light * (_luma(colour[eye]).sum() / max(_luma(spread[eye]).sum(), 1.0))
-    light = np.clip(light, *LID_LIGHT_RANGE)
-    return 1.0 + LID_LIGHT * (light - 1.0)
+    # channel by channel, the spread colour over the lid's, both as shares of their
+    # brightness: the lid's brightness (its luma) stays exactly as it was
+    hue = (spread / np.maximum(_luma(spread), 1.0)[..., None]) / (
+        np.maximum(colour, 1.0) / np.maximum(_luma(colour), 1.0)[..., None])
+    return 1.0 + LID_TINT * (np.clip(hue, *LID_TINT_RANGE) - 1.0)
 
 
 def _lid_full(skin: np.ndarray, top: np.ndarray, half: float) -> np.ndarray:
@@ -341,8 +338,8 @@ def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
 
     A lid closing a little slides down as painted (its lash line and the skin just
     above it move down, that skin stretching).  Closing further, it gives way to a
-    painted lid: the colour of the skin just above the eye (lit as the skin around the
-    eye is, see :func:`_lid_light`), fading in from that skin
+    painted lid: the colour of the skin just above the eye (in the tint of the skin
+    around the eye, see :func:`_lid_tint`), fading in from that skin
     (no edge at its top), the painting's grain, a little darker towards its edge,
     with a lash line along the edge, covering the painted lash line and reaching
     where the lid now ends (a shut lid a little past the painted lower lid line, so
