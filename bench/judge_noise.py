@@ -42,14 +42,23 @@ SHARED = REPO.parent / "shared"
 AXES = ("yaw", "pitch", "roll")
 
 
-def read_frames(path: Path) -> list[np.ndarray]:
+def sample_frames(path: Path, samples: int) -> list[np.ndarray]:
+    """``samples`` frames spread evenly over the video (only those are kept: a long
+    render at full size would not fit in memory whole)."""
+    cap = cv2.VideoCapture(str(path))
+    count = 0
+    while cap.grab():
+        count += 1
+    cap.release()
+    wanted = set(np.linspace(0, max(count - 1, 0), samples).round().astype(int).tolist())
     cap = cv2.VideoCapture(str(path))
     frames = []
-    while True:
+    for i in range(count):
         ok, frame = cap.read()
         if not ok:
             break
-        frames.append(frame)
+        if i in wanted:
+            frames.append(frame)
     cap.release()
     return frames
 
@@ -75,13 +84,11 @@ def pose(pe, ref: np.ndarray, lm: np.ndarray) -> np.ndarray:
     return np.array(pe.euler(pe.kabsch(ref[pe.RIGID], lm[pe.RIGID])))
 
 
-def noise(pe, frames: list[np.ndarray], samples: int, copies: int,
-          rng: np.random.Generator) -> np.ndarray:
+def noise(pe, frames: list[np.ndarray], copies: int, rng: np.random.Generator) -> np.ndarray:
     """Standard deviation of yaw, pitch, roll (degrees) read on sub-pixel-shifted copies
-    of ``samples`` frames spread over the video, averaged over those frames."""
+    of each of ``frames``, averaged over those frames."""
     spreads = []
-    for t in np.linspace(0, len(frames) - 1, samples).round().astype(int):
-        frame = frames[t]
+    for frame in frames:
         h, w = frame.shape[:2]
         readings = []
         with mesh() as fm:
@@ -99,19 +106,14 @@ def noise(pe, frames: list[np.ndarray], samples: int, copies: int,
     return np.mean(spreads, axis=0) if spreads else np.full(3, np.nan)
 
 
-def signal(pe, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Standard deviation of the driver's yaw, pitch, roll over the clip, as read, and
-    the share of each that goes with the mouth's opening (squared correlation)."""
-    ref, rows, mouth = None, [], []
-    with mesh() as fm:
-        for frame in frames:
-            lm = landmarks(fm, frame)
-            if lm is None:
-                continue
-            ref = lm if ref is None else ref
-            rows.append(pose(pe, ref, lm))
-            mouth.append(pe.features(lm, ref)["mouth_open"])
-    rows, mouth = np.array(rows), np.array(mouth)
+def signal(pe, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Standard deviation of the driver's yaw, pitch, roll over the clip, as the
+    evaluator reads it (its own tracking), and the share of each that goes with the
+    mouth's opening (squared correlation)."""
+    tracks, _ = pe.track(str(path))
+    found = [lm for lm in tracks if lm is not None]
+    rows = np.array([pose(pe, found[0], lm) for lm in found])
+    mouth = np.array([pe.features(lm, found[0])["mouth_open"] for lm in found])
     share = np.array([np.corrcoef(rows[:, i], mouth)[0, 1] ** 2 if rows[:, i].std() > 0
                       and mouth.std() > 0 else 0.0 for i in range(3)])
     return rows.std(axis=0), share
@@ -147,10 +149,11 @@ def main() -> int:
         if not video.exists():
             continue
         if d not in drivers:
-            frames = read_frames(shared / "data" / "driving" / f"{d}.mp4")
-            drivers[d] = (*signal(pe, frames), noise(pe, frames, a.frames, a.copies, rng))
+            clip = shared / "data" / "driving" / f"{d}.mp4"
+            drivers[d] = (*signal(pe, clip),
+                          noise(pe, sample_frames(clip, a.frames), a.copies, rng))
         sd, share, nd = drivers[d]
-        no = noise(pe, read_frames(video), a.frames, a.copies, rng)
+        no = noise(pe, sample_frames(video, a.frames), a.copies, rng)
         entry = {"portrait": p, "clip": d}
         for i, axis in enumerate(AXES):
             c = ceiling(sd[i], nd[i], no[i])
