@@ -183,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, metavar="N",
                    help="onnxruntime threads on the CPU (default: half the cores)")
     p.add_argument("--repeat", type=int, default=1, metavar="N",
-                   help="renders per provider; every run's fps is reported (default 1)")
+                   help="runs of decode + track alone and of a render per provider; every "
+                        "run's fps is reported and the medians compared (default 1)")
     p.add_argument("--live-seconds", type=float, default=10.0, metavar="S",
                    help="length of the live-like session, 0 to skip it (default 10)")
     p.add_argument("--plain", action="store_true",

@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -393,13 +393,15 @@ def measure_tracking(video, tracker, max_frames: int | None = None,
                      ) -> tuple[list[DriverFrame], float, StageTimes]:
     """Decode + track a video (at most ``max_frames`` frames) with nothing after it, in
     the same two overlapping threads as a render: (driver frames, seconds, times).
-    What a render's speed is measured against (``puppet bench``)."""
+    What a render's speed is measured against (``puppet bench``).  The frames keep their
+    faces, not their pictures: a clip's pictures held to the end would count in the
+    memory a render is measured to take."""
     times = StageTimes()
     dframes: list[DriverFrame] = []
     source = itertools.islice(video.frames("rgb24"), max_frames)
     start = time.perf_counter()
     run_pipeline(timed(source, times, "decode"), [("track", track_step(tracker, times))],
-                 dframes.append, stop=stop)
+                 lambda d: dframes.append(replace(d, image=None)), stop=stop)
     return dframes, time.perf_counter() - start, times
 
 
