@@ -48,6 +48,7 @@ DRIVER_PORTRAIT = "grace-sepia"  # the synthesised driving clip shows the other 
 DRIVER_SIZE = 512
 DRIVER_FPS = 25.0
 GENERATOR_RUNS = 200  # at least this many generator calls for its own timing
+GENERATOR_FRAMES = 400  # the driving frames it is timed on (each at least once)
 
 
 @dataclass(frozen=True)
@@ -208,38 +209,53 @@ def _render_once(portrait, driving: str, frames: int | None, generator, out: Pat
     return report, video.fps
 
 
-def _generator_alone(portrait, generator, dframes: list) -> dict[str, Any]:
-    """The generator's own time per frame, on the motions of the driving clip."""
+def _generator_alone(portrait, generator, dframes: list, driving: str) -> dict[str, Any]:
+    """The generator's own time per frame, on the driving clip's motions made as a render
+    makes them: from its faces and its pictures (the inside of the mouth is carried over
+    from the driver's).  The pictures are decoded again, each let go once used; every
+    frame of the first ``GENERATOR_FRAMES`` is timed, then the clip again from its start
+    until there have been ``GENERATOR_RUNS``."""
     from puppet.engine import FrameRenderer
+    from puppet.sources.video import VideoFile
 
     renderer = FrameRenderer(portrait, generator)
-    motions = []
-    for i, d in enumerate(dframes):
-        motion = renderer.motion_for(d.face, d.time) if d.face is not None else None
-        if motion is not None and not motion.neutral:
-            motions.append(motion)
-        if i > 400:
-            break
-    if not motions:
-        return {"median_ms": float("nan"), "p95_ms": float("nan"), "frames": 0}
     prepared = renderer.prepared
-    for m in motions[:5]:  # warm-up (and the CUDA graph's capture)
-        generator.render(prepared, m)
     times, first, second = [], [], []
-    runs = max(GENERATOR_RUNS, len(motions))
-    for m in itertools.islice(itertools.cycle(motions), runs):
-        t0 = time.perf_counter()
-        if hasattr(generator, "begin"):
-            begun = generator.begin(prepared, m)
-            t1 = time.perf_counter()
-            generator.finish(prepared, begun)
-        else:
-            t1 = t0
-            generator.render(prepared, m)
-        t2 = time.perf_counter()
-        times.append((t2 - t0) * 1000.0)
-        first.append((t1 - t0) * 1000.0)
-        second.append((t2 - t1) * 1000.0)
+    warm_up = 5  # (and the CUDA graph's capture)
+    frames = dframes[:GENERATOR_FRAMES]
+    loop = (frames[-1].time + 1.0) if frames else 0.0
+    for lap in range(GENERATOR_RUNS):
+        used = 0
+        with VideoFile(driving) as video:
+            for d, frame in zip(frames, video.frames("rgb24")):
+                if d.face is None:
+                    continue
+                m = renderer.motion_for(d.face, d.time + lap * loop, frame.image)
+                if m.neutral:
+                    continue
+                used += 1
+                if warm_up:
+                    generator.render(prepared, m)
+                    warm_up -= 1
+                    continue
+                t0 = time.perf_counter()
+                if hasattr(generator, "begin"):
+                    begun = generator.begin(prepared, m)
+                    t1 = time.perf_counter()
+                    generator.finish(prepared, begun)
+                else:
+                    t1 = t0
+                    generator.render(prepared, m)
+                t2 = time.perf_counter()
+                times.append((t2 - t0) * 1000.0)
+                first.append((t1 - t0) * 1000.0)
+                second.append((t2 - t1) * 1000.0)
+                if lap and len(times) >= GENERATOR_RUNS:
+                    break
+        if not used or len(times) >= GENERATOR_RUNS:
+            break
+    if not times:
+        return {"median_ms": float("nan"), "p95_ms": float("nan"), "frames": 0}
     crop = prepared.box.res
     # the first half makes the eyes' patches and the mouth's layer (and on the CPU the
     # warp field); the second draws: on CUDA that is the model alone, frame in and out
@@ -287,9 +303,10 @@ def child_render(device: str, settings: BenchSettings, driving: str, workdir: st
     result["track_only"] = track_only
     if track_only["fps"] > 0:
         result["render"]["ratio_to_track_only"] = result["render"]["fps"] / track_only["fps"]
-    result["generator"] = _generator_alone(portrait, generator, dframes)
-    result.update(_runner_info(generator))
+    # the render's peak, before the generator is timed alone on pictures read again
     result["peak_rss_mb"] = _peak_rss_mb()
+    result["generator"] = _generator_alone(portrait, generator, dframes, driving)
+    result.update(_runner_info(generator))
     result["gpu_memory_mb"] = _gpu_memory_mb()
     return result
 
@@ -346,6 +363,7 @@ def child_live(device: str, settings: BenchSettings, driving: str) -> dict[str, 
     with FaceTracker(video=True) as tracker:
         cam.start()
         start = time.perf_counter()
+        cpu_start = time.process_time()
         t_clip = 0.0
         while time.perf_counter() - start < settings.live_seconds and not stop.is_set():
             try:
@@ -354,11 +372,12 @@ def child_live(device: str, settings: BenchSettings, driving: str) -> dict[str, 
                 continue
             face = tracker.track_rgb(image)
             t_clip = time.perf_counter() - start
-            motion = renderer.motion_for(face, t_clip)
+            motion = renderer.motion_for(face, t_clip, image)  # as the live engine does
             renderer.draw(motion, out)
             latencies.append((time.perf_counter() - captured) * 1000.0)
             shown += 1
         seconds = time.perf_counter() - start
+        cpu_seconds = time.process_time() - cpu_start
         stop.set()
         cam.join(timeout=5)
     if errors:
@@ -366,6 +385,10 @@ def child_live(device: str, settings: BenchSettings, driving: str) -> dict[str, 
     return {"seconds": seconds, "frames_shown": shown, "fps": shown / seconds,
             "camera_fps": fps_box[0] if fps_box else None,
             "frames_dropped": counts["dropped"], "latency": _stats(latencies),
+            # the whole process's CPU time (every thread, the clip's decoding included,
+            # as a camera's would be) over the session, in per cent of one core
+            "cpu_percent": 100.0 * cpu_seconds / seconds if seconds > 0 else None,
+            "cpu_count": os.cpu_count(),
             "peak_rss_mb": _peak_rss_mb(), "gpu_memory_mb": _gpu_memory_mb(),
             **_runner_info(generator)}
 
@@ -490,6 +513,14 @@ def _mb(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f} MB"
 
 
+def _cpu_share(live: dict[str, Any]) -> str:
+    cpu = live.get("cpu_percent")
+    if cpu is None:
+        return ""
+    cores = live.get("cpu_count") or 1
+    return f", CPU {cpu:.0f}% of one core ({cpu / cores:.0f}% of all {cores})"
+
+
 def format_table(results: dict[str, Any]) -> str:
     from puppet.engine import STAGES
 
@@ -542,7 +573,8 @@ def format_table(results: dict[str, Any]) -> str:
                          f"{live['camera_fps']:g} fps camera, latency "
                          f"{live['latency']['median_ms']:.1f} ms median / "
                          f"{live['latency']['p95_ms']:.1f} ms p95, "
-                         f"peak memory {_mb(live.get('peak_rss_mb'))}")
+                         f"peak memory {_mb(live.get('peak_rss_mb'))}"
+                         + _cpu_share(live))
     return "\n".join(lines)
 
 

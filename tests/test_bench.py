@@ -42,8 +42,11 @@ def test_bench_measures_every_stage_and_writes_json(tmp_path):
     live = run["live"]
     assert live["frames_shown"] > 0 and live["latency"]["median_ms"] > 0
     assert live["peak_rss_mb"] > 50
+    # tracking and drawing 30 frames a second take some CPU, and no more than every core
+    assert 1.0 < live["cpu_percent"] <= 100.0 * live["cpu_count"] + 10.0
     # the table says the same
     assert "render:" in r.stdout and "decode + track alone:" in r.stdout
+    assert "% of one core" in r.stdout
     assert "drawn with OpenCV" in r.stdout
     for stage in STAGES:
         assert f"  {stage} " in r.stdout
