@@ -341,6 +341,43 @@ def test_the_drivers_teeth_keep_their_shading(prepared):
     assert np.corrcoef(phase, luma)[0, 1] > 0.5
 
 
+@pytest.mark.parametrize("driver", [True, False])
+def test_the_mouths_colour_is_made_only_where_it_shows(prepared, monkeypatch, driver):
+    """The inside's colour is made only in the rows and columns the layer covers (and the
+    opening's): where it covers, the layer is the same as made over the whole box."""
+    target = prepared.points.copy()
+    target3 = np.concatenate([target, np.zeros((478, 1))], axis=1)
+    _open_mouth(target3, 0.2)
+    target = target3[:, :2]
+    driver_pts = target * 1.3 + 20
+    image = np.full((800, 800, 3), 150, np.uint8)
+    poly = features.inner_mouth_polygon(driver_pts)
+    cv2.fillPoly(image, [np.round(poly - 0.5).astype(np.int32)], (110, 105, 168))
+    view = (image, driver_pts, np.array([70.0, 73.0, 134.0])) if driver else ()
+
+    def layer():
+        return features.mouth_layer(target, prepared.points, prepared.mouth_shape,
+                                    prepared.box.res, prepared.palette, *view)[0]
+
+    spans, made = features._spans, []
+
+    def recorded(mask):
+        rows, cols = spans(mask)
+        made.append((rows.stop - rows.start) * (cols.stop - cols.start))
+        return rows, cols
+
+    monkeypatch.setattr(features, "_spans", recorded)
+    part = layer()
+    monkeypatch.setattr(features, "_spans", lambda mask: (slice(0, mask.shape[0]),
+                                                          slice(0, mask.shape[1])))
+    whole = layer()
+    cover = whole[..., 3] > 0
+    assert cover.any() and np.array_equal(part[..., 3], whole[..., 3])
+    np.testing.assert_array_equal(part[..., :3][cover], whole[..., :3][cover])
+    # and it is a part: the box is about 1.5 by 1.7 mouth widths, the opening smaller
+    assert made[0] < 0.6 * cover.size
+
+
 def test_closing_the_mouth_hides_the_inside(prepared):
     layer, _ = features.mouth_layer(prepared.points, prepared.points, prepared.mouth_shape,
                                     prepared.box.res, prepared.palette)
