@@ -11,6 +11,10 @@ face in a square window around it, where it is large.
 """
 from __future__ import annotations
 
+import sys
+import threading
+import types
+
 import cv2
 import numpy as np
 
@@ -52,6 +56,43 @@ _NO_TRIAL = object()  # FaceTracker._trial when no larger face is being tried
 # move before the window must follow (each move makes the graph find the face afresh)
 WINDOW_FACES = 6.0
 
+_IMPORT_LOCK = threading.Lock()
+
+
+def _pyplot_left_out(name: str):
+    raise ImportError(f"matplotlib.pyplot.{name}: Puppet imported MediaPipe without "
+                      "matplotlib's plotting (only MediaPipe's plot_landmarks uses it)")
+
+
+def import_mediapipe() -> None:
+    """Import MediaPipe without ``matplotlib.pyplot``: importing ``mediapipe`` imports its
+    ``solutions.drawing_utils``, which imports pyplot for a plotting helper Puppet never
+    calls, and that was 0.32 of the 0.58 s MediaPipe took to import, in every command
+    (and every child process of ``puppet bench``).  For the import only, a stand-in answers
+    for pyplot (and for matplotlib, when it is not imported yet); then it is taken out of
+    ``sys.modules`` again, so a later ``import matplotlib.pyplot`` gets the real one.  (The
+    desktop bundle leaves matplotlib out altogether: tools/bundle_runtime_hook.py.)"""
+    with _IMPORT_LOCK:
+        if "mediapipe" in sys.modules or "matplotlib.pyplot" in sys.modules:
+            import mediapipe  # noqa: F401 - already imported, or pyplot is here anyway
+            return
+        pyplot = types.ModuleType("matplotlib.pyplot")
+        pyplot.__getattr__ = _pyplot_left_out  # type: ignore[method-assign]
+        stand_ins = {"matplotlib.pyplot": pyplot}
+        if "matplotlib" not in sys.modules:
+            package = types.ModuleType("matplotlib")
+            package.__path__ = []  # a package, with no submodules of its own
+            package.pyplot = pyplot  # type: ignore[attr-defined]
+            stand_ins["matplotlib"] = package
+        sys.modules.update(stand_ins)
+        try:
+            import mediapipe  # noqa: F401
+        finally:
+            for name, module in stand_ins.items():
+                if sys.modules.get(name) is module:
+                    del sys.modules[name]
+
+
 class FaceTracker:
     """Tracks the largest face in a stream of BGR frames (or in single images).
 
@@ -78,6 +119,7 @@ class FaceTracker:
     def __init__(self, video: bool = True, max_faces: int | None = None,
                  min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5):
         try:
+            import_mediapipe()
             from mediapipe.python.solution_base import SolutionBase
         except ImportError as exc:  # pragma: no cover - the package pins it
             raise PuppetError("MediaPipe is not installed",
@@ -345,6 +387,7 @@ class FaceTracker:
 def small_face_detector(min_confidence: float = 0.5):
     """MediaPipe's full-range face detector (faces down to about 35 pixels in a 1280 x 720
     frame): ``.process(rgb).detections``."""
+    import_mediapipe()
     from mediapipe.python.solutions.face_detection import FaceDetection
 
     return FaceDetection(model_selection=1, min_detection_confidence=min_confidence)

@@ -77,6 +77,9 @@ def triangles_from_edges(edges: Iterable[tuple[int, int]]) -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def triangles() -> np.ndarray:
     """[T, 3] the face mesh's triangles (indices of landmarks), read from MediaPipe."""
+    from puppet.tracking.mediapipe_tracker import import_mediapipe
+
+    import_mediapipe()
     from mediapipe.python.solutions.face_mesh_connections import FACEMESH_TESSELATION
 
     tris = triangles_from_edges(FACEMESH_TESSELATION)

@@ -290,3 +290,34 @@ def test_find_faces_lists_every_face_of_a_group_from_the_left(group_portrait, gr
     with pytest.raises(PuppetError) as err:
         find_face(grace_photo, number=2)
     assert "shows one face" in err.value.problem
+
+
+# a fresh interpreter: whether a tracker's MediaPipe brings matplotlib's pyplot with it
+_PYPLOT_PROBE = """
+import sys
+{setup}
+print("pyplot" if "matplotlib.pyplot" in sys.modules else "no pyplot")
+import matplotlib.pyplot
+print("real" if hasattr(matplotlib.pyplot, "plot") else "stand-in")
+"""
+
+
+@pytest.mark.parametrize("setup, loaded", [
+    # the control: MediaPipe imported plainly imports pyplot (for its plotting helper)
+    ("import mediapipe", "pyplot"),
+    ("from puppet.tracking.mediapipe_tracker import FaceTracker\n"
+     "FaceTracker(video=False).close()", "no pyplot"),
+    # with matplotlib itself already imported, only pyplot is stood in for
+    ("import matplotlib\n"
+     "from puppet.tracking.mesh import triangles\ntriangles()", "no pyplot"),
+])
+def test_a_tracker_imports_mediapipe_without_pyplot(setup, loaded):
+    """Trackers import MediaPipe without matplotlib's pyplot (0.3 s of every start), and
+    leave nothing behind: pyplot imported afterwards is the real one."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _PYPLOT_PROBE.format(setup=setup)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines()[-2:] == [loaded, "real"]
