@@ -62,7 +62,7 @@ step generator-variants $PY bench/generator_variants.py --device all \
     grep -E "FAIL|warn|CUDA provider|GPU:" "$OUT/doctor.txt"
     for f in "$OUT"/bench-*.txt; do
         echo; echo "## $(basename "$f")"
-        grep -E "^==|render:|decode \+ track alone|generator alone|peak memory|live-like|not measured|exit" "$f"
+        grep -E "^==|render:|threads busy|decode \+ track alone|generator alone|peak memory|live-like|not measured|exit" "$f"
     done
     echo; echo "## render-cuda.txt"; grep -E "Rendered|runs on|error|exit" "$OUT/render-cuda.txt" 2>/dev/null
     echo; echo "## generator-variants.txt"; cat "$OUT/generator-variants.txt"

@@ -209,6 +209,20 @@ def _render_once(portrait, driving: str, frames: int | None, generator, out: Pat
     return report, video.fps
 
 
+def _threads_busy(times, renders: list[dict[str, Any]]) -> dict[str, float]:
+    """The share of the renders' time each of the render's threads spent in its stages
+    (a thread near 100% is what the render waits for; wall-clock time, so a thread
+    waiting for Python's GIL or for the CPU counts as busy)."""
+    from puppet.engine import THREADS
+
+    seconds = sum(r["seconds"] for r in renders)
+    if seconds <= 0:
+        return {}
+    totals = {stage: sum(values) / 1000.0 for stage, values in times.samples.items()}
+    return {thread: max(0.0, sum(sign * totals.get(stage, 0.0) for stage, sign in parts))
+            / seconds for thread, parts in THREADS.items()}
+
+
 def _generator_alone(portrait, generator, dframes: list, driving: str) -> dict[str, Any]:
     """The generator's own time per frame, on the driving clip's motions made as a render
     makes them: from its faces and its pictures (the inside of the mouth is carried over
@@ -296,7 +310,7 @@ def child_render(device: str, settings: BenchSettings, driving: str, workdir: st
                         "first_frame_seconds": float(np.median(
                             [r["first_frame_seconds"] for r in renders])),
                         "frames": renders[-1]["frames"], "video_fps": video_fps,
-                        "stages": stages}
+                        "stages": stages, "threads_busy": _threads_busy(merged, renders)}
     track_only = dict(alone[-1])
     track_only["fps"] = float(np.median([a["fps"] for a in alone]))
     track_only["fps_runs"] = [a["fps"] for a in alone]
@@ -549,6 +563,9 @@ def format_table(results: dict[str, Any]) -> str:
         for stage in STAGES:
             lines.append(f"  {stage:<12} {_ms(stages.get(stage))}")
         r, t = run["render"], run["track_only"]
+        if r.get("threads_busy"):
+            lines.append("  threads busy: " + ", ".join(
+                f"{name} {share:.0%}" for name, share in r["threads_busy"].items()))
         runs = ", ".join(f"{f:.1f}" for f in r["fps_runs"])
         lines.append(f"  render: {r['fps']:.1f} fps end to end ({r['frames']} frames; "
                      f"runs: {runs}); {r['steady_fps']:.1f} fps after the first frame, "

@@ -25,6 +25,10 @@ def test_bench_measures_every_stage_and_writes_json(tmp_path):
     for stage in STAGES:
         s = stages[stage]
         assert s["frames"] == 2 * 16 and 0 < s["median_ms"] <= s["p95_ms"], stage
+    # the share of the renders' time each of the render's threads was busy
+    busy = run["render"]["threads_busy"]
+    assert set(busy) == {"source", "track", "retarget", "generate", "compose", "encode"}
+    assert all(0.0 < share <= 1.05 for share in busy.values()), busy
     assert run["render"]["frames"] == 16 and run["render"]["fps"] > 0
     assert run["render"]["steady_fps"] > 0 and run["render"]["first_frame_seconds"] > 0
     assert run["track_only"]["frames"] == 16 and run["track_only"]["fps"] > 0
@@ -46,7 +50,7 @@ def test_bench_measures_every_stage_and_writes_json(tmp_path):
     assert 1.0 < live["cpu_percent"] <= 100.0 * live["cpu_count"] + 10.0
     # the table says the same
     assert "render:" in r.stdout and "decode + track alone:" in r.stdout
-    assert "% of one core" in r.stdout
+    assert "% of one core" in r.stdout and "threads busy: source" in r.stdout
     assert "drawn with OpenCV" in r.stdout
     for stage in STAGES:
         assert f"  {stage} " in r.stdout
