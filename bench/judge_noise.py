@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How much of the judge's head-pose score is lost to its own tracking noise.
 
-    python bench/judge_noise.py [--quality DIR] [--frames 8] [--copies 12]
+    python bench/judge_noise.py [--quality DIR] [--frames 8] [--copies 12] [--still 60]
 
 The evaluator (../shared/eval/puppet_eval.py) correlates the head pose it reads on the
 driving clip with the pose it reads on the rendered video.  Its face mesh reads a
@@ -20,7 +20,11 @@ whatever the render does.  This measures it:
 * the mouth's share: how much of the driver's pose, as read, goes with its mouth
   opening (the squared correlation).  Where the head hardly moves, the face mesh reads
   a mouth that opens as a head that nods a little, on the driver and on the render
-  alike, each in its own way; a high share says the clip's "head pose" is largely that.
+  alike, each in its own way; a high share says the clip's "head pose" is largely that;
+* the still jitter: the evaluator's jitter ratio for a video of the portrait that does
+  not move at all (its first frame, repeated exactly), against the driver's jitter.  On
+  some paintings its face mesh moves its landmarks from frame to frame over an
+  unchanging picture, so a render cannot score below that, however steady it is.
 
 DIR is a folder written by bench/quality.py (quality.json and the rendered videos);
 each pair's measured correlation is printed beside its ceiling.  Needs ../shared and
@@ -106,17 +110,36 @@ def noise(pe, frames: list[np.ndarray], copies: int, rng: np.random.Generator) -
     return np.mean(spreads, axis=0) if spreads else np.full(3, np.nan)
 
 
-def signal(pe, path: Path) -> tuple[np.ndarray, np.ndarray]:
+def jitter(pe, tracks: list) -> float:
+    """The evaluator's jitter of a track: the mean absolute second difference of the
+    landmarks (x, y in eye distances, about the centre of its rigid points); the same
+    formula as its own, which is local to its main()."""
+    found = [lm for lm in tracks if lm is not None]
+    if len(found) < 3:
+        return float("nan")
+    arr = np.stack([lm[:, :2] / np.linalg.norm(lm[pe.L_EYE_OUT, :2] - lm[pe.R_EYE_OUT, :2])
+                    for lm in found])
+    arr = arr - arr[:, pe.RIGID].mean(axis=1, keepdims=True)
+    return float(np.abs(np.diff(arr, 2, axis=0)).mean())
+
+
+def still_jitter(pe, frame: np.ndarray, copies: int) -> float:
+    """The evaluator's jitter over ``copies`` exact copies of one frame (video mode)."""
+    with mesh() as fm:
+        return jitter(pe, [landmarks(fm, frame) for _ in range(copies)])
+
+
+def signal(pe, path: Path) -> tuple[np.ndarray, np.ndarray, float]:
     """Standard deviation of the driver's yaw, pitch, roll over the clip, as the
-    evaluator reads it (its own tracking), and the share of each that goes with the
-    mouth's opening (squared correlation)."""
+    evaluator reads it (its own tracking), the share of each that goes with the
+    mouth's opening (squared correlation), and the driver's jitter."""
     tracks, _ = pe.track(str(path))
     found = [lm for lm in tracks if lm is not None]
     rows = np.array([pose(pe, found[0], lm) for lm in found])
     mouth = np.array([pe.features(lm, found[0])["mouth_open"] for lm in found])
     share = np.array([np.corrcoef(rows[:, i], mouth)[0, 1] ** 2 if rows[:, i].std() > 0
                       and mouth.std() > 0 else 0.0 for i in range(3)])
-    return rows.std(axis=0), share
+    return rows.std(axis=0), share, jitter(pe, tracks)
 
 
 def ceiling(measured: float, nd: float, no: float) -> float:
@@ -131,6 +154,8 @@ def main() -> int:
     ap.add_argument("--shared", default=str(SHARED))
     ap.add_argument("--frames", type=int, default=8, help="frames sampled per video")
     ap.add_argument("--copies", type=int, default=12, help="shifted copies per frame")
+    ap.add_argument("--still", type=int, default=60,
+                    help="frames of the unmoving video the still jitter is read on")
     ap.add_argument("--json", help="also write the figures here")
     a = ap.parse_args()
     shared, folder = Path(a.shared), Path(a.quality)
@@ -139,7 +164,8 @@ def main() -> int:
 
     rows = json.loads((folder / "quality.json").read_text())["rows"]
     rng = np.random.default_rng(0)
-    drivers: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    drivers: dict[str, tuple[np.ndarray, np.ndarray, float, np.ndarray]] = {}
+    stills: dict[str, float] = {}  # per portrait: the jitter of its unmoving video
     out = []
     print(f"{'pair':10s} {'axis':5s} {'driver sd':>9s} {'mouth':>6s} {'noise drv':>9s} "
           f"{'noise out':>9s} {'ceiling':>8s} {'measured':>8s}   (degrees)")
@@ -152,9 +178,13 @@ def main() -> int:
             clip = shared / "data" / "driving" / f"{d}.mp4"
             drivers[d] = (*signal(pe, clip),
                           noise(pe, sample_frames(clip, a.frames), a.copies, rng))
-        sd, share, nd = drivers[d]
-        no = noise(pe, sample_frames(video, a.frames), a.copies, rng)
-        entry = {"portrait": p, "clip": d}
+        sd, share, jd, nd = drivers[d]
+        frames = sample_frames(video, a.frames)
+        no = noise(pe, frames, a.copies, rng)
+        if p not in stills:  # frame 0 of a render is the portrait as it is
+            stills[p] = still_jitter(pe, frames[0], a.still)
+        entry = {"portrait": p, "clip": d, "still_jitter_ratio": round(stills[p] / jd, 3),
+                 "jitter_ratio": row.get("jitter_ratio")}
         for i, axis in enumerate(AXES):
             c = ceiling(sd[i], nd[i], no[i])
             got = row["corr"].get(axis, float("nan"))
@@ -167,14 +197,26 @@ def main() -> int:
                   f"{no[i]:9.2f} {c:8.3f} {got:8.3f}")
         entry["pose_ceiling"] = round(float(np.mean([entry[x]["ceiling"] for x in AXES])), 3)
         entry["pose_score"] = row.get("pose_score")
+        print(f"{p + ' ' + d:10s} jitter ratio of the portrait held still "
+              f"{entry['still_jitter_ratio']:.2f}, of the render {row.get('jitter_ratio')}")
         out.append(entry)
     if out:
         print(f"\naverage over {len(out)} pairs: pose ceiling "
               f"{np.mean([e['pose_ceiling'] for e in out]):.3f}, measured pose score "
               f"{np.mean([e['pose_score'] for e in out]):.3f}")
+        print(f"  jitter ratio: {np.mean([e['jitter_ratio'] for e in out]):.3f} measured; "
+              f"{np.mean([e['still_jitter_ratio'] for e in out]):.3f} for the portraits "
+              "held still")
+        for p in stills:
+            mine = [e for e in out if e["portrait"] == p]
+            print(f"  {p}: held still, jitter ratio "
+                  f"{min(e['still_jitter_ratio'] for e in mine):.2f}-"
+                  f"{max(e['still_jitter_ratio'] for e in mine):.2f}; rendered "
+                  f"{min(e['jitter_ratio'] for e in mine):.2f}-"
+                  f"{max(e['jitter_ratio'] for e in mine):.2f}")
         for d in sorted(drivers, key=lambda k: int(k[1:]) if k[1:].isdigit() else 0):
             mine = [e for e in out if e["clip"] == d]
-            sd, share, _ = drivers[d]
+            sd, share, _, _ = drivers[d]
             print(f"  {d}: ceiling {np.mean([e['pose_ceiling'] for e in mine]):.3f}, "
                   f"measured {np.mean([e['pose_score'] for e in mine]):.3f}; the driver's "
                   f"yaw, pitch, roll spread {', '.join(f'{v:.2f}' for v in sd)} degrees, "
