@@ -237,6 +237,87 @@ def test_a_widened_eye_patch_moves_only_the_lid_and_the_eye(prepared):
         assert np.abs(wide - rest)[~outside].mean() > 2.0
 
 
+WHITE, IRIS = (215, 220, 225), (40, 60, 90)  # BGR
+
+
+@pytest.fixture(scope="module")
+def painted_eyes(generator, grace_photo):
+    """The photograph with its eyes painted over as a painter shows them: a pale white
+    between the lids and a dark iris disc (where the face mesh puts it), cut by the lids.
+    (In the photograph itself the lids meet a dark iris: no white shows.)  Twice the
+    photograph's size, so that a lid opened wider uncovers a few pixels above the iris."""
+    image = cv2.resize(grace_photo, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+    face = portrait_from_image(image, "grace", "test").face
+    for eye, iris in ((0, lm.RIGHT_IRIS), (1, lm.LEFT_IRIS)):
+        opening = np.zeros(image.shape[:2], np.uint8)
+        polygon = features.opening_polygon(face.landmarks, eye)
+        cv2.fillPoly(opening, [np.round(polygon).astype(np.int32)], 255)
+        centre = face.landmarks[iris[0], :2]
+        radius = np.linalg.norm(face.landmarks[iris[1:], :2] - centre, axis=1).mean()
+        disc = np.zeros_like(opening)
+        cv2.circle(disc, tuple(int(c) for c in np.round(centre)), int(round(radius)), 255, -1)
+        image[opening > 0] = WHITE
+        image[(opening > 0) & (disc > 0)] = IRIS
+    return generator.prepare(portrait_from_image(image, "painted eyes", "test"))
+
+
+def test_an_eye_opened_wider_shows_white_above_a_round_iris(painted_eyes, prepared):
+    """Opened wider than painted, the lid uncovers the eyeball: above the iris's top
+    (its disc, not the painted iris stretched up) the white of the eye, under the iris's
+    hidden top the iris; the painted eyeball below the seam stays exactly as painted
+    (but for its corners, where the eye stretches up after the lid as before)."""
+    luma = np.array([0.114, 0.587, 0.299])
+    middle = 0.5 * (np.dot(WHITE, luma) + np.dot(IRIS, luma))
+    for region in painted_eyes.eyes:
+        assert region.eyeball is not None
+        f = region.fixed
+        u, v = region.uv[..., 0], region.uv[..., 1]
+        px = 1.0 / region.frame.half
+        cu, cv, radius = features._iris(painted_eyes.points, region.eye, region.frame)
+        rest = region.rest[0].transpose(1, 2, 0) * 255
+        wide = features.eye_patch(region, np.full(len(region.pair_u), -features.WIDEN_MAX))
+        wide = (wide[0].transpose(1, 2, 0) * 255) @ luma
+        lid = np.maximum(f.top - features.WIDEN_MAX * (f.bottom - f.top),
+                         f.skin_top + 0.5 * (f.top - f.skin_top))
+        # beside the iris's top (where a stretched iris would be), a little way out from
+        # its middle: the white of the eye, from under the lid down to the iris's rim
+        for side in (-0.7, 0.7):
+            column = np.abs(u - (cu + side * radius)) < 1.5 * px
+            rim = cv - radius * np.sqrt(1.0 - side ** 2)
+            above = column & (v > lid + 2 * px) & (v < rim - px)
+            assert above.sum() >= 2
+            assert wide[above].min() > middle, "the white of the eye beside the iris"
+        # the iris's hidden top, from its rim down to the seam, in its middle: the iris
+        column = np.abs(u - cu) < 1.5 * px
+        hidden_top = column & (v > cv - radius + 2 * px) & (v < f.widen_seam)
+        assert hidden_top.sum() >= 2
+        assert wide[hidden_top].max() < middle, "the iris's hidden top"
+        # below the seam, away from the corners (which stretch up), as painted
+        painted = (v >= f.widen_seam + px) & (v < f.bottom) & (f.widen_middle == 1.0)
+        assert painted.sum() > 20
+        assert np.abs(wide - rest @ luma)[painted].max() < 1e-3
+    # the photograph's own eyes show no white to carry on: they stretch instead
+    assert all(region.eyeball is None for region in prepared.eyes)
+
+
+def test_an_eye_starts_opening_wider_without_a_jump(painted_eyes, monkeypatch):
+    """The drawn eyeball replaces a painted band (lashes, the lid's shadow): it fades in
+    over the first of an opening, so a lid that rises a little changes a little.  The
+    control: drawn at once, the same slight opening changes the band by far more."""
+    def jumps(region):
+        rest = region.rest[0] * 255
+        slight = features.eye_patch(region, np.full(len(region.pair_u), -0.002))[0] * 255
+        return float(np.abs(slight - rest).max())
+
+    for region in painted_eyes.eyes:
+        wider = features.eye_patch(region, np.full(len(region.pair_u), -0.3))[0] * 255
+        assert np.abs(wider - region.rest[0] * 255).max() > 60.0
+        assert jumps(region) < 15.0
+        with monkeypatch.context() as m:
+            m.setattr(features, "WIDEN_FADE", 1e-6)
+            assert jumps(region) > 50.0
+
+
 def test_an_open_mouth_is_dark_inside(generator, prepared, portrait):
     out = generator.render(prepared, _motion(portrait, _open_mouth))
     _, gap, face = _measure(out)

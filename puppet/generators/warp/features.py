@@ -42,6 +42,14 @@ LID_TUCK = 0.08  # a shut lid ends this far past the painted lower lid line
 SLIDE_BAND = 0.45  # the band above the lid line that stretches as a lid slides down
 SLIDE_UNTIL = (0.2, 0.6)  # closing over which a sliding lid gives way to a painted one
 WIDEN_MAX = 0.6  # an eye opens at most this much wider than painted (of its lids' gap)
+WIDEN_SEAM = 0.12  # the eyeball is painted from this far below the upper lid line (at
+# least 2 pixels: the lid's shadow and lashes lie above); opened wider, above that it is drawn
+WIDEN_SHADE = 0.35  # how much darker the eyeball is right under a lid opened wider
+WIDEN_CORNERS = (0.55, 0.95)  # towards the eye's corners (u) it stretches up instead
+WIDEN_FADE = 0.1  # an eye opened wider than painted is drawn in over this much opening
+WHITE_MIN = 0.85  # the painted white of the eye is at least this bright against the skin
+WHITE_KNOWN = 0.5  # what between the lids is darker than this share of the white is not white
+IRIS_SCALE = 0.95  # of the face mesh's iris radius (its ring sits on the iris's edge)
 LID_DETAIL = 20.0  # the most a closed lid's borrowed detail changes a grey level
 LID_TINT = 0.8  # how much of the tint of the skin around the eye a shut lid takes
 LID_TINT_BLUR = 0.3  # over how far (eye half-widths) that skin is spread across the eye
@@ -155,6 +163,9 @@ class EyeRegion:
     uv: np.ndarray  # [h, w, 2] the region's pixels in the eye's frame
     source: np.ndarray  # [h, w, 3] float32, the region's pixels
     texture: np.ndarray  # [h, w, 3] float32, the fine detail a closed lid shows (see below)
+    # the region with its eyeball carried on up under the upper lid (see _eyeball), or
+    # None (without the face mesh's iris points, or with no white of the eye painted)
+    eyeball: np.ndarray | None = None
     # what eye_patch needs per pixel that no frame changes, made here once
     fixed: _EyeFixed = field(init=False, repr=False, compare=False)
 
@@ -182,6 +193,10 @@ class _EyeFixed:
     cols: np.ndarray
     pair_u: np.ndarray  # the lid pairs' u, sorted, and their order
     pair_order: np.ndarray
+    widen_seam: np.ndarray  # where the painted eyeball begins under the upper lid (v)
+    widen_middle: np.ndarray  # 1 where an eye opened wider shows a drawn eyeball, 0 where
+    # it stretches (its corners)
+    widen_box: tuple[slice, slice]  # the rows and columns that drawn eyeball may be in
 
     @classmethod
     def of(cls, region: EyeRegion) -> _EyeFixed:
@@ -202,6 +217,11 @@ class _EyeFixed:
         k_slide = np.maximum(k, t - SLIDE_BAND)
         rows, cols = np.indices(u.shape, dtype=np.float32)
         order = np.argsort(region.pair_u)
+        middle = 1.0 - _smoothstep(np.abs(u), *WIDEN_CORNERS)
+        rr, cc = np.nonzero((middle > 0.0) & (v > k) & (v < np.maximum(b, t + px)))
+        widen_box = ((slice(int(rr.min()), int(rr.max()) + 1),
+                      slice(int(cc.min()), int(cc.max()) + 1)) if len(rr)
+                     else (slice(0, 0), slice(0, 0)))
         return cls(u_clipped=np.clip(u, -1.0, 1.0),
                    corner_fade=_smoothstep(1.1 - np.abs(u), 0.0, 0.25),
                    top=t, reach=np.maximum(b - t, 0.0) + LID_TUCK, top_edge=t - LASH_BAND,
@@ -209,7 +229,9 @@ class _EyeFixed:
                    base=colour + region.texture,
                    slide=np.clip((v - k_slide) / np.maximum(t - k_slide, px), 0.0, 1.0),
                    skin_top=k_slide, bottom=np.maximum(b, t + px), rows=rows, cols=cols,
-                   pair_u=region.pair_u[order], pair_order=order)
+                   pair_u=region.pair_u[order], pair_order=order,
+                   widen_seam=widen_seam(t, region.frame.half),
+                   widen_middle=middle, widen_box=widen_box)
 
 
 def eye_region(crop: np.ndarray, points: np.ndarray, eye: int) -> EyeRegion:
@@ -238,11 +260,98 @@ def eye_region(crop: np.ndarray, points: np.ndarray, eye: int) -> EyeRegion:
     lid_colour = _lid_colour(region, uv, u_grid, skin, top)
     out_h = min(res, int(np.ceil(1.6 * (y1 - y0))) + 4)
     out_w = min(res, int(np.ceil(1.6 * (x1 - x0))) + 4)
+    iris = _iris(points, eye, frame)
     return EyeRegion(eye=eye, box=(int(x0), int(y0), int(x1), int(y1)), frame=frame,
                      pair_u=pair_u, top=top, bottom=bottom, skin=skin,
                      lid_colour=lid_colour, u_grid=u_grid,
                      out_size=(out_h, out_w), rest=rest, uv=uv, source=region,
-                     texture=_lid_texture(crop, uv, frame, u_grid, skin, top, bottom))
+                     texture=_lid_texture(crop, uv, frame, u_grid, skin, top, bottom),
+                     eyeball=None if iris is None else _eyeball(
+                         region, uv, np.interp(uv[..., 0], u_grid, top),
+                         np.interp(uv[..., 0], u_grid, bottom), iris, frame))
+
+
+def _iris(points: np.ndarray, eye: int, frame: Frame2D) -> np.ndarray | None:
+    """The painted iris as (u, v, radius) in the eye's frame, from the face mesh's iris
+    points (its centre and four points on its rim); None without them."""
+    iris = (lm.RIGHT_IRIS, lm.LEFT_IRIS)[eye]
+    if len(points) <= max(iris):
+        return None
+    local = frame.to_local(points[iris, :2])
+    radius = float(np.linalg.norm(local[1:] - local[0], axis=1).mean()) * IRIS_SCALE
+    return np.array([local[0, 0], local[0, 1], radius])
+
+
+def widen_seam(top: np.ndarray, half: float) -> np.ndarray:
+    """Where the painted eyeball begins under the upper lid line (v)."""
+    return top + max(WIDEN_SEAM, 2.0 / half)
+
+
+def _eyeball(region: np.ndarray, uv: np.ndarray, top: np.ndarray, bottom: np.ndarray,
+             iris: np.ndarray, frame: Frame2D) -> np.ndarray | None:
+    """The eye's region with its eyeball carried on up under the upper lid, for an eye
+    opened wider than painted: from the seam below the upper lid line (see
+    :func:`widen_seam`) up, the iris is completed as a disc (each point of its hidden top
+    takes the painted iris at the same distance from its centre, level with the centre,
+    on its own side), and the white of the eye is filled in from the painted white
+    around it (inpainted, the iris kept out of it, with the painted white's grain).
+    Below the seam it is as painted.  None where the painted eye shows no white of the
+    eye to carry on (what shows beside the iris is darker than the skin above the eye:
+    a small dark eye, or an iris that fills it)."""
+    u, v = uv[..., 0], uv[..., 1]
+    half = frame.half
+    px = 1.0 / half
+    seam = widen_seam(top, half)
+    cu, cv, radius = iris
+    du, dv = u - cu, v - cv
+    rho = np.hypot(du, dv)
+    luma = _luma(region)
+    # a painted eye that shows no white (a small dark eye, the iris filling it): None
+    shows_white = ((v > seam) & (v < bottom - px) & (np.abs(u) < 0.85)
+                   & (rho > radius + 1.5 * px))
+    skin = v < top - 0.3
+    if shows_white.sum() < 3 or not skin.any() or (
+            np.median(luma[shows_white]) < WHITE_MIN * np.median(luma[skin])):
+        return None
+    in_iris = rho < radius + px
+    # the white: inpainted above the seam, from the painted white below it
+    rows, cols = np.indices(u.shape, dtype=np.float64)
+    image = np.clip(region, 0, 255).astype(np.uint8)
+    # (the painted white alone is known: not the iris, the lids or the skin around, nor
+    # a lash or a lid the face mesh's lid lines take in)
+    known = (v >= seam) & (v < bottom - px) & (np.abs(u) < 1.0) & ~in_iris
+    known &= luma >= WHITE_KNOWN * np.median(luma[shows_white])
+    unknown = (~known).astype(np.uint8)
+    white = cv2.inpaint(image, unknown, 3, cv2.INPAINT_TELEA).astype(np.float32)
+    # with the painting's grain: the fine detail of the painted white, mirrored up
+    # across the seam (none from the iris, the lower lid or past the corners)
+    detail = np.clip(region - cv2.GaussianBlur(region, (0, 0), max(1.0, 0.05 * half)),
+                     -LID_DETAIL, LID_DETAIL)
+    across = 2.0 * seam - v  # the painted point mirrored across the seam
+    grain_from = ((across < bottom - 2.0 * px) & (np.abs(u) < 0.9)
+                  & (np.hypot(u - cu, across - cv) > radius + 2.0 * px))
+    up = (v - across) * half  # pixels, across the eye (e2)
+    grain = cv2.remap(detail, (cols - up * frame.e2[0]).astype(np.float32),
+                      (rows - up * frame.e2[1]).astype(np.float32), cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
+    white = white + grain * grain_from[..., None]
+    ball = np.where((v < seam)[..., None], white, region)
+    # the iris: the painted one, level with its centre, at each point's distance from it
+    right = np.clip(0.5 + 0.5 * du / np.maximum(rho, px), 0.0, 1.0)[..., None]
+    shift = np.minimum(rho, radius)
+    level = []
+    for side in (-1.0, 1.0):
+        # from (u, v) to (cu + side * rho, cv), in pixels
+        move_u = (cu + side * shift - u) * half
+        move_v = (cv - v) * half
+        mx = (cols + move_u * frame.e1[0] + move_v * frame.e2[0]).astype(np.float32)
+        my = (rows + move_u * frame.e1[1] + move_v * frame.e2[1]).astype(np.float32)
+        level.append(cv2.remap(region, mx, my, cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE))
+    completed = level[0] + (level[1] - level[0]) * right
+    cover = np.clip((radius - rho) / px + 0.5, 0.0, 1.0)
+    cover = (cover * (v < seam))[..., None]
+    return (ball + (completed - ball) * cover).astype(np.float32)
 
 
 def _lid_tint(region: EyeRegion, top: np.ndarray, bottom: np.ndarray,
@@ -381,24 +490,46 @@ def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
 def _widened(region: EyeRegion, wider: np.ndarray) -> np.ndarray:
     """The eye's region opened ``wider`` (per pixel, a share of the lids' painted gap)
     than painted: the upper lid's lash line and the skin above it slide up (that skin
-    folding into the band above), and the eye below the lash line stretches up after
-    it, so the upper lid uncovers more of the eyeball.  Drawn here at the portrait's
-    own resolution: in the warp, two lid lines a few pixels apart moved apart by only
-    about half as much (its grid is coarser than an eye)."""
+    folding into the band above), and below it the eyeball shows further up: the
+    region's eyeball carried on up under the lid (:func:`_eyeball`: the iris a disc,
+    the white of the eye around it), in the lid's shade right under it.  The painted
+    eyeball stays where and as it is, as a real one does when the lids open; towards
+    the corners, where no iris shows, the eye below the lash line stretches up after it
+    instead, and the drawn eyeball fades in over the first of an opening.  Drawn here
+    at the portrait's own resolution: in the warp, two lid lines a few pixels apart
+    moved apart by only about half as much (its grid is coarser than an eye).
+
+    Without the face mesh's iris points, or where the painted eye shows no white, the
+    eye below the lash line stretches up after it instead."""
     f = region.fixed
     v = region.uv[..., 1]
     t, b, k = f.top, f.bottom, f.skin_top
     lid = np.maximum(t - wider * (b - t), k + 0.5 * (t - k))  # where the lash line goes
     above = (v > k) & (v < lid)
-    below = (v >= lid) & (v < b)
     src = v.copy()
     src[above] = (k + (v - k) * (t - k) / np.maximum(lid - k, 1e-6))[above]
+    # the eye below the lash line stretched up after it: all of it without a drawn
+    # eyeball, and towards the corners (no iris there to stretch) with one
+    below = (v >= lid) & (v < b)
     src[below] = (t + (v - lid) * (b - t) / np.maximum(b - lid, 1e-6))[below]
     up = (v - src) * region.frame.half  # pixels, across the eye (e2)
     e2 = region.frame.e2
     patch = cv2.remap(region.source, (f.cols - up * e2[0]).astype(np.float32),
                       (f.rows - up * e2[1]).astype(np.float32), cv2.INTER_LINEAR,
                       borderMode=cv2.BORDER_REPLICATE)
+    if region.eyeball is not None:
+        # elsewhere, from the lash line down to the seam the drawn eyeball, in the lid's
+        # shade right under it, and below the seam the eyeball as painted
+        # (below the seam the shade is none and the eyeball is the painted one)
+        box = f.widen_box
+        v_, lid_, seam = v[box], lid[box], f.widen_seam[box]
+        under = np.clip((v_ - lid_) / np.maximum(seam - lid_, 1e-6), 0.0, 1.0)
+        shade = (1.0 - WIDEN_SHADE * (1.0 - under) ** 2).astype(np.float32)
+        # which fades in over the first of an opening
+        weight = f.widen_middle[box] * np.clip(wider[box] / WIDEN_FADE, 0.0, 1.0) * below[box]
+        shown = patch[box]
+        shown += (region.eyeball[box] * shade[..., None] - shown) * weight[
+            ..., None].astype(np.float32)
     return np.ascontiguousarray(patch.transpose(2, 0, 1)[None] / 255.0, dtype=np.float32)
 
 
