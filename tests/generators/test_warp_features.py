@@ -129,6 +129,28 @@ def test_a_shut_lid_is_skin_with_the_paintings_grain_not_a_flat_sticker(prepared
         assert _grain(shut, lid) > 2.0 * _grain(flat, lid) + 0.5
 
 
+def test_a_shut_lid_is_round_and_its_lashes_are_thickest_in_the_middle(prepared):
+    """Against the lid's own colour (``base``: the skin's colour and the grain), a shut lid
+    is lighter across its middle than at its ends, as the lid curves round the eyeball,
+    and its lash line is darker in the middle than towards the corners."""
+    for region in prepared.eyes:
+        f = region.fixed
+        shut = features.eye_patch(region, np.ones(7))[0].transpose(1, 2, 0) * 255
+        luma = np.array([0.114, 0.587, 0.299])
+        ratio = (shut @ luma) / np.maximum(f.base @ luma, 1.0)
+        u, v = region.uv[..., 0], region.uv[..., 1]
+        lid = f.top + f.corner_fade * f.reach  # where the shut lid ends
+        px = 1.0 / region.frame.half
+        body = (f.cover_top > 0.99) & (v < lid - 4 * px)  # clear of the lash line
+        middle, ends = body & (np.abs(u) < 0.3), body & (np.abs(u) > 0.7) & (np.abs(u) < 0.95)
+        assert middle.sum() > 5 and ends.sum() > 5
+        assert ratio[middle].mean() > ratio[ends].mean() + 0.05
+        lash = np.abs(v - lid) < px
+        lash_middle, lash_ends = lash & (np.abs(u) < 0.3), lash & (np.abs(u) > 0.75)
+        assert lash_middle.sum() > 2 and lash_ends.sum() > 2
+        assert ratio[lash_middle].mean() < ratio[lash_ends].mean() - 0.1
+
+
 def _lower_lid(region: features.EyeRegion) -> np.ndarray:
     """Mean BGR of a shut lid's lower half (clear of its corners)."""
     shut = features.eye_patch(region, np.ones(7))[0].transpose(1, 2, 0) * 255

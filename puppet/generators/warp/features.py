@@ -50,6 +50,7 @@ WIDEN_FADE = 0.1  # an eye opened wider than painted is drawn in over this much 
 WHITE_MIN = 0.85  # the painted white of the eye is at least this bright against the skin
 WHITE_KNOWN = 0.5  # what between the lids is darker than this share of the white is not white
 IRIS_SCALE = 0.95  # of the face mesh's iris radius (its ring sits on the iris's edge)
+LID_ROUND = 0.06  # how much lighter a shut lid is across its middle, and darker at its ends
 LID_DETAIL = 20.0  # the most a closed lid's borrowed detail changes a grey level
 LID_TINT = 0.8  # how much of the tint of the skin around the eye a shut lid takes
 LID_TINT_BLUR = 0.3  # over how far (eye half-widths) that skin is spread across the eye
@@ -469,9 +470,14 @@ def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
     px = 1.0 / region.frame.half  # one pixel, in the eye's units
     cover = f.cover_top * np.clip((lid - v) / px + 0.5, 0.0, 1.0)
     depth = np.clip((v - f.top_edge) / np.maximum(lid - f.top_edge, 1e-6), 0.0, 1.0)
-    shade = 1.0 - 0.10 * depth * depth
-    lash_width = max(1.3 * px, 0.08)
-    shade = shade * (1.0 - 0.65 * np.exp(-(((lid - v) / lash_width) ** 2)))
+    # a lid is round over the eyeball: lightest part way down its middle, darker
+    # towards its edge and its corners; its lashes are thickest in the middle
+    middle = 1.0 - f.u_clipped ** 2
+    shade = (1.0 - 0.10 * depth * depth + LID_ROUND * middle * np.sin(np.pi * depth)
+             - LID_ROUND * (1.0 - middle))
+    lash_width = max(1.3 * px, 0.08) * (0.8 + 0.5 * middle)
+    lash = 0.65 * (0.35 + 0.65 * middle)
+    shade = shade * (1.0 - lash * np.exp(-(((lid - v) / lash_width) ** 2)))
     painted = f.base * shade[..., None]
     # A lid that closes a little slides down as painted: its lash line and the skin
     # just above it move down by how far the lid has come, that skin stretching; only
