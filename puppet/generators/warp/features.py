@@ -198,6 +198,10 @@ class _EyeFixed:
     widen_middle: np.ndarray  # 1 where an eye opened wider shows a drawn eyeball, 0 where
     # it stretches (its corners)
     widen_box: tuple[slice, slice]  # the rows and columns that drawn eyeball may be in
+    lid_middle: np.ndarray  # how much lighter a shut lid is across its middle
+    lid_ends: np.ndarray  # and how much darker towards its ends
+    lash_width: np.ndarray  # its lash line's width (eye units) and darkness
+    lash: np.ndarray
 
     @classmethod
     def of(cls, region: EyeRegion) -> _EyeFixed:
@@ -219,6 +223,7 @@ class _EyeFixed:
         rows, cols = np.indices(u.shape, dtype=np.float32)
         order = np.argsort(region.pair_u)
         middle = 1.0 - _smoothstep(np.abs(u), *WIDEN_CORNERS)
+        along_lid = 1.0 - np.clip(u, -1.0, 1.0) ** 2  # 1 across a lid's middle, 0 at its ends
         rr, cc = np.nonzero((middle > 0.0) & (v > k) & (v < np.maximum(b, t + px)))
         widen_box = ((slice(int(rr.min()), int(rr.max()) + 1),
                       slice(int(cc.min()), int(cc.max()) + 1)) if len(rr)
@@ -232,7 +237,10 @@ class _EyeFixed:
                    skin_top=k_slide, bottom=np.maximum(b, t + px), rows=rows, cols=cols,
                    pair_u=region.pair_u[order], pair_order=order,
                    widen_seam=widen_seam(t, region.frame.half),
-                   widen_middle=middle, widen_box=widen_box)
+                   widen_middle=middle, widen_box=widen_box,
+                   lid_middle=LID_ROUND * along_lid, lid_ends=LID_ROUND * (1.0 - along_lid),
+                   lash_width=max(1.3 * px, 0.08) * (0.8 + 0.5 * along_lid),
+                   lash=0.65 * (0.35 + 0.65 * along_lid))
 
 
 def eye_region(crop: np.ndarray, points: np.ndarray, eye: int) -> EyeRegion:
@@ -472,12 +480,10 @@ def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
     depth = np.clip((v - f.top_edge) / np.maximum(lid - f.top_edge, 1e-6), 0.0, 1.0)
     # a lid is round over the eyeball: lightest part way down its middle, darker
     # towards its edge and its corners; its lashes are thickest in the middle
-    middle = 1.0 - f.u_clipped ** 2
-    shade = (1.0 - 0.10 * depth * depth + LID_ROUND * middle * np.sin(np.pi * depth)
-             - LID_ROUND * (1.0 - middle))
-    lash_width = max(1.3 * px, 0.08) * (0.8 + 0.5 * middle)
-    lash = 0.65 * (0.35 + 0.65 * middle)
-    shade = shade * (1.0 - lash * np.exp(-(((lid - v) / lash_width) ** 2)))
+    # (made once per portrait: see _EyeFixed's lid_middle, lid_ends, lash_width, lash)
+    shade = (1.0 - 0.10 * depth * depth + f.lid_middle * np.sin(np.pi * depth)
+             - f.lid_ends)
+    shade = shade * (1.0 - f.lash * np.exp(-(((lid - v) / f.lash_width) ** 2)))
     painted = f.base * shade[..., None]
     # A lid that closes a little slides down as painted: its lash line and the skin
     # just above it move down by how far the lid has come, that skin stretching; only
