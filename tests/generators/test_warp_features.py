@@ -412,6 +412,33 @@ def test_a_pink_tongue_comes_over_in_the_lips_hue_and_white_teeth_as_teeth(prepa
     assert np.linalg.norm(teeth - pal.teeth) < 0.15 * np.linalg.norm(pal.teeth)
 
 
+def test_filmed_teeth_come_over_as_teeth_whatever_the_portraits_lips(prepared):
+    """A filmed driver's teeth are only about 1.35 times as bright as its lips.  They
+    take the portrait's teeth colour, not a mix with its lips: beside orange-red painted
+    lips that mix gave orange teeth, and under a dark moustache (teeth 2.7 times as
+    bright as the lips) almost none showed at all."""
+    target = prepared.points.copy()
+    target3 = np.concatenate([target, np.zeros((478, 1))], axis=1)
+    _open_mouth(target3)
+    target = target3[:, :2]
+    driver_pts = target * 1.3 + 20
+    lips = np.array([104.0, 109.0, 157.0])  # a filmed driver's lips (BGR), luma 123
+    image = np.full((800, 800, 3), 150, np.uint8)
+    poly = features.inner_mouth_polygon(driver_pts)
+    cv2.fillPoly(image, [np.round(poly - 0.5).astype(np.int32)], (160, 166, 172))  # 1.36x
+    luma = np.array([0.114, 0.587, 0.299])
+    for painted_lips, teeth in (([52.0, 90.0, 156.0], [135.0, 151.0, 167.0]),  # orange-red
+                                ([54.0, 61.0, 82.0], [170.0, 175.0, 187.0])):  # moustache
+        pal = features.Palette(lips=np.array(painted_lips), teeth=np.array(teeth),
+                               cavity=0.22 * np.array(painted_lips) + 4.0)
+        layer, _ = features.mouth_layer(target, prepared.points, prepared.mouth_shape,
+                                        prepared.box.res, pal, image, driver_pts, lips)
+        cover = layer[..., 3] > 0.9
+        got = layer[..., :3][cover].mean(axis=0) * 255
+        assert np.linalg.norm(got - pal.teeth) < 0.1 * np.linalg.norm(pal.teeth), (got, teeth)
+        assert got @ luma > 0.95 * (pal.teeth @ luma)
+
+
 def test_the_drivers_teeth_keep_their_shading(prepared):
     """Teeth with dark gaps between them (and darker ones at the sides) come over with
     those gaps, in the portrait's teeth colour: not as one flat colour."""

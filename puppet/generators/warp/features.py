@@ -49,6 +49,7 @@ WIDEN_CORNERS = (0.55, 0.95)  # towards the eye's corners (u) it stretches up in
 WIDEN_FADE = 0.1  # an eye opened wider than painted is drawn in over this much opening
 WHITE_MIN = 0.85  # the painted white of the eye is at least this bright against the skin
 WHITE_KNOWN = 0.5  # what between the lids is darker than this share of the white is not white
+TEETH_RAMP_MIN = 1.15  # teeth are at least this much brighter than the lips
 IRIS_SCALE = 0.95  # of the face mesh's iris radius (its ring sits on the iris's edge)
 LID_ROUND = 0.06  # how much lighter a shut lid is across its middle, and darker at its ends
 LID_DETAIL = 20.0  # the most a closed lid's borrowed detail changes a grey level
@@ -699,13 +700,25 @@ def _driver_interior(u, s, image, points, palette: Palette, driver_lips,
     lips = palette.lips
     teeth_rel = max(float(_luma(palette.teeth)) / max(float(_luma(lips)), 1.0), 1.05)
     base = lips * np.minimum(rel, 1.0)[..., None]
-    light = _smoothstep(rel, 1.0, teeth_rel * 1.15)
+    bright = rel > 1.0
+    # the driver's brightest teeth (a tenth of what is brighter than its lips, in the
+    # opening's middle): teeth are measured against them
+    inside = (s > 0.05) & (s < 0.95) & (np.abs(u) < 0.9) & bright
+    ref = float(np.percentile(rel[inside], 90)) if np.count_nonzero(inside) >= 8 else 0.0
+    # what is brighter than the lips turns from lips to teeth by the time it is as bright
+    # as the driver's brightest teeth (or as the portrait's teeth are against its lips,
+    # if that comes first).  Filmed teeth are only 1.3 to 1.4 times as bright as the
+    # lips; ramping up to the portrait's own ratio (1.3 to 2.7 here) left them mostly lip
+    # coloured: pink teeth, and none at all under a dark moustache
+    top = teeth_rel * 1.15
+    if ref > 1.0:
+        top = min(top, max(ref, TEETH_RAMP_MIN))
+    light = _smoothstep(rel, 1.0, top)
     # what is brighter than the lips is teeth where it is pale, and a tongue where it is
     # about as colourful as the lips and in their hue: that keeps the lips' hue, with the
     # driver's brightness and colourfulness against its lips (the driver's pink tongue
     # came over as a grey, teeth-coloured blob)
     pale = np.ones_like(rel)
-    bright = rel > 1.0
     if np.any(bright):
         redness = _redness(colour[bright], luma[bright], driver_lips)
         pale[bright] = _pale(redness, driver_lips)
@@ -720,8 +733,6 @@ def _driver_interior(u, s, image, points, palette: Palette, driver_lips,
     # the teeth keep the driver's shading (the gaps between them, the ones in shadow at
     # the sides): the driver's brightest teeth take the portrait's teeth colour and the
     # rest follow in proportion; one flat colour looked like a grey blob close up
-    inside = (s > 0.05) & (s < 0.95) & (np.abs(u) < 0.9) & bright
-    ref = float(np.percentile(rel[inside], 90)) if np.count_nonzero(inside) >= 8 else 0.0
     shade = np.clip(rel / ref, 0.6, 1.1)[..., None] if ref > 1.0 else 1.0
     return base + (palette.teeth * shade - base) * (light * pale)[..., None]
 
