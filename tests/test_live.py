@@ -149,8 +149,10 @@ def test_without_a_face_the_portrait_holds_still_and_says_so(faceless_clip):
         eng.add_listener(outputs.append)
         eng.start()
         assert wait_for(lambda: eng.state == LOOKING)
+        # (the first output can be the portrait shown before any frame came, which is
+        # not a frame without a face: on a busy machine that made the count 9 of 10)
         assert wait_for(lambda: len(outputs) >= 10)
-        assert eng.stats().frames_without_face >= 10
+        assert wait_for(lambda: eng.stats().frames_without_face >= 10)
         for o in outputs:
             assert o.face is None
             assert np.array_equal(o.frame, eng.portrait.image)
