@@ -49,13 +49,13 @@ WIDEN_CORNERS = (0.55, 0.95)  # towards the eye's corners (u) it stretches up in
 WIDEN_FADE = 0.1  # an eye opened wider than painted is drawn in over this much opening
 WHITE_MIN = 0.85  # the painted white of the eye is at least this bright against the skin
 WHITE_KNOWN = 0.5  # what between the lids is darker than this share of the white is not white
-TEETH_RAMP_MIN = 1.15  # teeth are at least this much brighter than the lips
 IRIS_SCALE = 0.95  # of the face mesh's iris radius (its ring sits on the iris's edge)
 LID_ROUND = 0.06  # how much lighter a shut lid is across its middle, and darker at its ends
 LID_DETAIL = 20.0  # the most a closed lid's borrowed detail changes a grey level
 LID_TINT = 0.8  # how much of the tint of the skin around the eye a shut lid takes
 LID_TINT_BLUR = 0.3  # over how far (eye half-widths) that skin is spread across the eye
 LID_TINT_RANGE = (0.7, 1.3)  # the most that tint changes a channel of the lid's colour
+TEETH_RAMP_MIN = 1.15  # filmed teeth count as at least this much brighter than the lips
 _AA_SHIFT = 4
 _AA_ONE = 1 << _AA_SHIFT
 
