@@ -55,6 +55,8 @@ LID_DETAIL = 20.0  # the most a closed lid's borrowed detail changes a grey leve
 LID_TINT = 0.8  # how much of the tint of the skin around the eye a shut lid takes
 LID_TINT_BLUR = 0.3  # over how far (eye half-widths) that skin is spread across the eye
 LID_TINT_RANGE = (0.7, 1.3)  # the most that tint changes a channel of the lid's colour
+GAZE_FADE = 0.08  # an iris moved less than this (eye half-widths) is drawn in part
+GAZE_ERASE = 1.25  # where an iris was, the white is drawn out to this much of its radius
 TEETH_RAMP_MIN = 1.15  # filmed teeth count as at least this much brighter than the lips
 _AA_SHIFT = 4
 _AA_ONE = 1 << _AA_SHIFT
@@ -168,6 +170,9 @@ class EyeRegion:
     # the region with its eyeball carried on up under the upper lid (see _eyeball), or
     # None (without the face mesh's iris points, or with no white of the eye painted)
     eyeball: np.ndarray | None = None
+    # what moving the iris within the eye takes (None where eyeball is None): the gaze is
+    # drawn here, at the portrait's resolution, instead of by the warp
+    gaze: _Gaze | None = None
     # what eye_patch needs per pixel that no frame changes, made here once
     fixed: _EyeFixed = field(init=False, repr=False, compare=False)
 
@@ -271,20 +276,35 @@ def eye_region(crop: np.ndarray, points: np.ndarray, eye: int) -> EyeRegion:
     out_h = min(res, int(np.ceil(1.6 * (y1 - y0))) + 4)
     out_w = min(res, int(np.ceil(1.6 * (x1 - x0))) + 4)
     iris = _iris(points, eye, frame)
+    ball = None if iris is None else _eyeball(
+        region, uv, np.interp(uv[..., 0], u_grid, top), np.interp(uv[..., 0], u_grid, bottom),
+        iris, frame)
     return EyeRegion(eye=eye, box=(int(x0), int(y0), int(x1), int(y1)), frame=frame,
                      pair_u=pair_u, top=top, bottom=bottom, skin=skin,
                      lid_colour=lid_colour, u_grid=u_grid,
                      out_size=(out_h, out_w), rest=rest, uv=uv, source=region,
                      texture=_lid_texture(crop, uv, frame, u_grid, skin, top, bottom),
-                     eyeball=None if iris is None else _eyeball(
-                         region, uv, np.interp(uv[..., 0], u_grid, top),
-                         np.interp(uv[..., 0], u_grid, bottom), iris, frame))
+                     eyeball=None if ball is None else ball[0],
+                     gaze=None if ball is None else ball[1])
+
+
+IRISES = (lm.RIGHT_IRIS, lm.LEFT_IRIS)  # each eye's iris points, centre first
+
+
+def gaze_shift(target: np.ndarray, rest: np.ndarray, eye: int) -> np.ndarray:
+    """How far the iris's centre in ``target`` is from where it is in ``rest`` (the
+    portrait's points moved with the head alone), within the eye: (u, v) in the eye's
+    half-widths, along and across it."""
+    upper = EYES[eye][0]
+    frame = Frame2D.from_corners(rest[upper[0], :2], rest[upper[-1], :2])
+    centre = IRISES[eye][0]
+    return frame.to_local(target[centre, :2]) - frame.to_local(rest[centre, :2])
 
 
 def _iris(points: np.ndarray, eye: int, frame: Frame2D) -> np.ndarray | None:
     """The painted iris as (u, v, radius) in the eye's frame, from the face mesh's iris
     points (its centre and four points on its rim); None without them."""
-    iris = (lm.RIGHT_IRIS, lm.LEFT_IRIS)[eye]
+    iris = IRISES[eye]
     if len(points) <= max(iris):
         return None
     local = frame.to_local(points[iris, :2])
@@ -297,17 +317,34 @@ def widen_seam(top: np.ndarray, half: float) -> np.ndarray:
     return top + max(WIDEN_SEAM, 2.0 / half)
 
 
+@dataclass(frozen=True)
+class _Gaze:
+    """What moving an eye's iris within it takes (see :func:`_looking`), made once."""
+
+    white: np.ndarray  # [h, w, 3] the eyeball with no iris, above the seam (see _eyeball)
+    bridge: np.ndarray  # [h, w, 3] and between the lids: the painted eye beside it, bridged
+    iris: np.ndarray  # [h, w, 3] the iris as a whole disc where it is (hidden parts completed)
+    disc: np.ndarray  # [h, w] how much of each pixel that disc covers
+    erase: np.ndarray  # [h, w] and where the painted iris is taken out (a little more)
+    centre: tuple[int, int]  # the iris's centre (row, column of the region)
+    reach: float  # and how far from it (pixels) erase reaches, and a little more
+    shade: np.ndarray  # [h, w] the upper lid's shade on the eyeball right under it
+    opening: np.ndarray  # [h, w] 1 between the lid lines, 0 on and past them
+    seam: np.ndarray  # where the painted eyeball begins under the upper lid (v)
+
+
 def _eyeball(region: np.ndarray, uv: np.ndarray, top: np.ndarray, bottom: np.ndarray,
-             iris: np.ndarray, frame: Frame2D) -> np.ndarray | None:
+             iris: np.ndarray, frame: Frame2D) -> tuple[np.ndarray, _Gaze] | None:
     """The eye's region with its eyeball carried on up under the upper lid, for an eye
     opened wider than painted: from the seam below the upper lid line (see
     :func:`widen_seam`) up, the iris is completed as a disc (each point of its hidden top
     takes the painted iris at the same distance from its centre, level with the centre,
     on its own side), and the white of the eye is filled in from the painted white
     around it (inpainted, the iris kept out of it, with the painted white's grain).
-    Below the seam it is as painted.  None where the painted eye shows no white of the
-    eye to carry on (what shows beside the iris is darker than the skin above the eye:
-    a small dark eye, or an iris that fills it)."""
+    Below the seam it is as painted.  With it, what the gaze needs (see :class:`_Gaze`).
+    None where the painted eye shows no white of the eye to carry on (what shows beside
+    the iris is darker than the skin above the eye: a small dark eye, or an iris that
+    fills it)."""
     u, v = uv[..., 0], uv[..., 1]
     half = frame.half
     px = 1.0 / half
@@ -359,9 +396,41 @@ def _eyeball(region: np.ndarray, uv: np.ndarray, top: np.ndarray, bottom: np.nda
         level.append(cv2.remap(region, mx, my, cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE))
     completed = level[0] + (level[1] - level[0]) * right
-    cover = np.clip((radius - rho) / px + 0.5, 0.0, 1.0)
-    cover = (cover * (v < seam))[..., None]
-    return (ball + (completed - ball) * cover).astype(np.float32)
+    disc = np.clip((radius - rho) / px + 0.5, 0.0, 1.0)
+    cover = (disc * (v < seam))[..., None]
+    eyeball = (ball + (completed - ball) * cover).astype(np.float32)
+    # for the gaze (see _looking): the eye with no iris (the white carried on over it),
+    # and the iris as a whole disc where it is, its parts under either lid completed
+    hidden = (v < seam) | (v > bottom - 2.0 * px)
+    iris_disc = np.where(hidden[..., None], completed, region)
+    under = np.clip((v - top) / np.maximum(seam - top, px), 0.0, 1.0)
+    opening = (np.clip((v - top) / px, 0.0, 1.0)
+               * np.clip((bottom - v) / px - 0.5, 0.0, 1.0))
+    # (the painted iris is often a little larger than the face mesh's: where it was, a
+    # little more is taken out, or its rim stays behind as a thin dark arc)
+    reach = GAZE_ERASE * radius
+    erase = np.clip((reach - rho) / px + 0.5, 0.0, 1.0)
+    # where it was, the eye as painted on either side of it, level, bridged across: the
+    # white where white shows on both sides, darkening towards a corner or under the lid
+    # where the painting darkens there (the white of the eye filled in alone was a pale
+    # block where an iris had touched the eye's corner)
+    sides = []
+    soft = cv2.GaussianBlur(region, (0, 0), 1.5)  # a pixel's own grain would streak across
+    for end in (cu - reach - 2.5 * px, cu + reach + 2.5 * px):
+        move = (end - u) * half
+        sides.append(cv2.remap(soft, (cols + move * frame.e1[0]).astype(np.float32),
+                               (rows + move * frame.e1[1]).astype(np.float32),
+                               cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+    across_iris = np.clip((u - (cu - reach)) / (2.0 * reach), 0.0, 1.0)[..., None]
+    bridge = sides[0] + (sides[1] - sides[0]) * across_iris
+    gaze = _Gaze(white=white.astype(np.float32), bridge=bridge.astype(np.float32),
+                 iris=iris_disc.astype(np.float32),
+                 disc=disc.astype(np.float32), erase=erase.astype(np.float32),
+                 centre=tuple(int(i) for i in np.unravel_index(np.argmin(rho), rho.shape)),
+                 reach=reach * half + 2.0,
+                 shade=(1.0 - WIDEN_SHADE * (1.0 - under) ** 2).astype(np.float32),
+                 opening=opening.astype(np.float32), seam=seam)
+    return eyeball, gaze
 
 
 def _lid_tint(region: EyeRegion, top: np.ndarray, bottom: np.ndarray,
@@ -450,9 +519,65 @@ def _lid_colour(region: np.ndarray, uv: np.ndarray, u_grid: np.ndarray, skin: np
     return 0.5 * out + 0.5 * np.median(region[whole], axis=0)
 
 
-def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
+def _looking(region: EyeRegion, gaze: np.ndarray, with_eyeball: bool = False
+             ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The eye's region with its iris moved by ``gaze`` (u, v: eye half-widths) within
+    the eye, and (``with_eyeball``) its eyeball (see :func:`_eyeball`) with the iris
+    moved likewise.
+
+    The lids, the eye's corners and the painted white stay where they are, as a real
+    eye's do: where the iris was, the white of the eye (carried over it when the
+    portrait was prepared) shows, and the iris, a whole disc, is drawn where it now is,
+    between the lid lines, in the upper lid's shade right under it.  Moved by the warp
+    instead (its grid is coarser than an eye), an iris dragged its eye's corners and
+    lids along and moved only part of the way.  A small move is drawn in part, so that
+    an iris starting to move does not jump."""
+    g = region.gaze
+    amount = float(np.hypot(gaze[0], gaze[1]))
+    if g is None or amount <= 1e-4:
+        return region.source, region.eyeball
+    f = region.fixed
+    e1, e2, half = region.frame.e1, region.frame.e2, region.frame.half
+    dx = (gaze[0] * e1[0] + gaze[1] * e2[0]) * half
+    dy = (gaze[0] * e1[1] + gaze[1] * e2[1]) * half
+    # only around the iris, where it was and where it is, does anything change
+    (y, x), reach = g.centre, g.reach
+    h, w = g.disc.shape
+    r0, r1 = max(int(min(y, y + dy) - reach), 0), min(int(max(y, y + dy) + reach) + 2, h)
+    c0, c1 = max(int(min(x, x + dx) - reach), 0), min(int(max(x, x + dx) + reach) + 2, w)
+    if r1 <= r0 or c1 <= c0:
+        return region.source, region.eyeball
+    box = (slice(r0, r1), slice(c0, c1))
+    mx, my = f.cols[box] - np.float32(dx), f.rows[box] - np.float32(dy)
+    iris = cv2.remap(g.iris, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    disc = cv2.remap(g.disc, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=0.0)
+    bridge = g.bridge[box]
+    ball = bridge + (iris * g.shade[box][..., None] - bridge) * disc[..., None]
+    # fading in over GAZE_FADE
+    changed = np.maximum(g.erase[box], disc) * np.float32(min(amount / GAZE_FADE, 1.0))
+    source = region.source.copy()
+    part = source[box]
+    part += (ball - part) * (changed * g.opening[box])[..., None]
+    eyeball = region.eyeball
+    if with_eyeball and eyeball is not None:
+        # above the seam (shown when the lids open wider) the iris moves too, over the
+        # white filled in there; below it the eyeball is the region's, as the region is
+        white = g.white[box]
+        eyeball = eyeball.copy()
+        e = eyeball[box]
+        above = white + (iris - white) * disc[..., None]
+        eyeball[box] = np.where((region.uv[..., 1][box] < g.seam[box])[..., None],
+                                e + (above - e) * changed[..., None], part)
+    return source, eyeball
+
+
+def eye_patch(region: EyeRegion, closing: np.ndarray,
+              gaze: np.ndarray | None = None) -> np.ndarray:
     """The eye's region with its upper lid brought down by ``closing`` (per lid pair,
-    0 open as painted .. 1 shut; below 0, opened wider: see :func:`_widened`).
+    0 open as painted .. 1 shut; below 0, opened wider: see :func:`_widened`), and its
+    iris moved within it by ``gaze`` (u, v in eye half-widths, see :func:`_looking`;
+    where the region has no ``gaze`` parts the warp moves the iris instead).
     [1, 3, h, w] float32, BGR 0..1.
 
     A lid closing a little slides down as painted (its lash line and the skin just
@@ -465,13 +590,19 @@ def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
     no white of the eye shows beneath it).  Either way the eyeball is hidden by the
     lid rather than squashed."""
     c = np.clip(np.asarray(closing, np.float64), -WIDEN_MAX, 1.0)
+    widened = c.max() <= 0.0 and np.abs(c).max() > 1e-3
+    source, eyeball = (region.source, region.eyeball) if gaze is None else \
+        _looking(region, np.asarray(gaze, np.float64), with_eyeball=widened)
     if np.abs(c).max() <= 1e-3:
-        return region.rest
+        if source is region.source:
+            return region.rest
+        return np.ascontiguousarray(source.transpose(2, 0, 1)[None] / 255.0,
+                                    dtype=np.float32)
     f = region.fixed
     v = region.uv[..., 1]
-    if c.max() <= 0.0:
+    if widened:
         return _widened(region, np.interp(f.u_clipped, f.pair_u, -c[f.pair_order])
-                        * f.corner_fade)
+                        * f.corner_fade, source, eyeball)
     c = np.maximum(c, 0.0)  # partly closing, partly opening: the opening pairs as painted
     along = np.interp(f.u_clipped, f.pair_u, c[f.pair_order]) * f.corner_fade
     t = f.top
@@ -492,7 +623,7 @@ def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
     # across the eye (along e2) by ``up`` pixels.
     up = np.where(v < lid, (lid - t) * f.slide, 0.0) * region.frame.half
     e2 = region.frame.e2
-    slid = cv2.remap(region.source, (f.cols - up * e2[0]).astype(np.float32),
+    slid = cv2.remap(source, (f.cols - up * e2[0]).astype(np.float32),
                      (f.rows - up * e2[1]).astype(np.float32), cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
     weight = (cover * _smoothstep(along, SLIDE_UNTIL[0], SLIDE_UNTIL[1]))[..., None]
@@ -500,7 +631,8 @@ def eye_patch(region: EyeRegion, closing: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(patch.transpose(2, 0, 1)[None] / 255.0, dtype=np.float32)
 
 
-def _widened(region: EyeRegion, wider: np.ndarray) -> np.ndarray:
+def _widened(region: EyeRegion, wider: np.ndarray, source: np.ndarray | None = None,
+             eyeball: np.ndarray | None = None) -> np.ndarray:
     """The eye's region opened ``wider`` (per pixel, a share of the lids' painted gap)
     than painted: the upper lid's lash line and the skin above it slide up (that skin
     folding into the band above), and below it the eyeball shows further up: the
@@ -513,7 +645,10 @@ def _widened(region: EyeRegion, wider: np.ndarray) -> np.ndarray:
     moved apart by only about half as much (its grid is coarser than an eye).
 
     Without the face mesh's iris points, or where the painted eye shows no white, the
-    eye below the lash line stretches up after it instead."""
+    eye below the lash line stretches up after it instead.  ``source`` and ``eyeball``:
+    the region and its eyeball with the iris moved (:func:`_looking`), if it is."""
+    if source is None:
+        source, eyeball = region.source, region.eyeball
     f = region.fixed
     v = region.uv[..., 1]
     t, b, k = f.top, f.bottom, f.skin_top
@@ -527,10 +662,10 @@ def _widened(region: EyeRegion, wider: np.ndarray) -> np.ndarray:
     src[below] = (t + (v - lid) * (b - t) / np.maximum(b - lid, 1e-6))[below]
     up = (v - src) * region.frame.half  # pixels, across the eye (e2)
     e2 = region.frame.e2
-    patch = cv2.remap(region.source, (f.cols - up * e2[0]).astype(np.float32),
+    patch = cv2.remap(source, (f.cols - up * e2[0]).astype(np.float32),
                       (f.rows - up * e2[1]).astype(np.float32), cv2.INTER_LINEAR,
                       borderMode=cv2.BORDER_REPLICATE)
-    if region.eyeball is not None:
+    if eyeball is not None:
         # elsewhere, from the lash line down to the seam the drawn eyeball, in the lid's
         # shade right under it, and below the seam the eyeball as painted
         # (below the seam the shade is none and the eyeball is the painted one)
@@ -541,7 +676,7 @@ def _widened(region: EyeRegion, wider: np.ndarray) -> np.ndarray:
         # which fades in over the first of an opening
         weight = f.widen_middle[box] * np.clip(wider[box] / WIDEN_FADE, 0.0, 1.0) * below[box]
         shown = patch[box]
-        shown += (region.eyeball[box] * shade[..., None] - shown) * weight[
+        shown += (eyeball[box] * shade[..., None] - shown) * weight[
             ..., None].astype(np.float32)
     return np.ascontiguousarray(patch.transpose(2, 0, 1)[None] / 255.0, dtype=np.float32)
 

@@ -331,6 +331,11 @@ class WarpGenerator:
         for upper, lower, _ in features.EYES:
             up, lo = upper[1:-1], lower[1:-1]
             pts[up] = pts[lo] - (rest[lo] - rest[up])
+        # and an iris the eye patch moves (see features.eye_patch) stays put in the warp
+        for region in prepared.eyes:
+            if region.gaze is not None:
+                iris = features.IRISES[region.eye]
+                pts[iris] = rest[iris]
         control = box.to_unit(pts[lm.CONTROL])
         full = motion.move_head_points(prepared.ring)[:, :2]
         ring = prepared.ring[:, :2] + prepared.ring_amount * (full - prepared.ring[:, :2])
@@ -343,9 +348,15 @@ class WarpGenerator:
         box = prepared.box
         target = box.to_pixels(motion.landmarks[:, :2])
         inputs = {"dst_points": self.targets(prepared, motion)}
+        rest = None
         for region, name in zip(prepared.eyes, ("eye_r", "eye_l")):
             closing = features.eye_closing(target, prepared.points, region.eye, motion.scale)
-            inputs[name + "_patch"] = features.eye_patch(region, closing)
+            gaze = None
+            if region.gaze is not None:
+                if rest is None:
+                    rest = box.to_pixels(motion.move_head_points(prepared.landmarks)[:, :2])
+                gaze = features.gaze_shift(target, rest, region.eye)
+            inputs[name + "_patch"] = features.eye_patch(region, closing, gaze)
             upper = features.EYES[region.eye][0]
             centre = 0.5 * (target[upper[0]] + target[upper[-1]])
             inputs[name + "_origin"] = np.array(
