@@ -404,8 +404,8 @@ def _eyeball(region: np.ndarray, uv: np.ndarray, top: np.ndarray, bottom: np.nda
     disc = np.clip((radius - rho) / px + 0.5, 0.0, 1.0)
     cover = (disc * (v < seam))[..., None]
     eyeball = (ball + (completed - ball) * cover).astype(np.float32)
-    # for the gaze (see _looking): the eye with no iris (the white carried on over it),
-    # and the iris as a whole disc where it is, its parts under either lid completed
+    # for the gaze (see _looking): the iris as a whole disc where it is, its parts under
+    # either lid completed, and the eye without it (below)
     hidden = (v < seam) | (v > bottom - 2.0 * px)
     iris_disc = np.where(hidden[..., None], completed, region)
     under = np.clip((v - top) / np.maximum(seam - top, px), 0.0, 1.0)
@@ -531,12 +531,12 @@ def _looking(region: EyeRegion, gaze: np.ndarray, with_eyeball: bool = False
     moved likewise.
 
     The lids, the eye's corners and the painted white stay where they are, as a real
-    eye's do: where the iris was, the white of the eye (carried over it when the
-    portrait was prepared) shows, and the iris, a whole disc, is drawn where it now is,
-    between the lid lines, in the upper lid's shade right under it.  Moved by the warp
-    instead (its grid is coarser than an eye), an iris dragged its eye's corners and
-    lids along and moved only part of the way.  A small move is drawn in part, so that
-    an iris starting to move does not jump."""
+    eye's do: where the iris was, the painted eye on either side of it shows, bridged
+    across (made when the portrait was prepared), and the iris, a whole disc, is drawn
+    where it now is, between the lid lines, in the upper lid's shade right under it.
+    Moved by the warp instead (its grid is coarser than an eye), an iris dragged its
+    eye's corners and lids along and moved only part of the way.  A small move is drawn
+    in part, so that an iris starting to move does not jump."""
     g = region.gaze
     amount = float(np.hypot(gaze[0], gaze[1]))
     if g is None or amount <= 1e-4:

@@ -318,16 +318,21 @@ class WarpGenerator:
                             palette=features.portrait_palette(crop, crop_points),
                             hidden=stand_in)
 
-    def targets(self, prepared: WarpPrepared, motion: Motion) -> np.ndarray:
+    def targets(self, prepared: WarpPrepared, motion: Motion,
+                rest: np.ndarray | None = None) -> np.ndarray:
         """Where each control point goes for this motion (crop units, K x 2).
 
         The lids are not warped apart or together (closing would squash the eyeball,
         and the warp's grid, coarser than an eye, shows only about half of an opening):
         the upper lid keeps its painted distance from the lower one, and the eye patch
-        slides the lid down over the eyeball, or up off it, instead."""
+        slides the lid down over the eyeball, or up off it, instead.  Likewise an iris
+        the eye patch can move within its eye stays with the head here.  ``rest``: the
+        portrait's landmarks moved with the head alone (portrait pixels, N x 2), if
+        already known."""
         box = prepared.box
         pts = motion.landmarks[:, :2].copy()
-        rest = motion.move_head_points(prepared.landmarks)[:, :2]
+        if rest is None:
+            rest = motion.move_head_points(prepared.landmarks)[:, :2]
         for upper, lower, _ in features.EYES:
             up, lo = upper[1:-1], lower[1:-1]
             pts[up] = pts[lo] - (rest[lo] - rest[up])
@@ -347,14 +352,13 @@ class WarpGenerator:
     def frame_inputs(self, prepared: WarpPrepared, motion: Motion) -> dict[str, np.ndarray]:
         box = prepared.box
         target = box.to_pixels(motion.landmarks[:, :2])
-        inputs = {"dst_points": self.targets(prepared, motion)}
-        rest = None
+        rest = motion.move_head_points(prepared.landmarks)[:, :2]
+        inputs = {"dst_points": self.targets(prepared, motion, rest)}
+        rest = box.to_pixels(rest)
         for region, name in zip(prepared.eyes, ("eye_r", "eye_l")):
             closing = features.eye_closing(target, prepared.points, region.eye, motion.scale)
             gaze = None
             if region.gaze is not None:
-                if rest is None:
-                    rest = box.to_pixels(motion.move_head_points(prepared.landmarks)[:, :2])
                 gaze = features.gaze_shift(target, rest, region.eye)
             inputs[name + "_patch"] = features.eye_patch(region, closing, gaze)
             upper = features.EYES[region.eye][0]
