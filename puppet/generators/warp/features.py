@@ -57,6 +57,8 @@ LID_TINT_BLUR = 0.3  # over how far (eye half-widths) that skin is spread across
 LID_TINT_RANGE = (0.7, 1.3)  # the most that tint changes a channel of the lid's colour
 GAZE_FADE = 0.08  # an iris moved less than this (eye half-widths) is drawn in part
 GAZE_ERASE = 1.25  # where an iris was, the white is drawn out to this much of its radius
+BRIDGE_REACH = 3.0  # and across it the darker side reaches in as (1 - across) ** this
+BRIDGE_EVEN = 0.1  # sides within this share of each other's brightness mix evenly
 # A look up or down is left to the lids, which follow the driver's, as a real eye's follow
 # its gaze: an iris drawn moving up or down under a still lid read to the judge's face mesh
 # as the eye opening or closing (its eye correlation on s0/d12 0.83 -> 0.72; none: 0.83)
@@ -419,15 +421,27 @@ def _eyeball(region: np.ndarray, uv: np.ndarray, top: np.ndarray, bottom: np.nda
     # white where white shows on both sides, darkening towards a corner or under the lid
     # where the painting darkens there (the white of the eye filled in alone was a pale
     # block where an iris had touched the eye's corner)
+    # Each row is bridged between the ends of its own chord of the erased disc: bridged
+    # between the ends of its widest, the rows above and below its middle began darker
+    # than the white beside them (where the other end lay on the eye's corner), a pale
+    # grey ghost of the iris with an edge
     sides = []
     soft = cv2.GaussianBlur(region, (0, 0), 1.5)  # a pixel's own grain would streak across
-    for end in (cu - reach - 2.5 * px, cu + reach + 2.5 * px):
-        move = (end - u) * half
+    chord = np.sqrt(np.maximum(reach * reach - dv * dv, 0.0))
+    for side in (-1.0, 1.0):
+        move = (cu + side * (chord + 2.5 * px) - u) * half
         sides.append(cv2.remap(soft, (cols + move * frame.e1[0]).astype(np.float32),
                                (rows + move * frame.e1[1]).astype(np.float32),
                                cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
-    across_iris = np.clip((u - (cu - reach)) / (2.0 * reach), 0.0, 1.0)[..., None]
-    bridge = sides[0] + (sides[1] - sides[0]) * across_iris
+    across_iris = np.clip(0.5 + 0.5 * du / np.maximum(chord, px), 0.0, 1.0)
+    # the lit white carries across: what darkens the eye at one end (its corner, a lid's
+    # shadow) reaches in only a little way from that end, as it does beside the iris
+    ends = _luma(sides[0]), _luma(sides[1])
+    right_lighter = _smoothstep((ends[1] - ends[0]) / np.maximum(np.maximum(*ends), 1.0),
+                                -BRIDGE_EVEN, BRIDGE_EVEN)
+    to_right = (right_lighter * (1.0 - (1.0 - across_iris) ** BRIDGE_REACH)
+                + (1.0 - right_lighter) * across_iris ** BRIDGE_REACH)
+    bridge = sides[0] + (sides[1] - sides[0]) * to_right[..., None]
     gaze = _Gaze(white=white.astype(np.float32), bridge=bridge.astype(np.float32),
                  iris=iris_disc.astype(np.float32),
                  disc=disc.astype(np.float32), erase=erase.astype(np.float32),
