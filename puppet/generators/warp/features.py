@@ -49,6 +49,7 @@ WIDEN_CORNERS = (0.55, 0.95)  # towards the eye's corners (u) it stretches up in
 WIDEN_FADE = 0.1  # an eye opened wider than painted is drawn in over this much opening
 WHITE_MIN = 0.85  # the painted white of the eye is at least this bright against the skin
 WHITE_KNOWN = 0.5  # what between the lids is darker than this share of the white is not white
+WHITE_SOFT = 0.1  # the white filled in is softened over this much (eye half-widths)
 IRIS_SCALE = 0.95  # of the face mesh's iris radius (its ring sits on the iris's edge)
 LID_ROUND = 0.06  # how much lighter a shut lid is across its middle, and darker at its ends
 LID_DETAIL = 20.0  # the most a closed lid's borrowed detail changes a grey level
@@ -377,6 +378,10 @@ def _eyeball(region: np.ndarray, uv: np.ndarray, top: np.ndarray, bottom: np.nda
     known &= luma >= WHITE_KNOWN * np.median(luma[shows_white])
     unknown = (~known).astype(np.uint8)
     white = cv2.inpaint(image, unknown, 3, cv2.INPAINT_TELEA).astype(np.float32)
+    # softened where filled in: inpainting's fronts, coming in from a lit white and from a
+    # shadowed corner, met in a hard edge across the white
+    white = np.where(unknown[..., None] > 0,
+                     cv2.GaussianBlur(white, (0, 0), max(1.0, WHITE_SOFT * half)), white)
     # with the painting's grain: the fine detail of the painted white, mirrored up
     # across the seam (none from the iris, the lower lid or past the corners)
     detail = np.clip(region - cv2.GaussianBlur(region, (0, 0), max(1.0, 0.05 * half)),
