@@ -58,7 +58,7 @@ LID_TINT_BLUR = 0.3  # over how far (eye half-widths) that skin is spread across
 LID_TINT_RANGE = (0.7, 1.3)  # the most that tint changes a channel of the lid's colour
 GAZE_FADE = 0.08  # an iris moved less than this (eye half-widths) is drawn in part
 GAZE_ERASE = 1.25  # where an iris was, the white is drawn out to this much of its radius
-BRIDGE_REACH = 3.0  # and across it the darker side reaches in as (1 - across) ** this
+BRIDGE_REACH = 3.0  # and across that, the darker side's share is (1 - the way from it) ** this
 BRIDGE_EVEN = 0.1  # sides within this share of each other's brightness mix evenly
 # A look up or down is left to the lids, which follow the driver's, as a real eye's follow
 # its gaze: an iris drawn moving up or down under a still lid read to the judge's face mesh
@@ -423,13 +423,12 @@ def _eyeball(region: np.ndarray, uv: np.ndarray, top: np.ndarray, bottom: np.nda
     reach = GAZE_ERASE * radius
     erase = np.clip((reach - rho) / px + 0.5, 0.0, 1.0)
     # where it was, the eye as painted on either side of it, level, bridged across: the
-    # white where white shows on both sides, darkening towards a corner or under the lid
+    # white where white shows on both sides, darkening near a corner or under the lid
     # where the painting darkens there (the white of the eye filled in alone was a pale
-    # block where an iris had touched the eye's corner)
-    # Each row is bridged between the ends of its own chord of the erased disc: bridged
-    # between the ends of its widest, the rows above and below its middle began darker
-    # than the white beside them (where the other end lay on the eye's corner), a pale
-    # grey ghost of the iris with an edge
+    # block where an iris had touched the eye's corner).  Each row is bridged between the
+    # ends of its own chord of the erased disc (between the ends of its widest, the rows
+    # above and below its middle began darker than the white beside them where the other
+    # end lay on the corner: a grey ghost of the iris, with an edge)
     sides = []
     soft = cv2.GaussianBlur(region, (0, 0), 1.5)  # a pixel's own grain would streak across
     chord = np.sqrt(np.maximum(reach * reach - dv * dv, 0.0))
