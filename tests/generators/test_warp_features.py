@@ -390,9 +390,10 @@ def test_gaze_moves_the_iris_within_an_eye_that_stays_put(painted_eyes):
 
 
 def _drawn_eye(paint):
-    """A painted eye drawn from scratch, level, in its own frame (half width 80 px):
-    its region's pixels, (u, v), the lid lines, the iris (u, v, radius), the frame, and
-    what ``paint(region, u, v, opening)`` painted into it (skin, then the eye)."""
+    """A painted eye drawn from scratch, level, in its own frame (half width 80 px): skin,
+    the white between flat lid lines, what ``paint(region, u, v, opening)`` adds, then the
+    iris.  Returns what :func:`features._eyeball` made of it, (u, v), the upper lid line,
+    the iris (u, v, radius) and the half width."""
     h, w, half = 144, 200, 80.0
     frame = features.Frame2D(origin=np.array([w / 2.0, h / 2.0]), e1=np.array([1.0, 0.0]),
                              e2=np.array([0.0, 1.0]), half=half)
