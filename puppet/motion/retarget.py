@@ -328,6 +328,14 @@ class Retargeter:
             delta = want - have
             target[upper, 1] -= 0.85 * delta
             target[lower, 1] += 0.15 * delta
+            # closing, the pairs also come together along the eye and in depth: the face
+            # mesh's paired points are not above one another (on a turned eye, by a third
+            # of its half width), and shut lids meet (only the upper points move: the warp
+            # holds the upper lid to the lower, and what they give is the eye patch's
+            # closing)
+            along = np.minimum(ratio, 1.0)[:, None]
+            target[upper, 0::2] = target[lower, 0::2] - along * (
+                target[lower, 0::2] - target[upper, 0::2])
             # gaze: the iris moves within the eye by the driver's change, in eye widths;
             # up and down is unreliable on a closing eye, so it fades out with the lids
             a, b = corners

@@ -10,9 +10,10 @@ import pytest
 from puppet.generators.base import create
 from puppet.generators.warp import features
 from puppet.generators.warp.generator import crop_image
-from puppet.motion.retarget import DriverView, neutral_motion
+from puppet.motion.retarget import DriverView, Retargeter, neutral_motion
 from puppet.portrait import portrait_from_image
 from puppet.tracking import landmarks as lm
+from puppet.tracking.face import Face
 from puppet.tracking.mediapipe_tracker import FaceTracker
 
 
@@ -226,6 +227,25 @@ def test_a_blink_closes_the_portraits_eyes(generator, prepared, portrait):
     open_eyes, _, _ = _measure(generator.render(prepared, _motion(portrait, lambda p: None)))
     shut_eyes, _, _ = _measure(generator.render(prepared, _motion(portrait, _shut)))
     assert shut_eyes < 0.5 * open_eyes
+
+
+def test_a_shut_driver_shuts_an_eye_whose_lid_points_are_not_above_one_another(portrait):
+    """On a turned eye the face mesh's paired lid points sit sideways of one another
+    (the Vermeer's near eye: 0.3 eye half-widths along, 0.7 across).  When the driver
+    shuts its eyes, the portrait's lids meet across the eye, and that is shut, however
+    far along the eye the pairs still are."""
+    pts = portrait.face.landmarks.astype(np.float64).copy()
+    for eye, (upper, lower, _) in enumerate(features.EYES):
+        frame = features.Frame2D.from_corners(pts[upper[0], :2], pts[upper[-1], :2])
+        pts[lower[1:-1], :2] += (0.3 if eye else -0.3) * frame.half * frame.e1
+    retargeter = Retargeter(Face(pts.astype(np.float32), 1.0, portrait.face.image_size))
+    driver = portrait.face
+    retargeter.calibrate(driver)
+    shut = driver.landmarks.astype(np.float64).copy()
+    _shut(shut)
+    motion = retargeter.motion(Face(shut.astype(np.float32), 1.0, driver.image_size))
+    for eye in (0, 1):
+        assert features.eye_closing(motion.landmarks, pts, eye).min() > 0.99
 
 
 def _widen(amount):
