@@ -60,7 +60,11 @@ def _inputs(portrait_path: str | None, frames: int, size: int):
             feeds.append(generator.frame_inputs(renderer.prepared, motion))
         if len(feeds) >= frames:
             break
-    return renderer.prepared.static_inputs, feeds
+    # the CPU generator draws with OpenCV: the whole model's fine portrait is added here
+    fine = renderer.prepared.drawer.fine
+    static = {**renderer.prepared.static_inputs,
+              "portrait": np.ascontiguousarray(fine.transpose(2, 0, 1)[None], np.float32) / 255.0}
+    return static, feeds
 
 
 # ---------------------------------------------------------------------------
@@ -241,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     reference = [plain_cpu.run(None, {**static, **f})[0] for f in feeds]
     variants = {"committed": base, "zeros-padding": zeros_padding(base), "fp16": fp16(base)}
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
-    s = static["portrait"].shape[-1]
+    s = (static["portrait"].shape[-1] + 1) // 2
     results: dict = {"crop": f"{s}x{s}", "points": int(static["src_points"].shape[0]),
                      "frames": len(feeds), "cases": []}
 

@@ -288,12 +288,12 @@ def moving_sample(size: int = 96) -> dict:
     grey under any warp, right or wrong)."""
     import numpy as np
 
-    from puppet.generators.warp.model import sample_inputs
+    from puppet.generators.warp.model import fine, sample_inputs
 
     feeds = sample_inputs(size, points=40)
     yy, xx = np.mgrid[0:size, 0:size] / float(size)
-    feeds["portrait"] = np.stack([xx, yy, 0.5 + 0.4 * np.sin(9.0 * xx + 5.0 * yy)]
-                                 )[None].astype(np.float32)
+    picture = np.stack([xx, yy, 0.5 + 0.4 * np.sin(9.0 * xx + 5.0 * yy)], axis=2)
+    feeds["portrait"] = fine(picture.astype(np.float32)).transpose(2, 0, 1)[None].copy()
     rng = np.random.default_rng(7)
     src = feeds["src_points"]
     feeds["dst_points"] = np.clip(src + rng.normal(0.0, 0.05, src.shape), -0.95, 0.95

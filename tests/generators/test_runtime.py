@@ -63,7 +63,8 @@ def _inputs(size=96, k=40, frames=4, seed=0):
     (static) and per frame."""
     rng = np.random.default_rng(seed)
     e = size // 8  # eye and mouth boxes
-    static = {"portrait": rng.random((1, 3, size, size), dtype=np.float32),
+    fine = 2 * size - 1  # the model samples the crop at twice its resolution
+    static = {"portrait": rng.random((1, 3, fine, fine), dtype=np.float32),
               "src_points": rng.uniform(-0.9, 0.9, (k, 2)).astype(np.float32),
               "mobility": np.ones((64 * 64, 1), np.float32)}
     for side, x in (("r", size // 4), ("l", size // 2)):
@@ -165,7 +166,7 @@ def test_free_dimensions_are_read_off_the_inputs():
     session, _ = runtime.create_session(MODEL, "cpu")
     static, frames = _inputs(size=80, k=33)
     dims = runtime.free_dimensions(session, {**static, **frames[0]})
-    assert dims["S"] == 80 and dims["K"] == 33 and dims["Hm"] == 10 and dims["Wm"] == 20
+    assert dims["F"] == 2 * 80 - 1 and dims["K"] == 33 and dims["Hm"] == 10 and dims["Wm"] == 20
     with pytest.raises(ValueError):
         runtime.free_dimensions(session, {**static, **frames[0],
                                           "dst_points": np.zeros((5, 2), np.float32)})

@@ -32,10 +32,15 @@ def _points(rng, k, spread=0.03):
     return src, dst
 
 
+def _fine(img):
+    """The model's portrait input for a crop [1, 3, S, S]: the crop at twice its resolution."""
+    return model.fine(img[0].transpose(1, 2, 0).astype(np.float32)).transpose(2, 0, 1)[None]
+
+
 def _feeds(img, src, dst, eyes=None, mouth=None, mobility=None):
-    """All of the model's inputs; by default the eyes as painted, no mouth drawn and
-    every pixel free to move."""
-    feeds = {"portrait": img, "src_points": src, "dst_points": dst,
+    """All of the model's inputs for the crop ``img`` [1, 3, S, S]; by default the eyes as
+    painted, no mouth drawn and every pixel free to move."""
+    feeds = {"portrait": _fine(img), "src_points": src, "dst_points": dst,
              "mobility": np.ones((model.GRID ** 2, 1)) if mobility is None else mobility,
              "mouth": np.zeros((3, 3, 4)), "mouth_origin": [1, 1]}
     for side in ("r", "l"):
@@ -62,6 +67,24 @@ def _random_layers(rng, size):
              [size // 5, size // 2], [h + 8, w + 6])]
     mouth = (rng.random((h, w + 3, 4)), [size // 2 + 5, size // 3])
     return eyes, mouth
+
+
+def test_the_fine_portrait_keeps_the_crops_pixels_and_interpolates_between_them():
+    """model.fine: every other pixel is the crop's own; between them a wave is found
+    far closer than a straight line between its neighbours finds it."""
+    x = np.arange(40, dtype=np.float64)
+    wave = lambda t: 0.5 + 0.4 * np.sin(2 * np.pi * t / 5.0)  # noqa: E731  five pixels a cycle
+    crop = np.repeat(np.repeat(wave(x)[None, :, None], 9, axis=0), 3, axis=2)
+    out = model.fine(crop.astype(np.float32))
+    assert out.shape == (17, 79, 3) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[::2, ::2], crop.astype(np.float32))
+    between = out[4, 1::2, 0][4:-4]  # away from the held edges
+    truth = wave(x[:-1] + 0.5)[4:-4]
+    linear = 0.5 * (crop[0, :-1, 0] + crop[0, 1:, 0])[4:-4]
+    assert np.abs(between - truth).max() < 0.3 * np.abs(linear - truth).max()
+    grey = model.fine(np.clip(crop * 255, 0, 255).astype(np.uint8))
+    assert grey.dtype == np.uint8 and grey.flags.c_contiguous
+    np.testing.assert_array_equal(grey[::2, ::2], np.clip(crop * 255, 0, 255).astype(np.uint8))
 
 
 def test_committed_model_matches_a_fresh_export(tmp_path):
@@ -100,7 +123,7 @@ def test_no_shape_depends_on_a_value(tmp_path):
     feeds = model.sample_inputs(64)
     path = str(model_file("puppet_warp.onnx"))
     dims = runtime.free_dimensions(_session(path), feeds)
-    assert {"S", "K", "Her", "Wer", "Hm", "Wm"} <= set(dims)
+    assert {"F", "K", "Her", "Wer", "Hm", "Wm"} <= set(dims)
     opts = runtime.session_options(1, dims)
     opts.optimized_model_filepath = str(tmp_path / "static.onnx")
     sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
@@ -119,7 +142,7 @@ def test_onnx_agrees_with_the_numpy_reference():
     eyes, mouth = _random_layers(rng, 160)
     mobility = np.clip(rng.random((model.GRID ** 2, 1)) * 2, 0, 1)
     out = sess.run(None, _feeds(img, src, dst, eyes, mouth, mobility))[0]
-    ref = model.reference(img, src, dst, eyes, mouth, mobility)
+    ref = model.reference(_fine(img), src, dst, eyes, mouth, mobility)
     diff = np.abs(out.astype(int) - ref.astype(int))
     assert diff.max() <= 2 and diff.mean() < 0.05
 
@@ -223,7 +246,7 @@ def test_the_field_is_the_whole_models_first_part():
     edge = 1.0 - 1.0 / size
     gx = np.clip(centres[None, :] + up[..., 0], -edge, edge)
     gy = np.clip(centres[:, None] + up[..., 1], -edge, edge)
-    ref = model.bilinear_sample(img[0].transpose(1, 2, 0).astype(np.float64), gx, gy)
+    ref = model.sample_fine(_fine(img)[0].transpose(1, 2, 0).astype(np.float64), gx, gy)
     ref = np.clip(ref * 255.0 + 0.5, 0, 255).astype(np.uint8)
     diff = np.abs(out.astype(int) - ref.astype(int))
     assert diff[20:-20, 20:-20].max() <= 1  # away from the eye boxes in the corner

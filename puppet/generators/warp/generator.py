@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class WarpPrepared:
     box: CropBox
-    static_inputs: dict[str, np.ndarray]  # portrait [1,3,res,res], src_points, eye boxes
+    static_inputs: dict[str, np.ndarray]  # src_points, eye boxes; the fine portrait (ONNX drawing)
     field_inputs: dict[str, np.ndarray]  # the field graph's share of them: src_points, mobility
     drawer: DenseDrawer  # the crop, for drawing with OpenCV
     ring: np.ndarray  # [R, 3] portrait pixels: points beyond the face that follow the head
@@ -302,15 +302,17 @@ class WarpGenerator:
         stand_in = HiddenPoints.of(src[:len(moving_hidden)].astype(np.float64), moving_hidden)
         eyes = (features.eye_region(crop, crop_points, 0),
                 features.eye_region(crop, crop_points, 1))
-        static = {"portrait": _tensor(crop), "src_points": src,
-                  "mobility": _mobility(box, portrait.size)}
+        drawer = DenseDrawer(crop)
+        static = {"src_points": src, "mobility": _mobility(box, portrait.size)}
+        if self.dense == "onnx":  # only the whole model samples it (4 S^2 floats)
+            static["portrait"] = _tensor(drawer.fine)
         field_inputs = {"src_points": static["src_points"], "mobility": static["mobility"]}
         for region, name in zip(eyes, ("eye_r", "eye_l")):
             static[name + "_patch_box"] = np.array(region.box, np.float32)
             # a blank whose shape is the eye's output box
             static[name + "_area"] = np.zeros(tuple(region.out_size), np.uint8)
         return WarpPrepared(box=box, static_inputs=static, field_inputs=field_inputs,
-                            drawer=DenseDrawer(crop), ring=ring,
+                            drawer=drawer, ring=ring,
                             ring_amount=amount[:, None], anchors=anchors.astype(np.float32),
                             points=crop_points, landmarks=pts,
                             eyes=eyes,

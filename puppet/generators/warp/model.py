@@ -17,7 +17,12 @@ itself.  ``off`` is evaluated on a coarse grid of ``GRID`` x ``GRID`` nodes, one
 at the centre of each of ``GRID`` x ``GRID`` equal blocks of the crop (so the
 nodes do not depend on the crop's size), upsampled bilinearly to the crop's size
 (half-pixel centres, edges held) and added to the identity sampling grid; one
-GridSample then draws the output.  Everything is in the crop's normalised
+GridSample then draws the output from the portrait crop at twice its resolution
+(:func:`fine`: every other pixel the crop's own, the ones between interpolated
+once per portrait with a Lanczos kernel).  Sampled bilinearly at a fraction of a
+pixel, the crop itself loses its finest detail (at half a pixel, a line one pixel
+wide is smeared over two); the finer picture keeps most of it, and a sample that
+falls on a pixel's centre is still exactly that pixel.  Everything is in the crop's normalised
 coordinates: x and y in [-1, 1], the crop's outer edges at -1 and 1.
 
 Two graphs are built from this one source:
@@ -47,7 +52,7 @@ NAME = "puppet-warp"
 FIELD_NAME = "puppet-warp-field"
 FILE = "puppet_warp.onnx"
 FIELD_FILE = "puppet_warp_field.onnx"
-VERSION = "7"
+VERSION = "8"
 GRID = 64
 EPS = 4e-6  # squared distance added in the weights (about half a pixel of a 512 crop)
 REG = 1e-6  # ridge on the local covariance
@@ -55,7 +60,9 @@ PATCH_EDGE = 20.0  # sharpness of the switch to an eye patch at its edges
 
 CONTRACT = {
     "inputs": {
-        "portrait": "float32 [1, 3, S, S]: the portrait crop, BGR, 0..1 (per portrait)",
+        "portrait": "float32 [1, 3, F, F], F = 2 S - 1: the portrait crop at twice its "
+                    "resolution (fine()), BGR, 0..1: its pixel (2 i, 2 j) is the crop's "
+                    "pixel (i, j) (per portrait)",
         "src_points": "float32 [K, 2]: control points in the portrait crop, x and y in "
                       "[-1, 1] (per portrait)",
         "mobility": "float32 [G*G, 1]: how free each node of the warp's grid (row by row) "
@@ -85,6 +92,39 @@ CONTRACT = {
              "depends on a value, so nothing is read back from a GPU mid-run and, with "
              "the inputs' shapes fixed, every shape is static (CUDA graphs)",
 }
+
+
+# Lanczos (a = 3) weights for a sample half way between two pixels, from the third
+# pixel before it to the third after
+_HALF = np.sinc(np.arange(-2.5, 3.0)) * np.sinc(np.arange(-2.5, 3.0) / 3.0)
+FINE_TAPS = (_HALF / _HALF.sum()).astype(np.float32)
+
+
+def fine(image: np.ndarray) -> np.ndarray:
+    """An H x W (x C) picture at twice its resolution, (2H - 1) x (2W - 1) (x C), of the
+    same dtype: its pixel (2i, 2j) is the picture's (i, j), the pixels between are
+    interpolated with :data:`FINE_TAPS` (edges held; uint8 rounded and clipped)."""
+    out = np.asarray(image, np.float32)
+    for axis in (0, 1):
+        out = _fine_axis(out, axis)
+    if image.dtype == np.uint8:
+        out = np.clip(out + 0.5, 0.0, 255.0).astype(np.uint8)
+    return np.ascontiguousarray(out)
+
+
+def _fine_axis(a: np.ndarray, axis: int) -> np.ndarray:
+    a = np.moveaxis(a, axis, 0)
+    n = a.shape[0]
+    half = len(FINE_TAPS) // 2
+    padded = np.concatenate([np.repeat(a[:1], half - 1, axis=0), a,
+                             np.repeat(a[-1:], half, axis=0)], axis=0)
+    between = FINE_TAPS[0] * padded[:n - 1]
+    for j in range(1, len(FINE_TAPS)):
+        between += FINE_TAPS[j] * padded[j:j + n - 1]
+    out = np.empty((2 * n - 1,) + a.shape[1:], np.float32)
+    out[0::2] = a
+    out[1::2] = between
+    return np.moveaxis(out, 0, axis)
 
 
 def node_units() -> np.ndarray:
@@ -142,8 +182,10 @@ def _field(g: og.GraphBuilder, src: og.Sym, dst: og.Sym, mobility: og.Sym) -> og
 
 def _warp_grid(g: og.GraphBuilder, portrait: og.Sym, src: og.Sym, dst: og.Sym,
                mobility: og.Sym):
-    """The sampling grid [1, S, S, 2] of the MLS warp, and S as [1] int64."""
-    size_i = g.dim(portrait, 2)  # [1] int64
+    """The sampling grid [1, S, S, 2] of the MLS warp, and S as [1] int64 (the fine
+    ``portrait`` is 2 S - 1 pixels wide)."""
+    one = g.const([1], np.int64)
+    size_i = g.op("Div", g.dim(portrait, 2) + one, g.const([2], np.int64))  # [1] int64
     size = g.to_float(size_i)  # [1] float
     inv = 1.0 / size
 
@@ -234,7 +276,7 @@ def _finish(g: og.GraphBuilder, name: str, contract: dict):
 def build():
     """The model as an ``onnx.ModelProto``."""
     g = og.GraphBuilder(NAME)
-    portrait = g.input("portrait", og.FLOAT, [1, 3, "S", "S"])
+    portrait = g.input("portrait", og.FLOAT, [1, 3, "F", "F"])
     src = g.input("src_points", og.FLOAT, ["K", 2])
     dst = g.input("dst_points", og.FLOAT, ["K", 2])
     mobility = g.input("mobility", og.FLOAT, [GRID * GRID, 1])
@@ -248,10 +290,16 @@ def build():
     mouth_at = g.input("mouth_origin", og.INT64, [2])
 
     grid, size_i = _warp_grid(g, portrait, src, dst, mobility)
-    warped = g.op("GridSample", portrait, grid, mode="linear", padding_mode="zeros",
-                  align_corners=0)
-    image = _hwc(g, warped)
     size_f = g.to_float(size_i)
+    # the crop's pixel p = ((x + 1) S - 1) / 2 is the fine picture's pixel 2 p, which
+    # GridSample (corners aligned: -1 and 1 the outer pixels' centres) finds at
+    # 2 p / (S - 1) - 1; the grid keeps within the crop's outer pixels' centres, so
+    # within -1 and 1 here
+    per = 1.0 / (size_f - 1.0)
+    fine_grid = (grid + 1.0) * (size_f * per) - (per + 1.0)
+    warped = g.op("GridSample", portrait, fine_grid, mode="linear", padding_mode="zeros",
+                  align_corners=1)
+    image = _hwc(g, warped)
     grid_hw = g.op("Squeeze", grid, g.const([0], np.int64))  # [S, S, 2]
     for patch, patch_box, origin, area in eyes:
         image = _eye(g, image, grid_hw, size_f, patch, patch_box, origin, area)
@@ -289,7 +337,9 @@ def sample_inputs(size: int = 64, points: int = 20, value: float = 0.5) -> dict:
     src = rng.uniform(-0.9, 0.9, (points, 2)).astype(np.float32)
     portrait = np.full((1, 3, size, size), value, np.float32)
     box = max(2, size // 8)
-    feeds = {"portrait": portrait, "src_points": src, "dst_points": src.copy(),
+    wide = 2 * size - 1  # the model samples the crop at twice its resolution
+    feeds = {"portrait": np.full((1, 3, wide, wide), value, np.float32),
+             "src_points": src, "dst_points": src.copy(),
              "mobility": np.ones((GRID * GRID, 1), np.float32),
              "mouth": np.zeros((box, box, 4), np.float32),
              "mouth_origin": np.zeros(2, np.int64)}
@@ -374,21 +424,32 @@ def bilinear_sample(img: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarr
     return top * (1 - fy) + bot * fy
 
 
+def sample_fine(image: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """Sample the fine picture (2S-1) x (2S-1) x C of an S x S crop at the crop's
+    normalised coordinates, border padding."""
+    wide = image.shape[0]
+    size = (wide + 1) // 2
+    # the crop's pixel p = ((g + 1) S - 1) / 2 is the fine picture's 2 p, whose
+    # normalised coordinate there is (4 p + 1) / (2 S - 1) - 1
+    return bilinear_sample(image, (2.0 * ((gx + 1.0) * size - 1.0) + 1.0) / wide - 1.0,
+                           (2.0 * ((gy + 1.0) * size - 1.0) + 1.0) / wide - 1.0)
+
+
 def reference(portrait: np.ndarray, src: np.ndarray, dst: np.ndarray,
               eyes: list | None = None, mouth: tuple | None = None,
               mobility: np.ndarray | None = None) -> np.ndarray:
-    """What the ONNX model computes, in NumPy: portrait [1,3,S,S] float -> [S,S,3] uint8.
+    """What the ONNX model computes, in NumPy: the fine portrait [1,3,2S-1,2S-1] float
+    (see :func:`fine`) -> [S,S,3] uint8.
 
     ``eyes``: (patch [1,3,h,w], patch_box (x0,y0,x1,y1), origin (row, col), size (h, w))
     per eye; ``mouth``: (layer [h,w,4], origin), like the model's inputs."""
-    size = portrait.shape[2]
+    size = (portrait.shape[2] + 1) // 2
     off = resize_half_pixel(field_reference(src, dst, mobility), size)
     centres = (np.arange(size) * 2.0 + 1.0) / size - 1.0
     edge = 1.0 - 1.0 / size
     gx = np.clip(centres[None, :] + off[..., 0], -edge, edge)
     gy = np.clip(centres[:, None] + off[..., 1], -edge, edge)
-    img = portrait[0].transpose(1, 2, 0).astype(np.float64)
-    out = bilinear_sample(img, gx, gy)
+    out = sample_fine(portrait[0].transpose(1, 2, 0).astype(np.float64), gx, gy)
     for patch, (x0, y0, x1, y1), (r0, c0), (h, w) in eyes or []:
         box = out[r0:r0 + h, c0:c0 + w]
         px = (gx[r0:r0 + h, c0:c0 + w] + 1.0) * size / 2.0
