@@ -106,28 +106,27 @@ FINE_TAPS = np.array([-1.0, 9.0, 9.0, -1.0], np.float32) / 16.0
 def fine(image: np.ndarray) -> np.ndarray:
     """An H x W (x C) picture at twice its resolution, (2H - 1) x (2W - 1) (x C), of the
     same dtype: its pixel (2i, 2j) is the picture's (i, j), the pixels between are
-    interpolated with :data:`FINE_TAPS` (edges held; uint8 rounded and clipped)."""
+    interpolated with :data:`FINE_TAPS` (edges held; uint8 rounded and clipped).  About
+    40 ms for an 886 crop."""
+    import cv2
+
     out = np.asarray(image, np.float32)
     for axis in (0, 1):
-        out = _fine_axis(out, axis)
+        # between[i] = sum_k FINE_TAPS[k] * out[i - 1 + k], half way from i to i + 1
+        taps = FINE_TAPS[None, :] if axis == 1 else FINE_TAPS[:, None]
+        between = cv2.filter2D(out, -1, taps, anchor=(1, 0) if axis == 1 else (0, 1),
+                               borderType=cv2.BORDER_REPLICATE).reshape(out.shape)
+        shape = list(out.shape)
+        shape[axis] = 2 * shape[axis] - 1
+        wide = np.empty(shape, np.float32)
+        if axis == 0:
+            wide[0::2], wide[1::2] = out, between[:-1]
+        else:
+            wide[:, 0::2], wide[:, 1::2] = out, between[:, :-1]
+        out = wide
     if image.dtype == np.uint8:
         out = np.clip(out + 0.5, 0.0, 255.0).astype(np.uint8)
     return np.ascontiguousarray(out)
-
-
-def _fine_axis(a: np.ndarray, axis: int) -> np.ndarray:
-    a = np.moveaxis(a, axis, 0)
-    n = a.shape[0]
-    half = len(FINE_TAPS) // 2
-    padded = np.concatenate([np.repeat(a[:1], half - 1, axis=0), a,
-                             np.repeat(a[-1:], half, axis=0)], axis=0)
-    between = FINE_TAPS[0] * padded[:n - 1]
-    for j in range(1, len(FINE_TAPS)):
-        between += FINE_TAPS[j] * padded[j:j + n - 1]
-    out = np.empty((2 * n - 1,) + a.shape[1:], np.float32)
-    out[0::2] = a
-    out[1::2] = between
-    return np.moveaxis(out, 0, axis)
 
 
 def node_units() -> np.ndarray:
