@@ -41,7 +41,7 @@ def _inputs(rng, size, k=80, spread=0.04, mobility=None):
              else mobility}
     h, w = size // 6, size // 4
     for side, x in (("r", 0.2), ("l", 0.6)):
-        feeds[f"eye_{side}_patch"] = _smooth(rng, h, w).transpose(2, 0, 1)[None].copy()
+        feeds[f"eye_{side}_patch"] = model.fine_patch(_smooth(rng, h, w).transpose(2, 0, 1)[None])
         feeds[f"eye_{side}_patch_box"] = np.array(
             [size * x, size * 0.25, size * x + w, size * 0.25 + h], np.float32)
         feeds[f"eye_{side}_origin"] = np.array([size // 5, int(size * x) - 3], np.int64)
@@ -93,11 +93,11 @@ def test_no_motion_gives_the_crop_back_exactly(sessions):
     feeds["mouth"][..., 3] = 0.0
     for side in "rl":  # patches equal to the crop's own pixels there: nothing changes
         x0, y0, x1, y1 = feeds[f"eye_{side}_patch_box"].astype(int)
-        feeds[f"eye_{side}_patch"] = feeds["portrait"][:, :, y0:y1, x0:x1].copy()
+        feeds[f"eye_{side}_patch"] = model.fine_patch(feeds["portrait"][:, :, y0:y1, x0:x1])
     feeds["portrait"] = rng.integers(0, 256, (1, 3, 200, 200)).astype(np.float32) / 255.0
     for side in "rl":
         x0, y0, x1, y1 = feeds[f"eye_{side}_patch_box"].astype(int)
-        feeds[f"eye_{side}_patch"] = feeds["portrait"][:, :, y0:y1, x0:x1].copy()
+        feeds[f"eye_{side}_patch"] = model.fine_patch(feeds["portrait"][:, :, y0:y1, x0:x1])
     out = _draw(sessions, feeds)
     expected = np.round(feeds["portrait"][0].transpose(1, 2, 0) * 255).astype(np.uint8)
     np.testing.assert_array_equal(out, expected)
@@ -203,8 +203,13 @@ def test_a_fraction_of_a_pixel_keeps_the_fine_grain(sessions, shift):
     crop = np.clip(128 + grain, 0, 255).astype(np.uint8)
     feeds = _inputs(rng, size)
     feeds["mouth"][..., 3] = 0.0
-    for side in "rl":
-        feeds[f"eye_{side}_area"] = np.zeros((1, 1), np.uint8)
+    boxes = []
+    for side in "rl":  # eye patches of the crop's own pixels: the eyes as painted
+        x0, y0, x1, y1 = feeds[f"eye_{side}_patch_box"].astype(int)
+        feeds[f"eye_{side}_patch_box"] = np.array([x0, y0, x1, y1], np.float32)
+        region = crop[y0:y1, x0:x1].astype(np.float32).transpose(2, 0, 1)[None] / 255.0
+        feeds[f"eye_{side}_patch"] = model.fine_patch(region)
+        boxes.append((slice(y0 + 2, y1 - 2), slice(x0 + 2, x1 - 2)))
     # every node samples ``shift`` pixels right of and below itself
     field = np.full((model.GRID, model.GRID, 2), shift * 2.0 / size, np.float32)
     out = DenseDrawer(crop).draw(field, feeds)
@@ -213,3 +218,5 @@ def test_a_fraction_of_a_pixel_keeps_the_fine_grain(sessions, shift):
     inner = (slice(8, -8), slice(8, -8))
     assert np.abs(out[inner].astype(int) - finely[inner]).mean() < 2.0
     assert _detail(out[inner]) > 0.58 * _detail(crop[inner])
+    for box in boxes:  # the eyes too: their patches are sampled as finely
+        assert np.abs(out[box].astype(int) - finely[box]).mean() < 2.0

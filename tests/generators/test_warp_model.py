@@ -44,11 +44,11 @@ def _feeds(img, src, dst, eyes=None, mouth=None, mobility=None):
              "mobility": np.ones((model.GRID ** 2, 1)) if mobility is None else mobility,
              "mouth": np.zeros((3, 3, 4)), "mouth_origin": [1, 1]}
     for side in ("r", "l"):
-        feeds.update({f"eye_{side}_patch": img[:, :, 0:4, 0:5],
+        feeds.update({f"eye_{side}_patch": model.fine_patch(img[:, :, 0:4, 0:5]),
                       f"eye_{side}_patch_box": [0, 0, 5, 4],
                       f"eye_{side}_origin": [0, 0], f"eye_{side}_area": np.zeros((4, 5))})
     for side, (patch, box, origin, box_size) in zip("rl", eyes or []):
-        feeds.update({f"eye_{side}_patch": patch, f"eye_{side}_patch_box": box,
+        feeds.update({f"eye_{side}_patch": model.fine_patch(patch), f"eye_{side}_patch_box": box,
                       f"eye_{side}_origin": origin,
                       f"eye_{side}_area": np.zeros(tuple(box_size))})
     if mouth is not None:
@@ -142,7 +142,8 @@ def test_onnx_agrees_with_the_numpy_reference():
     eyes, mouth = _random_layers(rng, 160)
     mobility = np.clip(rng.random((model.GRID ** 2, 1)) * 2, 0, 1)
     out = sess.run(None, _feeds(img, src, dst, eyes, mouth, mobility))[0]
-    ref = model.reference(_fine(img), src, dst, eyes, mouth, mobility)
+    fine_eyes = [(model.fine_patch(patch), *rest) for patch, *rest in eyes]
+    ref = model.reference(_fine(img), src, dst, fine_eyes, mouth, mobility)
     diff = np.abs(out.astype(int) - ref.astype(int))
     assert diff.max() <= 2 and diff.mean() < 0.05
 

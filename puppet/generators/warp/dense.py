@@ -103,7 +103,7 @@ class DenseDrawer:
         # pixels' centres as the model's grid is (``m`` is in the fine picture's pixels)
         where = np.clip(m[r0:r1, c0:c1] * 0.5, 0.0, self.size - 1.0) + 0.5
         x0, y0, x1, y1 = (float(v) for v in patch_box)
-        hp, wp = patch.shape[2], patch.shape[3]
+        hp, wp = (patch.shape[2] + 1) // 2, (patch.shape[3] + 1) // 2  # the region's size
         lx = (where[..., 0] - x0) / (x1 - x0)  # 0..1 across the patch's region
         ly = (where[..., 1] - y0) / (y1 - y0)
         # the patch shows only where both are strictly inside 0..1 (its weight is 0
@@ -118,10 +118,11 @@ class DenseDrawer:
         lx, ly = lx[part], ly[part]
         r0, c0 = r0 + part[0].start, c0 + part[1].start
         r1, c1 = r0 + lx.shape[0], c0 + lx.shape[1]
-        # GridSample, align_corners=0, border padding: patch pixel index = u * w - 0.5
+        # the region's pixel u * w - 0.5 (GridSample, align_corners=0, border padding) is
+        # the fine patch's 2 u w - 1
         sampled = cv2.remap(np.ascontiguousarray(patch[0].transpose(1, 2, 0), np.float32),
-                            (lx * wp - 0.5).astype(np.float32),
-                            (ly * hp - 0.5).astype(np.float32),
+                            (lx * (2 * wp) - 1.0).astype(np.float32),
+                            (ly * (2 * hp) - 1.0).astype(np.float32),
                             cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         wx = np.clip((1.0 - np.abs(lx * 2.0 - 1.0)) * PATCH_EDGE, 0.0, 1.0)
         wy = np.clip((1.0 - np.abs(ly * 2.0 - 1.0)) * PATCH_EDGE, 0.0, 1.0)

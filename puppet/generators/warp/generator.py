@@ -362,7 +362,8 @@ class WarpGenerator:
             gaze = None
             if region.gaze is not None:
                 gaze = features.gaze_shift(target, rest, region.eye)
-            inputs[name + "_patch"] = features.eye_patch(region, closing, gaze)
+            inputs[name + "_patch"] = warp_model.fine_patch(
+                features.eye_patch(region, closing, gaze))
             upper = features.EYES[region.eye][0]
             centre = 0.5 * (target[upper[0]] + target[upper[-1]])
             inputs[name + "_origin"] = np.array(

@@ -69,7 +69,9 @@ CONTRACT = {
                     "is to move, 0 (held: the picture's frame) .. 1 (per portrait)",
         "dst_points": "float32 [K, 2]: where each control point appears in the output",
         "eye_r_patch": "float32 [1, 3, Hp, Wp]: the portrait's right eye region with its "
-                       "lids as they are in this frame, BGR 0..1",
+                       "lids as they are in this frame, BGR 0..1, at twice its "
+                       "resolution like the portrait (fine_patch()): Hp = 2 h - 1 for a "
+                       "region h pixels high",
         "eye_r_patch_box": "float32 [4]: where that region is in the portrait crop: x0, y0, "
                            "x1, y1 in pixels (per portrait)",
         "eye_r_origin": "int64 [2]: top-left (row, column) of the output box where the right "
@@ -127,6 +129,14 @@ def fine(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint8:
         out = np.clip(out + 0.5, 0.0, 255.0).astype(np.uint8)
     return np.ascontiguousarray(out)
+
+
+def fine_patch(patch: np.ndarray) -> np.ndarray:
+    """An eye patch [1, C, h, w] at twice its resolution, [1, C, 2h - 1, 2w - 1] float32
+    (see :func:`fine`)."""
+    wide = fine(np.ascontiguousarray(patch[0].transpose(1, 2, 0), np.float32))
+    return np.ascontiguousarray(wide.reshape(wide.shape[0], wide.shape[1], -1)
+                                .transpose(2, 0, 1)[None])
 
 
 def node_units() -> np.ndarray:
@@ -239,16 +249,21 @@ def _hwc(g: og.GraphBuilder, nchw: og.Sym) -> og.Sym:
 def _eye(g: og.GraphBuilder, image: og.Sym, grid: og.Sym, size_f: og.Sym, patch: og.Sym,
          patch_box: og.Sym, origin: og.Sym, area: og.Sym) -> og.Sym:
     """Inside the eye's output box: wherever the warp samples the eye's region of the
-    portrait, sample this frame's eye patch instead (its lids as they are now).
-    ``grid``: the sampling grid [S, S, 2]."""
+    portrait, sample this frame's eye patch instead (its lids as they are now; the patch
+    at twice its resolution, like the portrait).  ``grid``: the sampling grid [S, S, 2]."""
     index = _box_index(g, origin, _layer_size(g, area))
     base = g.op("GatherND", image, index)  # [h, w, 3]
     pixels = (g.op("GatherND", grid, index) + 1.0) * (size_f * 0.5)  # [h, w, 2], crop pixels
     lo, hi = patch_box[0:2], patch_box[2:4]
     local = (pixels - lo) / (hi - lo) * 2.0 - 1.0  # the patch's own units
-    sampled = _hwc(g, g.op("GridSample", patch, g.op("Unsqueeze", local,
+    # the region's pixel u = ((local + 1) n - 1) / 2 (n pixels across) is the fine patch's
+    # 2 u, at (local + 1) n / (n - 1) - 1 / (n - 1) - 1 with its corners aligned
+    wide = g.to_float(g.concat([g.dim(patch, 3), g.dim(patch, 2)], axis=0))  # [2]: x, y
+    per = 1.0 / ((wide + 1.0) * 0.5 - 1.0)
+    fine_local = (local + 1.0) * ((wide + 1.0) * 0.5 * per) - (per + 1.0)
+    sampled = _hwc(g, g.op("GridSample", patch, g.op("Unsqueeze", fine_local,
                                                       g.const([0], np.int64)),
-                           mode="linear", padding_mode="border", align_corners=0))
+                           mode="linear", padding_mode="border", align_corners=1))
     inside = g.clip((1.0 - g.op("Abs", local)) * PATCH_EDGE, 0.0, 1.0)
     weight = inside[:, :, 0:1] * inside[:, :, 1:2]  # [h, w, 1]
     return g.op("ScatterND", image, index, base + (sampled - base) * weight)
@@ -346,7 +361,7 @@ def sample_inputs(size: int = 64, points: int = 20, value: float = 0.5) -> dict:
              "mouth": np.zeros((box, box, 4), np.float32),
              "mouth_origin": np.zeros(2, np.int64)}
     for side in ("r", "l"):
-        feeds[f"eye_{side}_patch"] = portrait[:, :, :box, :box].copy()
+        feeds[f"eye_{side}_patch"] = fine_patch(portrait[:, :, :box, :box])
         feeds[f"eye_{side}_patch_box"] = np.array([0, 0, box, box], np.float32)
         feeds[f"eye_{side}_origin"] = np.zeros(2, np.int64)
         feeds[f"eye_{side}_area"] = np.zeros((box, box), np.uint8)
@@ -427,14 +442,14 @@ def bilinear_sample(img: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarr
 
 
 def sample_fine(image: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    """Sample the fine picture (2S-1) x (2S-1) x C of an S x S crop at the crop's
-    normalised coordinates, border padding."""
-    wide = image.shape[0]
-    size = (wide + 1) // 2
-    # the crop's pixel p = ((g + 1) S - 1) / 2 is the fine picture's 2 p, whose
-    # normalised coordinate there is (4 p + 1) / (2 S - 1) - 1
-    return bilinear_sample(image, (2.0 * ((gx + 1.0) * size - 1.0) + 1.0) / wide - 1.0,
-                           (2.0 * ((gy + 1.0) * size - 1.0) + 1.0) / wide - 1.0)
+    """Sample the fine picture (2H-1) x (2W-1) x C of an H x W picture (see :func:`fine`)
+    at that picture's normalised coordinates, border padding."""
+    high, wide = image.shape[:2]
+    # the picture's pixel p = ((g + 1) n - 1) / 2 (n pixels across) is the fine
+    # picture's 2 p, whose normalised coordinate there is (4 p + 1) / (2 n - 1) - 1
+    across = (2.0 * ((gx + 1.0) * (wide + 1) / 2 - 1.0) + 1.0) / wide - 1.0
+    down = (2.0 * ((gy + 1.0) * (high + 1) / 2 - 1.0) + 1.0) / high - 1.0
+    return bilinear_sample(image, across, down)
 
 
 def reference(portrait: np.ndarray, src: np.ndarray, dst: np.ndarray,
@@ -458,7 +473,7 @@ def reference(portrait: np.ndarray, src: np.ndarray, dst: np.ndarray,
         py = (gy[r0:r0 + h, c0:c0 + w] + 1.0) * size / 2.0
         lx = (px - x0) / (x1 - x0) * 2.0 - 1.0
         ly = (py - y0) / (y1 - y0) * 2.0 - 1.0
-        sampled = bilinear_sample(patch[0].transpose(1, 2, 0).astype(np.float64), lx, ly)
+        sampled = sample_fine(patch[0].transpose(1, 2, 0).astype(np.float64), lx, ly)
         weight = (np.clip((1.0 - np.abs(lx)) * PATCH_EDGE, 0, 1)
                   * np.clip((1.0 - np.abs(ly)) * PATCH_EDGE, 0, 1))[..., None]
         box[:] = box + (sampled - box) * weight
