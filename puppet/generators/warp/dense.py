@@ -48,8 +48,8 @@ class DenseDrawer:
     def __init__(self, crop: np.ndarray):
         if crop.ndim != 3 or crop.shape[0] != crop.shape[1] or crop.shape[2] != 3:
             raise ValueError(f"a square BGR crop is needed, not {crop.shape}")
-        self.image = np.ascontiguousarray(crop, dtype=np.uint8)
-        self.fine = fine(self.image)  # its pixel (2i, 2j) is the crop's (i, j)
+        # the crop at twice its resolution: its pixel (2i, 2j) is the crop's (i, j)
+        self.fine = fine(np.ascontiguousarray(crop, dtype=np.uint8))
         size = crop.shape[0]
         self.size = size
         ramp = np.arange(size, dtype=np.float32)

@@ -458,8 +458,9 @@ def reference(portrait: np.ndarray, src: np.ndarray, dst: np.ndarray,
     """What the ONNX model computes, in NumPy: the fine portrait [1,3,2S-1,2S-1] float
     (see :func:`fine`) -> [S,S,3] uint8.
 
-    ``eyes``: (patch [1,3,h,w], patch_box (x0,y0,x1,y1), origin (row, col), size (h, w))
-    per eye; ``mouth``: (layer [h,w,4], origin), like the model's inputs."""
+    ``eyes``: (patch [1,3,2h-1,2w-1] made fine (:func:`fine_patch`), patch_box
+    (x0,y0,x1,y1), origin (row, col), size (h, w)) per eye; ``mouth``: (layer [h,w,4],
+    origin), like the model's inputs."""
     size = (portrait.shape[2] + 1) // 2
     off = resize_half_pixel(field_reference(src, dst, mobility), size)
     centres = (np.arange(size) * 2.0 + 1.0) / size - 1.0
