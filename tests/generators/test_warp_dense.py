@@ -56,8 +56,7 @@ def _inputs(rng, size, k=80, spread=0.04, mobility=None):
 
 def _whole(sessions, feeds):
     """The whole model's frame, its portrait input the crop of ``feeds`` made fine."""
-    crop = feeds["portrait"][0].transpose(1, 2, 0).astype(np.float32)
-    return sessions[0].run(None, dict(feeds, portrait=model.fine(crop).transpose(2, 0, 1)[None]))[0]
+    return sessions[0].run(None, dict(feeds, portrait=model.fine_patch(feeds["portrait"])))[0]
 
 
 def _draw(sessions, feeds):

@@ -34,7 +34,7 @@ def _points(rng, k, spread=0.03):
 
 def _fine(img):
     """The model's portrait input for a crop [1, 3, S, S]: the crop at twice its resolution."""
-    return model.fine(img[0].transpose(1, 2, 0).astype(np.float32)).transpose(2, 0, 1)[None]
+    return model.fine_patch(img)
 
 
 def _feeds(img, src, dst, eyes=None, mouth=None, mobility=None):

@@ -132,7 +132,7 @@ def fine(image: np.ndarray) -> np.ndarray:
 
 
 def fine_patch(patch: np.ndarray) -> np.ndarray:
-    """An eye patch [1, C, h, w] at twice its resolution, [1, C, 2h - 1, 2w - 1] float32
+    """A [1, C, h, w] tensor (an eye patch) at twice its resolution, [1, C, 2h - 1, 2w - 1] float32
     (see :func:`fine`)."""
     wide = fine(np.ascontiguousarray(patch[0].transpose(1, 2, 0), np.float32))
     return np.ascontiguousarray(wide.reshape(wide.shape[0], wide.shape[1], -1)
