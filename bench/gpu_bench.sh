@@ -9,6 +9,10 @@
 #   bench-s10-d3.*          the same on ../shared/data (1280 px painting, 512 px clip), if there
 #   bench-s10-d6.*          a longer clip (1008 frames), for steady-state fps, if there
 #   bench-cuda-nograph.*    CUDA with CUDA graphs off (PUPPET_CUDA_GRAPH=0), for comparison
+#   bench-s10-d3-switch5ms.*  CUDA with Python's own 5 ms GIL switch interval
+#                           (PUPPET_SWITCH_INTERVAL=0.005; Puppet sets 0.5 ms), for comparison
+#   gil-convoy.txt          tracking and the generator alone and beside a thread running
+#                           Python, at several switch intervals (bench/gil_convoy.py)
 #   render-cuda.txt         'puppet render --device cuda' through the command line
 #   generator-variants.*    the model run plain / I/O binding / static shapes / CUDA graph,
 #                           and scratch variants (zeros padding, fp16): speed and error
@@ -44,6 +48,11 @@ if [ -f "$DATA/portraits/s10.jpg" ] && [ -f "$DATA/driving/d3.mp4" ]; then
         --driving "$DATA/driving/d3.mp4" --output "$OUT/render-cuda.mp4" --device cuda
     cat "$OUT/render-cuda.log" >> "$OUT/render-cuda.txt"
     rm -f "$OUT/render-cuda.mp4"
+    PUPPET_SWITCH_INTERVAL=0.005 step bench-s10-d3-switch5ms $PY -m puppet bench \
+        --portrait "$DATA/portraits/s10.jpg" --driving "$DATA/driving/d3.mp4" --device cuda \
+        --repeat 3 --live-seconds 0 --json "$OUT/bench-s10-d3-switch5ms.json" "${XB[@]}"
+    step gil-convoy $PY bench/gil_convoy.py --portrait "$DATA/portraits/s10.jpg" \
+        --driving "$DATA/driving/d3.mp4" --device cuda
 fi
 if [ -f "$DATA/portraits/s10.jpg" ] && [ -f "$DATA/driving/d6.mp4" ]; then
     step bench-s10-d6 $PY -m puppet bench --portrait "$DATA/portraits/s10.jpg" \
@@ -65,6 +74,7 @@ step generator-variants $PY bench/generator_variants.py --device all \
         grep -E "^==|render:|threads busy|decode \+ track alone|generator alone|peak memory|live-like|not measured|exit" "$f"
     done
     echo; echo "## render-cuda.txt"; grep -E "Rendered|runs on|error|exit" "$OUT/render-cuda.txt" 2>/dev/null
+    echo; echo "## gil-convoy.txt"; cat "$OUT/gil-convoy.txt" 2>/dev/null
     echo; echo "## generator-variants.txt"; cat "$OUT/generator-variants.txt"
 } > "$OUT/summary.txt" 2>&1
 cat "$OUT/summary.txt"
