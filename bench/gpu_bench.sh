@@ -8,6 +8,8 @@
 #   bench-builtin.*         'puppet bench' on the CPU and CUDA, built-in material
 #   bench-s10-d3.*          the same on ../shared/data (1280 px painting, 512 px clip), if there
 #   bench-s10-d6.*          a longer clip (1008 frames), for steady-state fps, if there
+#   bench-s10-d6-onetracker.*  the same with one tracker (--track-threads 1; by default a
+#                           machine of 16 cores tracks the clip's chunks with 4 at once)
 #   bench-cuda-nograph.*    CUDA with CUDA graphs off (PUPPET_CUDA_GRAPH=0), for comparison
 #   bench-s10-d3-switch5ms.*  CUDA with Python's own 5 ms GIL switch interval
 #                           (PUPPET_SWITCH_INTERVAL=0.005; Puppet sets 0.5 ms), for comparison
@@ -58,6 +60,9 @@ if [ -f "$DATA/portraits/s10.jpg" ] && [ -f "$DATA/driving/d6.mp4" ]; then
     step bench-s10-d6 $PY -m puppet bench --portrait "$DATA/portraits/s10.jpg" \
         --driving "$DATA/driving/d6.mp4" --device cuda --repeat 2 --live-seconds 0 \
         --json "$OUT/bench-s10-d6.json" "${XB[@]}"
+    step bench-s10-d6-onetracker $PY -m puppet bench --portrait "$DATA/portraits/s10.jpg" \
+        --driving "$DATA/driving/d6.mp4" --device cuda --repeat 2 --live-seconds 0 \
+        --track-threads 1 --json "$OUT/bench-s10-d6-onetracker.json" "${XB[@]}"
 fi
 PUPPET_CUDA_GRAPH=0 step bench-cuda-nograph $PY -m puppet bench --device cuda --repeat 3 \
     --live-seconds 0 --json "$OUT/bench-cuda-nograph.json" "${XB[@]}"

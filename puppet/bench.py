@@ -20,6 +20,7 @@ it synthesises from the built-in performance on the other built-in portrait.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -61,6 +62,7 @@ class BenchSettings:
     repeat: int = 1  # renders per provider (their fps are all reported)
     live_seconds: float = 10.0  # length of the live-like session (0: skip it)
     binding: bool = True  # False: plain session.run calls, for comparisons
+    track_threads: int | None = None  # trackers at once, as puppet render's (None: default)
 
 
 Log = Callable[[str], None]
@@ -171,41 +173,62 @@ def _runner_info(generator) -> dict[str, Any]:
             "drawing": "OpenCV" if getattr(generator, "dense", "onnx") == "opencv" else "ONNX"}
 
 
-def _track_only(driving: str, frames: int | None) -> tuple[dict[str, Any], list]:
-    """Decode + track alone, in the render's two threads; also returns the driver frames."""
+def _track_only(driving: str, frames: int | None, track_threads: int | None = None
+                ) -> tuple[dict[str, Any], list]:
+    """Decode + track alone, in the render's threads (with as many trackers as the render
+    runs); also returns the driver frames."""
     from puppet.engine import measure_tracking
     from puppet.sources.video import VideoFile
     from puppet.tracking.mediapipe_tracker import FaceTracker
 
     with VideoFile(driving) as video, FaceTracker(video=True) as tracker:
-        dframes, seconds, times = measure_tracking(video, tracker, frames)
+        dframes, seconds, times = measure_tracking(video, tracker, frames,
+                                                   track_threads=track_threads)
         fps = video.fps
     n = len(dframes)
     return ({"fps": n / seconds if seconds > 0 else 0.0, "frames": n, "seconds": seconds,
              "video_fps": fps, "stages": times.summary()}, dframes)
 
 
-def _render_once(portrait, driving: str, frames: int | None, generator, out: Path
-                 ) -> tuple[Any, float]:
+def _render_once(portrait, driving: str, frames: int | None, generator, out: Path,
+                 track_threads: int | None = None) -> tuple[Any, float]:
     """One ``puppet render`` through the engine's own pipeline, at most ``frames`` frames."""
-    from puppet.engine import StageTimes, render_frames, timed, track_step
+    from puppet.engine import (
+        StageTimes,
+        chunked_track_step,
+        render_frames,
+        timed,
+        track_step,
+        tracking_workers,
+    )
     from puppet.outputs.video_writer import VideoWriter
     from puppet.sources.video import VideoFile
+    from puppet.tracking.chunked import ChunkedTracking
     from puppet.tracking.mediapipe_tracker import FaceTracker
 
     times = StageTimes()
     w, h = portrait.size
-    with VideoFile(driving) as video, FaceTracker(video=True) as tracker:
+    with VideoFile(driving) as video, contextlib.ExitStack() as held:
+        total = min(video.frame_count, frames) if frames else video.frame_count
+        exact = bool(frames) and frames < video.frame_count
+        workers = tracking_workers(track_threads, total, video.fps)
+        if workers > 1:
+            tracking = held.enter_context(ChunkedTracking(video.path, total, video.fps,
+                                                          workers, times=times, exact=exact))
+            step = chunked_track_step(tracking)
+        else:
+            step = track_step(held.enter_context(FaceTracker(video=True)), times)
         writer = VideoWriter(out, w, h, video.rate)
         try:
             source = itertools.islice(video.frames("rgb24"), frames)
             report = render_frames(portrait, timed(source, times, "decode"),
-                                   [("track", track_step(tracker, times))], writer, generator,
+                                   [("track", step)], writer, generator,
                                    None, 0, None, times)
             writer.close()
         except BaseException:
             writer.abort()
             raise
+    report.track_threads = workers
     return report, video.fps
 
 
@@ -293,11 +316,12 @@ def child_render(device: str, settings: BenchSettings, driving: str, workdir: st
     for i in range(max(1, settings.repeat)):
         # decode + track alone before each render, so that the ratio compares runs made
         # under the same load (on a shared machine one run of either swings by 10-20%)
-        track_only, frames_seen = _track_only(driving, settings.frames)
+        track_only, frames_seen = _track_only(driving, settings.frames, settings.track_threads)
         alone.append(track_only)
         dframes = dframes or frames_seen
         report, video_fps = _render_once(portrait, driving, settings.frames, generator,
-                                         Path(workdir) / f"render-{device}-{i}.mp4")
+                                         Path(workdir) / f"render-{device}-{i}.mp4",
+                                         settings.track_threads)
         renders.append({"fps": report.fps, "frames": report.frames, "seconds": report.seconds,
                         "steady_fps": report.steady_fps,
                         "first_frame_seconds": report.first_frame_seconds})
@@ -310,7 +334,8 @@ def child_render(device: str, settings: BenchSettings, driving: str, workdir: st
                         "first_frame_seconds": float(np.median(
                             [r["first_frame_seconds"] for r in renders])),
                         "frames": renders[-1]["frames"], "video_fps": video_fps,
-                        "stages": stages, "threads_busy": _threads_busy(merged, renders)}
+                        "stages": stages, "threads_busy": _threads_busy(merged, renders),
+                        "track_threads": report.track_threads}
     track_only = dict(alone[-1])
     track_only["fps"] = float(np.median([a["fps"] for a in alone]))
     track_only["fps_runs"] = [a["fps"] for a in alone]
@@ -572,8 +597,10 @@ def format_table(results: dict[str, Any]) -> str:
                      f"which took {r['first_frame_seconds'] * 1000:.0f} ms")
         ratio = r.get("ratio_to_track_only")
         alone = ", ".join(f"{f:.1f}" for f in t.get("fps_runs", [t["fps"]]))
+        trackers = r.get("track_threads", 1)
         lines.append(f"  decode + track alone: {t['fps']:.1f} fps (runs: {alone})"
-                     + (f"; render / that = {ratio:.2f}" if ratio is not None else ""))
+                     + (f"; render / that = {ratio:.2f}" if ratio is not None else "")
+                     + (f"; both with {trackers} trackers at once" if trackers > 1 else ""))
         g = run["generator"]
         split = ""
         if "draw_median_ms" in g:

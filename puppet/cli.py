@@ -41,6 +41,16 @@ def _face_number(text: str) -> int:
     return n
 
 
+def _track_threads(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 16:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of trackers from 1 to 16")
+    return n
+
+
 def _add_face_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--face", type=_face_number, default=None, metavar="N",
                    help="in a portrait with several faces (a group photo), the one that moves: "
@@ -82,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--driver-face", type=_face_number, default=None, metavar="N",
                    help="in a driving video of several people, the one who drives: 1 is the "
                         "leftmost where faces first appear (default: the largest)")
+    p.add_argument("--track-threads", type=_track_threads, default=None, metavar="N",
+                   help="track the driving video's 10-second chunks with N trackers at once, "
+                        "for a faster render on many cores (default: 1 below 8 cores, else "
+                        "a quarter of them, at most 4)")
     _add_render_options(p)
 
     p = sub.add_parser("demo", help="render the built-in portrait with a built-in performance",
@@ -190,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plain", action="store_true",
                    help="run the generator with plain session.run calls (no I/O binding), "
                         "for comparison")
+    p.add_argument("--track-threads", type=_track_threads, default=None, metavar="N",
+                   help="trackers at once in the render and in decode + track alone, as for "
+                        "puppet render (default: 1 below 8 cores, else a quarter of them, "
+                        "at most 4)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
 
     sub.add_parser("doctor", help="check what is installed and what works, with fixes",
@@ -241,8 +259,10 @@ def _print_report(report, what: str) -> None:
     note = report.generator_note
     if note and (report.provider.device == "cuda" or note.startswith("no ")):
         where += f", {note}"  # a CUDA graph, or why not
+    trackers = getattr(report, "track_threads", 1)
+    tracked = f", {trackers} trackers at once" if trackers > 1 else ""
     print(f"{what}: {report.frames} frames in {report.seconds:.1f} s, {report.fps:.1f} fps, "
-          f"generator on {where}", file=sys.stderr)
+          f"generator on {where}{tracked}", file=sys.stderr)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -288,7 +308,8 @@ def cmd_render(args: argparse.Namespace) -> int:
                                  on_provider=None if generator else say_provider,
                                  max_frames=max(0, args.max_frames), face=args.face,
                                  driver_face=args.driver_face, start=args.start,
-                                 framing=args.framing or "whole")
+                                 framing=args.framing or "whole",
+                                 track_threads=args.track_threads)
         except PuppetError as exc:
             if len(pairs) == 1:
                 raise
@@ -627,7 +648,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise PuppetError(f"{what} not found: {path}", "check the path and the file name")
     settings = BenchSettings(portrait=args.portrait, driving=args.driving, frames=args.frames,
                              size=args.size, threads=args.threads, repeat=args.repeat,
-                             live_seconds=args.live_seconds, binding=not args.plain)
+                             live_seconds=args.live_seconds, binding=not args.plain,
+                             track_threads=args.track_threads)
     results = run_bench(settings, args.device)
     print(format_table(results))
     if args.json:

@@ -15,6 +15,7 @@ whole frame.  Every stage's time per frame is kept (:class:`StageTimes`), for
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 import threading
@@ -99,6 +100,7 @@ class RenderReport:
     portrait_faces: int = 1  # faces in the portrait (a group photo: several)
     face_number: int = 1  # the one that moved, counted from the left
     small_face: bool = False  # the portrait's face is small in it (Portrait.face_is_small)
+    track_threads: int = 1  # trackers that tracked the driving video's chunks at once
 
     @property
     def fps(self) -> float:
@@ -349,6 +351,35 @@ def track_step(tracker, times: StageTimes, driver_face: int | None = None
     return track
 
 
+def chunked_track_step(tracking) -> Callable[[Any], DriverFrame]:
+    """The tracking stage where :class:`~puppet.tracking.chunked.ChunkedTracking` tracks
+    the video in chunks on other threads: each frame's face is taken from there (the
+    trackers' own times go to the "track" stage); a change of the face followed makes the
+    new face the neutral, as in :func:`track_step`."""
+
+    def track(frame) -> DriverFrame:
+        face, new = tracking.face(frame.index)
+        return DriverFrame(frame.index, frame.time, face, neutral=face if new else None,
+                           image=frame.image)
+
+    return track
+
+
+def tracking_workers(track_threads: int | None, total: int, fps: float,
+                     driver_face: int | None = None) -> int:
+    """How many trackers a render of ``total`` frames runs at once: ``track_threads``
+    (None: :func:`~puppet.tracking.chunked.default_workers`), but one where the video's
+    length is unknown, where it is a single chunk, or where ``driver_face`` chooses whom
+    to follow (the tracker that chose keeps following them)."""
+    from puppet.tracking import chunked
+
+    workers = chunked.default_workers() if track_threads is None else max(1, track_threads)
+    if workers <= 1 or total <= 0 or driver_face is not None:
+        return 1
+    chunk = max(1, int(round(chunked.CHUNK_SECONDS * fps)))
+    return min(workers, -(-total // chunk))
+
+
 def _start_frame(video, start: float) -> tuple[int, float]:
     """(index, time) of the video's first frame at ``start`` seconds or later (within half
     a frame), from the packets' time stamps (nothing decoded); an error past its end."""
@@ -395,19 +426,32 @@ def _choose_driver(tracker, rgb: np.ndarray, number: int) -> bool:
 
 
 def measure_tracking(video, tracker, max_frames: int | None = None,
-                     stop: threading.Event | None = None
+                     stop: threading.Event | None = None, track_threads: int | None = 1
                      ) -> tuple[list[DriverFrame], float, StageTimes]:
     """Decode + track a video (at most ``max_frames`` frames) with nothing after it, in
-    the same two overlapping threads as a render: (driver frames, seconds, times).
-    What a render's speed is measured against (``puppet bench``).  The frames keep their
-    faces, not their pictures: a clip's pictures held to the end would count in the
-    memory a render is measured to take."""
+    the same overlapping threads as a render: (driver frames, seconds, times).
+    What a render's speed is measured against (``puppet bench``), so with the same
+    ``track_threads`` as the render (see :func:`tracking_workers`; with more than one,
+    ``tracker`` is not used).  The frames keep their faces, not their pictures: a clip's
+    pictures held to the end would count in the memory a render is measured to take."""
+    from puppet.tracking.chunked import ChunkedTracking
+
     times = StageTimes()
     dframes: list[DriverFrame] = []
     source = itertools.islice(video.frames("rgb24"), max_frames)
+    total = min(video.frame_count, max_frames) if max_frames else video.frame_count
+    exact = bool(max_frames) and max_frames < video.frame_count
+    workers = tracking_workers(track_threads, total, video.fps)
     start = time.perf_counter()
-    run_pipeline(timed(source, times, "decode"), [("track", track_step(tracker, times))],
-                 lambda d: dframes.append(replace(d, image=None)), stop=stop)
+    if workers > 1:
+        with ChunkedTracking(video.path, total, video.fps, workers, times=times,
+                             exact=exact) as tracking:
+            run_pipeline(timed(source, times, "decode"),
+                         [("track", chunked_track_step(tracking))],
+                         lambda d: dframes.append(replace(d, image=None)), stop=stop)
+    else:
+        run_pipeline(timed(source, times, "decode"), [("track", track_step(tracker, times))],
+                     lambda d: dframes.append(replace(d, image=None)), stop=stop)
     return dframes, time.perf_counter() - start, times
 
 
@@ -527,7 +571,7 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
                 on_provider: Callable[[ProviderInfo], None] | None = None,
                 generator=None, max_frames: int = 0, face: int | None = None,
                 driver_face: int | None = None, start: float = 0.0,
-                framing: str = "whole") -> RenderReport:
+                framing: str = "whole", track_threads: int | None = None) -> RenderReport:
     """``puppet render``: a portrait driven by a video or by a recorded performance file
     (see :mod:`puppet.sources.performance`), written to an H.264 MP4; the video's or the
     performance's sound goes into the MP4 as AAC.  ``face``: which face of a group
@@ -539,7 +583,9 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
     ``generator``: one made already (``puppet bench`` passes its own); by default
     ``generator_name`` is created on ``device``.  ``max_frames`` > 0 renders only a
     driving video's first frames; ``start`` (seconds) begins at the driving video's frame
-    nearest that time (its sound too), which is then frame 0.
+    nearest that time (its sound too), which is then frame 0.  ``track_threads``: trackers
+    that track a driving video's chunks at once (see :func:`tracking_workers`; None: one
+    below 8 cores).
     """
     from puppet.outputs.video_writer import VideoWriter, check_output_path
     from puppet.sources.performance import is_performance_file, read_performance
@@ -575,7 +621,7 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
     else:
         report = _render_video(portrait_path, driving_path, out, size, device, settings,
                                generator_name, progress, on_provider, generator, max_frames,
-                               face, driver_face, start, framing)
+                               face, driver_face, start, framing, track_threads)
         what, fix = "driving video", "use a video where a face is seen from the front"
     if report.frames_without_face == report.frames:
         out.unlink(missing_ok=True)
@@ -589,9 +635,10 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
                   on_provider: Callable[[ProviderInfo], None] | None,
                   generator=None, max_frames: int = 0, face: int | None = None,
                   driver_face: int | None = None, start: float = 0.0,
-                  framing: str = "whole") -> RenderReport:
+                  framing: str = "whole", track_threads: int | None = None) -> RenderReport:
     from puppet.outputs.video_writer import VideoWriter
     from puppet.sources.video import VideoFile, open_sound
+    from puppet.tracking.chunked import ChunkedTracking
     from puppet.tracking.mediapipe_tracker import FaceTracker
 
     portrait = load_portrait(portrait_path, size, face, framing)
@@ -610,8 +657,10 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
         if skip:
             frames = _from_frame(frames, skip, t0)
             total = max(1, total - skip) if total else 0
+        exact = False  # whether the render ends at ``total`` (not at the video's end)
         if max_frames:
             frames = itertools.islice(frames, max_frames)
+            exact = bool(total) and max_frames < total
             total = min(total, max_frames) if total else max_frames
         # the driver's voice goes along, decoded as the picture needs it
         sound, sound_note = open_sound(driving_path)
@@ -620,19 +669,28 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
         # a clip with a variable frame rate (a phone's, in dim light) keeps its frames'
         # times: spread evenly, its mouth would drift away from its voice
         variable = not video.constant_rate()
-        with FaceTracker(video=True) as tracker:
+        workers = tracking_workers(track_threads, total, video.fps, driver_face)
+        with contextlib.ExitStack() as held:
+            if workers > 1:  # the video's chunks tracked at once, ahead of the render
+                tracking = held.enter_context(ChunkedTracking(
+                    driving_path, total, video.fps, workers, first=skip, times=times,
+                    exact=exact))
+                step = chunked_track_step(tracking)
+            else:
+                tracker = held.enter_context(FaceTracker(video=True))
+                step = track_step(tracker, times, driver_face)
             writer = VideoWriter(out, w, h, video.rate, audio=sound,
                                  time_base=video.time_base if variable else None)
             try:
                 report = render_frames(portrait, timed(frames, times, "decode"),
-                                       [("track", track_step(tracker, times, driver_face))],
-                                       writer,
+                                       [("track", step)], writer,
                                        generator, settings, total, progress, times,
                                        frame_times=variable)
                 writer.close()
             except BaseException:
                 writer.abort()
                 raise
+        report.track_threads = workers
     finally:
         video.close()
         if sound is not None:

@@ -101,12 +101,12 @@ def driver_schedule(n: int) -> list[tuple[float, float, float, float, float]]:
 def write_clip(path: Path, frames: list[np.ndarray], fps: int,
                display_rotation: int | None = None,
                sound: tuple[np.ndarray, int, float] | None = None,
-               times: list[float] | None = None) -> Path:
+               times: list[float] | None = None, options: dict | None = None) -> Path:
     """An H.264 MP4 of BGR frames; ``display_rotation`` (degrees counter-clockwise)
     goes into the container's display matrix, as a phone writes it; ``sound`` is
     (float32 samples [n, channels], sample rate, start in seconds) for an AAC track;
     ``times`` (seconds, one per frame) gives a variable frame rate, as a phone's clip
-    in dim light has."""
+    in dim light has; ``options`` go to x264 too (e.g. {"g": "8"}: a key frame every 8)."""
     from fractions import Fraction
 
     import av
@@ -119,7 +119,7 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: int,
             if not hasattr(stream, "set_display_rotation"):
                 pytest.skip("this PyAV cannot write a display rotation")
             stream.set_display_rotation(display_rotation)
-        stream.options = {"crf": "16", "preset": "veryfast"}
+        stream.options = {"crf": "16", "preset": "veryfast", **(options or {})}
         if sound is not None:  # every stream is added before the first packet
             samples, rate, start = sound
             layout = "mono" if samples.shape[1] == 1 else "stereo"

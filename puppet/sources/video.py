@@ -6,6 +6,7 @@ tracked turning where it nods).
 """
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -109,30 +110,42 @@ class VideoFile:
             return True
         return max(abs(t - i / self.fps) for i, t in enumerate(times)) < 0.25 / self.fps
 
-    def frames(self, pixel_format: str = "bgr24") -> Iterator[Frame]:
+    def frames(self, pixel_format: str = "bgr24", first: int = 0) -> Iterator[Frame]:
         """Every frame in order, each at its own time from the first frame's (a phone's
         clip often has a variable frame rate: fewer frames a second in dim light); i / fps
         where the file gives no times.  Times always increase.
 
         ``pixel_format`` is ``bgr24`` (OpenCV's order) or ``rgb24`` (MediaPipe's):
         the decoder converts straight to it, so no stage converts again.
+
+        ``first``: the frames from that one on, numbered and timed as from the start.  The
+        decoder jumps to the key frame before it where the file's time stamps allow (the
+        frames between are decoded, not converted); elsewhere it decodes from the start.
         """
         if pixel_format not in PIXEL_FORMATS:
             raise ValueError(f"pixel_format must be one of {PIXEL_FORMATS}")
         av = _av()
         turn = _UPRIGHT[self.turns]
         index = 0
-        first = last = None
+        first_stamp = last = None
+        stamps = self._seek(first) if first > 0 else None
+        if stamps is not None:
+            first_stamp = float(stamps[0] * self._stream.time_base)
         try:
             for vf in self._container.decode(self._stream):
+                if stamps is not None and vf.pts is not None:
+                    index = bisect.bisect_left(stamps, vf.pts)
+                if index < first:
+                    index += 1
+                    continue
                 image = vf.to_ndarray(format=pixel_format)
                 if turn is not None:
                     image = cv2.rotate(image, turn)
                 t = index / self.fps
                 if vf.pts is not None and vf.time_base:
                     stamp = float(vf.pts * vf.time_base)
-                    first = stamp if first is None else first
-                    t = stamp - first
+                    first_stamp = stamp if first_stamp is None else first_stamp
+                    t = stamp - first_stamp
                 if last is not None and t <= last:  # a repeated or missing time stamp
                     t = last + 1e-3
                 last = t
@@ -148,6 +161,28 @@ class VideoFile:
         if index == 0:
             raise PuppetError(f"{self.what} {self.path} has no frames that can be decoded",
                               "check that it is a complete, playable video file")
+
+    def _seek(self, first: int) -> list[int] | None:
+        """Moves the decoder to the key frame at or before frame ``first``: the frames'
+        sorted time stamps (to number the frames decoded from there), or None where the
+        file cannot be sought so (no time stamps, or ``first`` past its end)."""
+        av = _av()
+        stamps = []
+        try:
+            with av.open(str(self.path)) as container:
+                for packet in container.demux(container.streams.video[0]):
+                    if packet.size:
+                        if packet.pts is None:
+                            return None
+                        stamps.append(int(packet.pts))
+            if first >= len(stamps):
+                return None
+            stamps.sort()
+            self._container.seek(stamps[first], backward=True, any_frame=False,
+                                 stream=self._stream)
+        except (av.error.FFmpegError, OSError, ValueError, IndexError):
+            return None
+        return stamps
 
     def close(self) -> None:
         self._container.close()

@@ -213,3 +213,30 @@ def test_a_videos_sound_is_found_by_position_forward_and_after_a_loop(tmp_path):
     finally:
         cursor.close()
     assert cursor.take(0, 10).shape == (0, 2)  # closed: nothing
+
+
+@pytest.mark.parametrize("rate", ["constant", "variable"])
+def test_frames_from_a_later_one_are_those_of_a_whole_decode(tmp_path, rate):
+    # a key frame every 8 frames and B-frames between: the decoder jumps to the key frame
+    # before the one asked for, and the frames from there must be numbered, timed and
+    # pictured exactly as when decoding from the start
+    rng = np.random.default_rng(3)
+    frames = [cv2.GaussianBlur(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8), (0, 0), 2)
+              for _ in range(40)]
+    times = None
+    if rate == "variable":
+        times = list(np.cumsum([0.0] + [0.04 if i % 3 else 0.07 for i in range(39)]))
+    path = write_clip(tmp_path / f"{rate}.mp4", frames, 25, times=times,
+                      options={"g": "8", "bf": "2"})
+    with VideoFile(path) as video:
+        whole = list(video.frames())
+    assert len(whole) == 40
+    for first in (1, 7, 8, 9, 23, 39):
+        with VideoFile(path) as video:
+            part = list(video.frames(first=first))
+        assert [f.index for f in part] == list(range(first, 40))
+        for f in part:
+            assert f.time == pytest.approx(whole[f.index].time, abs=1e-9)
+            assert np.array_equal(f.image, whole[f.index].image)
+    with VideoFile(path) as video:
+        assert list(video.frames(first=40)) == []
