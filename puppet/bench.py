@@ -179,11 +179,9 @@ def _track_only(driving: str, frames: int | None, track_threads: int | None = No
     runs); also returns the driver frames."""
     from puppet.engine import measure_tracking
     from puppet.sources.video import VideoFile
-    from puppet.tracking.mediapipe_tracker import FaceTracker
 
-    with VideoFile(driving) as video, FaceTracker(video=True) as tracker:
-        dframes, seconds, times = measure_tracking(video, tracker, frames,
-                                                   track_threads=track_threads)
+    with VideoFile(driving) as video:
+        dframes, seconds, times = measure_tracking(video, frames, track_threads=track_threads)
         fps = video.fps
     n = len(dframes)
     return ({"fps": n / seconds if seconds > 0 else 0.0, "frames": n, "seconds": seconds,
@@ -193,31 +191,16 @@ def _track_only(driving: str, frames: int | None, track_threads: int | None = No
 def _render_once(portrait, driving: str, frames: int | None, generator, out: Path,
                  track_threads: int | None = None) -> tuple[Any, float]:
     """One ``puppet render`` through the engine's own pipeline, at most ``frames`` frames."""
-    from puppet.engine import (
-        StageTimes,
-        chunked_track_step,
-        render_frames,
-        timed,
-        track_step,
-        tracking_workers,
-    )
+    from puppet.engine import StageTimes, open_tracking, render_frames, timed
     from puppet.outputs.video_writer import VideoWriter
     from puppet.sources.video import VideoFile
-    from puppet.tracking.chunked import ChunkedTracking
-    from puppet.tracking.mediapipe_tracker import FaceTracker
 
     times = StageTimes()
     w, h = portrait.size
     with VideoFile(driving) as video, contextlib.ExitStack() as held:
         total = min(video.frame_count, frames) if frames else video.frame_count
-        exact = bool(frames) and frames < video.frame_count
-        workers = tracking_workers(track_threads, total, video.fps)
-        if workers > 1:
-            tracking = held.enter_context(ChunkedTracking(video.path, total, video.fps,
-                                                          workers, times=times, exact=exact))
-            step = chunked_track_step(tracking)
-        else:
-            step = track_step(held.enter_context(FaceTracker(video=True)), times)
+        step, workers = open_tracking(held, video, total, times, track_threads,
+                                      exact=bool(frames) and frames < video.frame_count)
         writer = VideoWriter(out, w, h, video.rate)
         try:
             source = itertools.islice(video.frames("rgb24"), frames)

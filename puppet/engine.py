@@ -380,6 +380,25 @@ def tracking_workers(track_threads: int | None, total: int, fps: float,
     return min(workers, -(-total // chunk))
 
 
+def open_tracking(held: contextlib.ExitStack, video, total: int, times: StageTimes,
+                  track_threads: int | None, first: int = 0, exact: bool = False,
+                  driver_face: int | None = None) -> tuple[Callable[[Any], DriverFrame], int]:
+    """The tracking stage for a render (or decode + track alone) of ``video``'s frames from
+    ``first`` on, ``total`` of them (``exact``: no more; otherwise perhaps an estimate):
+    (the stage, how many trackers it runs).  Its tracker, or its chunks' trackers (see
+    :func:`tracking_workers`), are closed with ``held``."""
+    from puppet.tracking.chunked import ChunkedTracking
+    from puppet.tracking.mediapipe_tracker import FaceTracker
+
+    workers = tracking_workers(track_threads, total, video.fps, driver_face)
+    if workers > 1:  # the video's chunks tracked at once, ahead of the render
+        tracking = held.enter_context(ChunkedTracking(
+            video.path, total, video.fps, workers, first=first, times=times, exact=exact))
+        return chunked_track_step(tracking), workers
+    tracker = held.enter_context(FaceTracker(video=True))
+    return track_step(tracker, times, driver_face), 1
+
+
 def _start_frame(video, start: float) -> tuple[int, float]:
     """(index, time) of the video's first frame at ``start`` seconds or later (within half
     a frame), from the packets' time stamps (nothing decoded); an error past its end."""
@@ -425,34 +444,27 @@ def _choose_driver(tracker, rgb: np.ndarray, number: int) -> bool:
     return True
 
 
-def measure_tracking(video, tracker, max_frames: int | None = None,
+def measure_tracking(video, max_frames: int | None = None,
                      stop: threading.Event | None = None, track_threads: int | None = 1
                      ) -> tuple[list[DriverFrame], float, StageTimes]:
     """Decode + track a video (at most ``max_frames`` frames) with nothing after it, in
     the same overlapping threads as a render: (driver frames, seconds, times).
     What a render's speed is measured against (``puppet bench``), so with the same
-    ``track_threads`` as the render (see :func:`tracking_workers`; with more than one,
-    ``tracker`` is not used).  The frames keep their faces, not their pictures: a clip's
-    pictures held to the end would count in the memory a render is measured to take."""
-    from puppet.tracking.chunked import ChunkedTracking
-
+    ``track_threads`` as the render (see :func:`open_tracking`).  The frames keep their
+    faces, not their pictures: a clip's pictures held to the end would count in the
+    memory a render is measured to take."""
     times = StageTimes()
     dframes: list[DriverFrame] = []
     source = itertools.islice(video.frames("rgb24"), max_frames)
     total = min(video.frame_count, max_frames) if max_frames else video.frame_count
     exact = bool(max_frames) and max_frames < video.frame_count
-    workers = tracking_workers(track_threads, total, video.fps)
-    start = time.perf_counter()
-    if workers > 1:
-        with ChunkedTracking(video.path, total, video.fps, workers, times=times,
-                             exact=exact) as tracking:
-            run_pipeline(timed(source, times, "decode"),
-                         [("track", chunked_track_step(tracking))],
-                         lambda d: dframes.append(replace(d, image=None)), stop=stop)
-    else:
-        run_pipeline(timed(source, times, "decode"), [("track", track_step(tracker, times))],
+    with contextlib.ExitStack() as held:
+        step, _ = open_tracking(held, video, total, times, track_threads, exact=exact)
+        start = time.perf_counter()
+        run_pipeline(timed(source, times, "decode"), [("track", step)],
                      lambda d: dframes.append(replace(d, image=None)), stop=stop)
-    return dframes, time.perf_counter() - start, times
+        seconds = time.perf_counter() - start
+    return dframes, seconds, times
 
 
 def render_frames(portrait: Portrait, source: Iterable[Any],
@@ -638,8 +650,6 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
                   framing: str = "whole", track_threads: int | None = None) -> RenderReport:
     from puppet.outputs.video_writer import VideoWriter
     from puppet.sources.video import VideoFile, open_sound
-    from puppet.tracking.chunked import ChunkedTracking
-    from puppet.tracking.mediapipe_tracker import FaceTracker
 
     portrait = load_portrait(portrait_path, size, face, framing)
     video = VideoFile(driving_path)
@@ -669,16 +679,9 @@ def _render_video(portrait_path, driving_path, out: Path, size: int, device: str
         # a clip with a variable frame rate (a phone's, in dim light) keeps its frames'
         # times: spread evenly, its mouth would drift away from its voice
         variable = not video.constant_rate()
-        workers = tracking_workers(track_threads, total, video.fps, driver_face)
         with contextlib.ExitStack() as held:
-            if workers > 1:  # the video's chunks tracked at once, ahead of the render
-                tracking = held.enter_context(ChunkedTracking(
-                    driving_path, total, video.fps, workers, first=skip, times=times,
-                    exact=exact))
-                step = chunked_track_step(tracking)
-            else:
-                tracker = held.enter_context(FaceTracker(video=True))
-                step = track_step(tracker, times, driver_face)
+            step, workers = open_tracking(held, video, total, times, track_threads, skip,
+                                          exact, driver_face)
             writer = VideoWriter(out, w, h, video.rate, audio=sound,
                                  time_base=video.time_base if variable else None)
             try:
