@@ -86,21 +86,28 @@ class VideoFile:
     def frame_times(self) -> list[float] | None:
         """Every frame's time from the first frame's, read from the packets (nothing is
         decoded), or None where the file gives no time stamps."""
-        av = _av()
-        stamps = []
-        try:
-            with av.open(str(self.path)) as container:
-                stream = container.streams.video[0]
-                for packet in container.demux(stream):
-                    if packet.pts is not None and packet.size:
-                        stamps.append(packet.pts)
-                base = stream.time_base
-        except (av.error.FFmpegError, OSError, ValueError, IndexError):
-            return None
+        stamps, _ = self._packet_stamps()
+        base = self._stream.time_base
         if not stamps or not base:
             return None
-        stamps.sort()
         return [float((p - stamps[0]) * base) for p in stamps]
+
+    def _packet_stamps(self) -> tuple[list[int], bool]:
+        """The video packets' time stamps, sorted (nothing is decoded; an empty list where
+        the file cannot be read so), and whether some packet had none."""
+        av = _av()
+        stamps, missing = [], False
+        try:
+            with av.open(str(self.path)) as container:
+                for packet in container.demux(container.streams.video[0]):
+                    if packet.size:
+                        if packet.pts is None:
+                            missing = True
+                        else:
+                            stamps.append(int(packet.pts))
+        except (av.error.FFmpegError, OSError, ValueError, IndexError):
+            return [], True
+        return sorted(stamps), missing
 
     def constant_rate(self) -> bool:
         """Whether every frame is where a constant rate puts it (within a quarter of a
@@ -167,20 +174,13 @@ class VideoFile:
         sorted time stamps (to number the frames decoded from there), or None where the
         file cannot be sought so (no time stamps, or ``first`` past its end)."""
         av = _av()
-        stamps = []
+        stamps, missing = self._packet_stamps()
+        if missing or first >= len(stamps):
+            return None
         try:
-            with av.open(str(self.path)) as container:
-                for packet in container.demux(container.streams.video[0]):
-                    if packet.size:
-                        if packet.pts is None:
-                            return None
-                        stamps.append(int(packet.pts))
-            if first >= len(stamps):
-                return None
-            stamps.sort()
             self._container.seek(stamps[first], backward=True, any_frame=False,
                                  stream=self._stream)
-        except (av.error.FFmpegError, OSError, ValueError, IndexError):
+        except (av.error.FFmpegError, OSError, ValueError):
             return None
         return stamps
 
