@@ -11,9 +11,11 @@ tracker has settled into the track by then.  The render takes the faces in order
 held stay few.
 
 The faces are those of one tracker but for the tracker's own noise: on a sample clip
-(1008 frames, two chunks), the second chunk's landmarks were a median 0.3 px from a single
-tracker's.  Where the face followed changes (a face found away from where the last one was,
-as :class:`~puppet.tracking.mediapipe_tracker.FaceTracker` counts a switch), :meth:`face`
+(1008 frames, four chunks, two trackers) the first chunk's were a single tracker's, and
+in the others a frame's landmarks were on average 0.06 px from a single tracker's
+(median over the frames; at most 0.31 px), its farthest landmark 0.29 px (median). Where
+the face followed changes (a face found away from where the last one was, as
+:class:`~puppet.tracking.mediapipe_tracker.FaceTracker` counts a switch), :meth:`face`
 says so, across chunks too.
 """
 from __future__ import annotations
