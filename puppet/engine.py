@@ -376,8 +376,7 @@ def tracking_workers(track_threads: int | None, total: int, fps: float,
     workers = chunked.default_workers() if track_threads is None else max(1, track_threads)
     if workers <= 1 or total <= 0 or driver_face is not None:
         return 1
-    chunk = max(1, int(round(chunked.CHUNK_SECONDS * fps)))
-    return min(workers, -(-total // chunk))
+    return min(workers, -(-total // chunked.chunk_frames(fps)))
 
 
 def open_tracking(held: contextlib.ExitStack, video, total: int, times: StageTimes,

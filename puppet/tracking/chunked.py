@@ -33,6 +33,11 @@ AHEAD = 2  # chunks each worker may run ahead of the one the render is in
 MAX_WORKERS = 4
 
 
+def chunk_frames(fps: float) -> int:
+    """Frames in a chunk of a video at ``fps``."""
+    return max(1, int(round(CHUNK_SECONDS * fps)))
+
+
 def default_workers(cores: int | None = None) -> int:
     """Trackers to run at once: 1 below 8 cores (there the other stages keep every core
     busy and a second tracker only takes from them), else a quarter of the cores, at most
@@ -59,7 +64,7 @@ class ChunkedTracking:
         self.first = first
         self.total = total
         self.exact = exact
-        self.chunk = max(1, int(round(CHUNK_SECONDS * fps)))
+        self.chunk = chunk_frames(fps)
         self.warmup = max(0, int(round(WARMUP_SECONDS * fps)))
         self.count = max(1, -(-max(total, 1) // self.chunk))  # chunks
         self.workers = max(1, min(workers, self.count))
@@ -139,8 +144,10 @@ class ChunkedTracking:
         from puppet.tracking.mediapipe_tracker import FaceTracker
 
         start = c * self.chunk
-        end = start + self.chunk if c < self.count - 1 else (self.total if self.exact
-                                                             else None)  # to the video's end
+        if c < self.count - 1:
+            end = start + self.chunk
+        else:  # the last chunk: to the video's end, unless the render ends before it
+            end = self.total if self.exact else None
         begin = max(0, start - self.warmup)
         try:
             with VideoFile(self.path) as video, FaceTracker(video=True) as tracker:
