@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 
 from puppet.motion.pose import euler_degrees, euler_to_matrix, similarity_fit
-from puppet.motion.retarget import PITCH_GAIN, ROLL_GAIN, YAW_GAIN, Retargeter, RetargetSettings
+from puppet.motion.retarget import (
+    NOD_TILT,
+    PITCH_GAIN,
+    ROLL_GAIN,
+    YAW_GAIN,
+    Retargeter,
+    RetargetSettings,
+    ease_head_motion,
+)
 from puppet.tracking import landmarks as lm
 from puppet.tracking.face import Face
 
@@ -142,3 +150,36 @@ def test_settings_are_checked():
         RetargetSettings(expression=-1)
     with pytest.raises(ValueError):
         RetargetSettings(smoothing=2)
+
+
+def _eased(rotation: np.ndarray, portrait_yaw: float) -> np.ndarray:
+    r, _, _ = ease_head_motion(rotation, 1.0, np.zeros(3), 300.0, portrait_yaw)
+    return np.asarray(euler_degrees(r))
+
+
+def test_a_nod_on_a_turned_portrait_gets_a_counter_tilt():
+    """On a three-quarter view a nod is carried with a tilt against the one a face
+    tracker reads into it; on a frontal portrait, and for turns and tilts, nothing."""
+    nod = euler_to_matrix(0.0, 4.0, 0.0)
+    frontal = _eased(nod, 0.0)
+    assert frontal[0] == pytest.approx(0.0, abs=1e-9)
+    assert frontal[2] == pytest.approx(0.0, abs=1e-9)
+    carried = frontal[1]
+    assert 4.0 < carried <= PITCH_GAIN * 4.0
+    turned = _eased(nod, 30.0)
+    assert turned[1] == pytest.approx(carried, abs=1e-9)
+    assert turned[2] == pytest.approx(-NOD_TILT * np.tan(np.radians(30.0)) * carried, abs=1e-9)
+    # mirrored portrait, mirrored tilt; more turned, more tilt, up to TURN_MAX
+    assert _eased(nod, -30.0)[2] == pytest.approx(-turned[2], abs=1e-9)
+    assert abs(_eased(nod, 40.0)[2]) > abs(turned[2])
+    assert _eased(nod, 80.0)[2] == pytest.approx(_eased(nod, 45.0)[2], abs=1e-9)
+    # the tilt leans the way a nod about the head's own ear-to-ear axis does, by less
+    head = euler_to_matrix(30.0, 0.0, 0.0)
+    own_axis = euler_degrees(head @ euler_to_matrix(0.0, carried, 0.0) @ head.T)[2]
+    assert np.sign(turned[2]) == np.sign(own_axis)
+    assert abs(turned[2]) < abs(own_axis)
+    # a turn or a tilt of the driver gets none (a turned portrait turns less, though)
+    for yaw, roll in [(8.0, 0.0), (0.0, 5.0)]:
+        plain = _eased(euler_to_matrix(yaw, 0.0, roll), 0.0)
+        np.testing.assert_allclose(_eased(euler_to_matrix(yaw, 0.0, roll), 30.0)[1:], plain[1:],
+                                   atol=1e-9)
