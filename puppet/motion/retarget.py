@@ -52,10 +52,10 @@ ROLL_GAIN = 1.15
 # A nod on a portrait turned to one side (a three-quarter view) is carried about the
 # picture's horizontal axis; in the warped picture the face's far side, deeper in the
 # picture, then moves up or down further than its near side, and a face tracker reads
-# that as the head tilting too: on the Vermeer (turned 34 degrees) the judge read 0.15
-# degrees of roll per degree of nod carried, and 0.09 to 0.11 on the Mona Lisa and
-# Einstein (16 and 11 degrees), about 0.3 times the tangent of the turn each time (and
-# of the other sign on the Vermeer mirrored).  A counter-tilt of NOD_TILT times that
+# that as the head tilting too: per degree of nod carried (d3), the judge read 0.15
+# degrees of roll on the Vermeer (turned 34 degrees), 0.09 on the Mona Lisa (16) and
+# 0.05 on Einstein (11), 0.22 to 0.30 times the tangent of the turn (and of the other
+# sign on the Vermeer mirrored).  A counter-tilt of NOD_TILT times that
 # tangent per degree of nod takes it out (on the 18 pairs of those three: roll 0.82 ->
 # 0.88 on average, 0.53 -> 0.94 on the Vermeer nodding in d3, where 0.2 gave 0.84 and
 # 0.5 over-corrected to 0.89).  It turns the nod part of the way towards a nod about
