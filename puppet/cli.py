@@ -117,8 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(--virtual-camera) or stream it (--stream), and write its "
                                    "figures (fps, latency, stage timings) to a JSON file.")
     p.add_argument("--source", required=True, metavar="CAMERA|VIDEO|demo",
-                   help="a camera number (0, 1 ...), a video file, or 'demo' for the built-in "
-                        "performance")
+                   help="a camera number (0, 1 ...; 'camera' is the first), a video file, "
+                        "or 'demo' for the built-in performance")
     p.add_argument("--portrait", default=None, metavar="IMAGE",
                    help="the portrait image (default: the built-in portrait)")
     _add_face_option(p)
@@ -159,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "this run; --quit-after and --screenshot are for scripted "
                                    "checks and demos.")
     p.add_argument("--source", default=None, metavar="CAMERA|VIDEO|demo",
-                   help="a camera number, a video file (played in a loop) or 'demo'")
+                   help="a camera number ('camera' is the first), a video file (played "
+                        "in a loop) or 'demo'")
     p.add_argument("--portrait", default=None, metavar="IMAGE", help="the portrait to show")
     _add_face_option(p)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,

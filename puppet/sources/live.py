@@ -11,6 +11,7 @@ engine reports it and carries on with another source.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -378,8 +379,13 @@ class SourceSpec:
         return DEMO
 
 
+_CAMERA_WORD = re.compile(r"(?:camera|webcam)\s*[:#]?\s*(\d*)", re.IGNORECASE)
+
+
 def parse_source(text: str | int, loop: bool = False) -> SourceSpec:
-    """``0``, ``1`` ... a camera; ``demo`` the built-in performance; anything else a video."""
+    """``0``, ``1`` ... a camera, as are ``camera`` (the first) and ``camera 1``; ``demo``
+    the built-in performance; anything else a video (a file named ``camera`` too, where
+    one is there)."""
     s = str(text).strip()
     if s.isdigit():
         return SourceSpec("camera", index=int(s))
@@ -387,6 +393,9 @@ def parse_source(text: str | int, loop: bool = False) -> SourceSpec:
         return SourceSpec("performance")
     if not s:
         raise PuppetError("no source was given", "give a camera number, a video file or 'demo'")
+    word = _CAMERA_WORD.fullmatch(s)
+    if word and not Path(s).exists():
+        return SourceSpec("camera", index=int(word.group(1) or 0))
     return SourceSpec("video", path=s, loop=loop)
 
 

@@ -112,6 +112,18 @@ def test_sources_are_named_by_number_word_or_path(text, kind):
     assert parse_source(spec.to_text()) == spec
 
 
+@pytest.mark.parametrize("text, index", [("camera", 0), ("Webcam", 0), ("camera 1", 1),
+                                         ("camera:2", 2)])
+def test_a_camera_can_be_named_in_words(text, index):
+    assert parse_source(text) == SourceSpec("camera", index=index)
+
+
+def test_a_video_file_named_camera_is_that_video(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "camera").write_bytes(b"")
+    assert parse_source("camera") == SourceSpec("video", path="camera")
+
+
 def test_a_missing_video_says_so(tmp_path):
     with pytest.raises(PuppetError, match="not found"):
         open_source(SourceSpec("video", path=str(tmp_path / "nope.mp4")))
