@@ -113,6 +113,25 @@ def test_the_file_is_small(tmp_path, grace_face):
     assert back.frame_count == n and np.abs(back.landmarks - landmarks).max() < 0.05
 
 
+def test_files_written_with_lzma_still_read(tmp_path, grace_face):
+    """Files from before the landmarks were bzip2-compressed (LZMA then) read the same."""
+    faces = _faces(grace_face, 40)
+    new = tmp_path / "new.performance"
+    rec = PerformanceRecorder(new, t0=0.0, fps=25)
+    for i, face in enumerate(faces):
+        rec.add_face(face, i / 25)
+    rec.finish(40 / 25)
+    old = tmp_path / "old.performance"
+    with zipfile.ZipFile(new) as z_in, zipfile.ZipFile(old, "w") as z_out:
+        for item in z_in.infolist():
+            kind = zipfile.ZIP_LZMA if item.filename == "landmarks.npy" else item.compress_type
+            z_out.writestr(item.filename, z_in.read(item.filename), compress_type=kind)
+    with zipfile.ZipFile(old) as z:
+        assert z.getinfo("landmarks.npy").compress_type == zipfile.ZIP_LZMA
+    a, b = read_performance(new), read_performance(old)
+    assert b.frame_count == 40 and np.array_equal(a.landmarks, b.landmarks)
+
+
 def _zip(path, members):
     with zipfile.ZipFile(path, "w") as z:
         for name, data in members.items():
