@@ -592,9 +592,10 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
     the whole portrait, or "head" and shoulders around that face.
 
     ``generator``: one made already (``puppet bench`` passes its own); by default
-    ``generator_name`` is created on ``device``.  ``max_frames`` > 0 renders only a
-    driving video's first frames; ``start`` (seconds) begins at the driving video's frame
-    nearest that time (its sound too), which is then frame 0.  ``track_threads``: trackers
+    ``generator_name`` is created on ``device``.  ``max_frames`` > 0 renders only the
+    driving video's (or performance's) first frames; ``start`` (seconds) begins at the
+    driving video's frame nearest that time (its sound too), which is then frame 0.
+    ``track_threads``: trackers
     that track a driving video's chunks at once (see :func:`tracking_workers`; None: one
     below 8 cores).
     """
@@ -616,10 +617,13 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
         if on_provider is not None:
             on_provider(generator.info)
         w, h = portrait.size
+        total = min(perf.frame_count, max_frames) if max_frames else perf.frame_count
+        # (the sound is cut where the video ends)
         writer = VideoWriter(out, w, h, perf.fps, audio=perf.audio)
         try:
-            report = render_performance(portrait, performance_driver(perf), writer, generator,
-                                        settings, perf.frame_count, progress)
+            report = render_performance(portrait,
+                                        itertools.islice(performance_driver(perf), total),
+                                        writer, generator, settings, total, progress)
             writer.close()
         except BaseException:
             writer.abort()

@@ -123,3 +123,19 @@ def test_a_performance_has_no_driver_face_to_choose(tmp_path, performance_of_cli
     r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", path,
                    "--output", tmp_path / "o.mp4", "--driver-face", "2")
     assert r.returncode == 2 and "holds one face" in r.stderr
+
+
+def test_max_frames_renders_the_start_of_a_performance(tmp_path, performance_of_clip,
+                                                       builtin_portrait_path):
+    """--max-frames cuts a performance as it cuts a video (it was ignored: every frame was
+    rendered), with the sound cut where the video ends."""
+    path, fps, n = performance_of_clip
+    out = tmp_path / "start.mp4"
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", path,
+                   "--output", out, "--device", "cpu", "--max-frames", "7")
+    assert r.returncode == 0, r.stderr
+    frames, rate, _ = read_video(out)
+    assert n > 7 and len(frames) == 7 and rate == pytest.approx(fps)
+    with av.open(str(out)) as c:
+        audio = c.streams.audio[0]
+        assert abs(float(audio.duration * audio.time_base) - 7 / fps) < 0.1
