@@ -595,9 +595,8 @@ def render_file(portrait_path: str | Path, driving_path: str | Path, output_path
     ``generator_name`` is created on ``device``.  ``max_frames`` > 0 renders only the
     driving video's (or performance's) first frames; ``start`` (seconds) begins at the
     driving video's frame nearest that time (its sound too), which is then frame 0.
-    ``track_threads``: trackers
-    that track a driving video's chunks at once (see :func:`tracking_workers`; None: one
-    below 8 cores).
+    ``track_threads``: trackers that track a driving video's chunks at once (see
+    :func:`tracking_workers`; None: one below 8 cores).
     """
     from puppet.outputs.video_writer import VideoWriter, check_output_path
     from puppet.sources.performance import is_performance_file, read_performance
