@@ -43,11 +43,12 @@ import queue
 import struct
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -58,7 +59,6 @@ from puppet.timeline import (
     AudioFormat,
     AudioTimeline,
     as_samples,
-    concat_samples,
     frame_count,
     slot_sources,
 )
@@ -252,82 +252,135 @@ def _quantize(pts: np.ndarray, scale: float) -> np.ndarray:
 
 def _encode_opus(audio: AudioTrack) -> tuple[bytes, AudioFormat, int]:
     """Opus in Ogg; returns (bytes, the format it decodes to, samples it decodes to)."""
+    return _encode_opus_blocks([audio.samples], audio.format)
+
+
+def _encode_opus_blocks(blocks: Iterable[np.ndarray], fmt: AudioFormat
+                        ) -> tuple[bytes, AudioFormat, int]:
+    """:func:`_encode_opus` of the blocks of samples (in ``fmt``) one after the other, as
+    they come: the sound is never held whole (an hour of it is 700 MB as float32)."""
     import av
 
-    fmt = audio.format
     layout = "mono" if fmt.channels == 1 else "stereo"
-    samples = as_samples(audio.samples, fmt.channels)
-    if fmt.samplerate != _OPUS_RATE:
-        resample = Resampler(AudioFormat(_OPUS_RATE, fmt.channels))
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout=layout)
-        frame.sample_rate = fmt.samplerate
-        frame.pts = 0
-        samples = concat_samples([*resample(frame), *resample(None)], fmt.channels)
-        fmt = resample.format
+    out_fmt = AudioFormat(_OPUS_RATE, fmt.channels)
+    resample = Resampler(out_fmt) if fmt.samplerate != _OPUS_RATE else None
+    step = _OPUS_RATE  # one second per frame handed over
+    pending = np.zeros((step, fmt.channels), np.float32)
+    fill = encoded = taken = 0
     buf = io.BytesIO()
     with av.open(buf, "w", format="ogg") as c:
         stream = c.add_stream("libopus", rate=_OPUS_RATE)
         stream.layout = layout
         stream.bit_rate = OPUS_BITRATE_PER_CHANNEL * fmt.channels
-        step = _OPUS_RATE  # one second per frame handed over
-        for start in range(0, len(samples), step):
-            block = np.ascontiguousarray(samples[start:start + step])
-            frame = av.AudioFrame.from_ndarray(block.reshape(1, -1), format="flt", layout=layout)
+
+        def encode(block: np.ndarray) -> None:
+            nonlocal encoded
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block).reshape(1, -1),
+                                               format="flt", layout=layout)
             frame.sample_rate = _OPUS_RATE
-            frame.pts = start
+            frame.pts = encoded
             for packet in stream.encode(frame):
                 c.mux(packet)
+            encoded += len(block)
+
+        def feed(samples: np.ndarray) -> None:
+            nonlocal fill
+            i = 0
+            while i < len(samples):
+                n = min(step - fill, len(samples) - i)
+                pending[fill:fill + n] = samples[i:i + n]
+                fill, i = fill + n, i + n
+                if fill == step:
+                    encode(pending)
+                    fill = 0
+
+        for block in blocks:
+            block = as_samples(block, fmt.channels)
+            if resample is None:
+                feed(block)
+                continue
+            frame = av.AudioFrame.from_ndarray(block.reshape(1, -1), format="flt",
+                                               layout=layout)
+            frame.sample_rate = fmt.samplerate
+            frame.pts = taken
+            taken += len(block)
+            for out in resample(frame):
+                feed(out)
+        if resample is not None:
+            for out in resample(None):
+                feed(out)
+        if fill:
+            encode(pending[:fill])
         for packet in stream.encode(None):
             c.mux(packet)
-    return buf.getvalue(), fmt, len(samples)
+    return buf.getvalue(), out_fmt, encoded
 
 
 def write_performance(path: str | Path, perf: Performance) -> Path:
     """Write ``perf`` to ``path``, all or nothing (a hidden part file moved into place)."""
-    import os
-
-    from puppet import __version__
-
-    out = Path(path)
-    n = perf.frame_count
     scale = landmark_scale(perf.image_size)
     q = _quantize(perf.landmarks[perf.present], scale)
     deltas = q.copy()
     if len(q) > 1:
         deltas[1:] = q[1:] - q[:-1]  # wraps in int16; the cumulative sum wraps back
-    neutral_frames = np.array([f for f, _ in perf.neutrals], np.int32)
-    neutral_q = np.array([_quantize(np.asarray(x, np.float32), scale) for _, x in perf.neutrals],
+    audio = None
+    if perf.audio is not None and len(perf.audio.samples):
+        audio = _encode_opus(perf.audio)
+    return _write_zip(Path(path), perf.fps, perf.image_size, perf.present, perf.times,
+                      perf.confidence, lambda f: np.lib.format.write_array(
+                          f, np.ascontiguousarray(deltas), allow_pickle=False),
+                      perf.neutrals, audio, perf.created)
+
+
+def _write_zip(out: Path, fps: Fraction, image_size: tuple[int, int], present: np.ndarray,
+               times: np.ndarray, confidence: np.ndarray,
+               write_landmarks: Callable[[IO[bytes]], None],
+               neutrals: Sequence[tuple[int, np.ndarray]],
+               audio: tuple[bytes, AudioFormat, int] | None, created: str) -> Path:
+    """The file (see the module's description), from its parts; ``write_landmarks`` writes
+    ``landmarks.npy`` (the quantised differences) into the stream it is given."""
+    import os
+
+    from puppet import __version__
+
+    n = len(present)
+    scale = landmark_scale(image_size)
+    faces = int(present.sum())
+    neutral_frames = np.array([f for f, _ in neutrals], np.int32)
+    neutral_q = np.array([_quantize(np.asarray(x, np.float32), scale) for _, x in neutrals],
                          np.int16).reshape(-1, _POINTS, 3)
     head = {
         "format": FORMAT, "version": VERSION,
-        "fps": [perf.fps.numerator, perf.fps.denominator], "frames": n,
-        "seconds": round(perf.seconds, 6),
-        "image_size": list(perf.image_size), "landmark_scale": scale,
-        "faces": int(perf.present.sum()), "neutral_frames": len(perf.neutrals),
-        "audio": None, "created": perf.created or datetime.now().isoformat(timespec="seconds"),
+        "fps": [fps.numerator, fps.denominator], "frames": n,
+        "seconds": round(n / float(fps), 6),
+        "image_size": list(image_size), "landmark_scale": scale,
+        "faces": faces, "neutral_frames": len(neutrals),
+        "audio": None, "created": created or datetime.now().isoformat(timespec="seconds"),
         "app": f"puppet {__version__}",
     }
-    audio_bytes = None
-    if perf.audio is not None and len(perf.audio.samples):
-        audio_bytes, fmt, total = _encode_opus(perf.audio)
+    if audio is not None:
+        _, fmt, total = audio
         head["audio"] = {"codec": "opus", "member": "audio.ogg", "samplerate": fmt.samplerate,
                          "channels": fmt.channels, "samples": total}
     tmp = part_path(out).with_name(part_path(out).name + "-zip")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:
             z.writestr("performance.json", json.dumps(head, indent=1))
-            z.writestr("present.npy", _npy(perf.present.astype(bool)))
-            z.writestr("times.npy", _npy(perf.times.astype(np.float64)))
-            z.writestr("confidence.npy", _npy(perf.confidence.astype(np.float16)))
+            z.writestr("present.npy", _npy(present.astype(bool)))
+            z.writestr("times.npy", _npy(times.astype(np.float64)))
+            z.writestr("confidence.npy", _npy(confidence.astype(np.float16)))
             # bzip2, not LZMA: on four minutes of a face LZMA took 17.8 s of a core to finish
             # the file (while the live session waited, and the render shared the CPU), bzip2
             # 1.4 s, for 8.7 MB of landmarks instead of 4.9
-            z.writestr("landmarks.npy", _npy(deltas), compress_type=zipfile.ZIP_BZIP2)
+            info = zipfile.ZipInfo("landmarks.npy", date_time=datetime.now().timetuple()[:6])
+            info.compress_type = zipfile.ZIP_BZIP2
+            with z.open(info, "w", force_zip64=faces * _POINTS * 6 > 2**30) as f:
+                write_landmarks(f)
             z.writestr("neutral_frames.npy", _npy(neutral_frames))
             z.writestr("neutral_landmarks.npy", _npy(neutral_q))
-            if audio_bytes is not None:
+            if audio is not None:
                 z.writestr(zipfile.ZipInfo("audio.ogg", date_time=(1980, 1, 1, 0, 0, 0)),
-                           audio_bytes, compress_type=zipfile.ZIP_STORED)
+                           audio[0], compress_type=zipfile.ZIP_STORED)
         os.replace(tmp, out)
     except BaseException:
         remove(tmp)
@@ -444,48 +497,57 @@ class PerformanceRecorder:
 
 @dataclass
 class _Log:
+    """What a log holds, without its landmarks or its sound: those stay in the file, read
+    from it as they are written out (an hour of them is 620 MB as float32, and the sound
+    as much again), so that finishing a long recording does not take gigabytes."""
+
     header: dict
-    faces: list[tuple[float, Face | None]]
+    faces: list[tuple[float, int, float, tuple[int, int]]]  # capture time, where its
+    # landmarks start in the log (-1: no face), confidence, picture size
     neutrals: list[tuple[float, Face]]
-    audio: list[tuple[float, np.ndarray]]
+    audio: list[tuple[float, int, int, int]]  # capture time, where its samples start,
+    # frames, channels
     t_end: float | None
     complete: bool
 
 
 def _read_log(part: Path) -> _Log:
-    data = part.read_bytes()
-    if not data.startswith(LOG_MAGIC):
-        raise ValueError("not a performance log")
-    pos = len(LOG_MAGIC)
-    header: dict | None = None
+    size = part.stat().st_size
     log = _Log({}, [], [], [], None, False)
-    while pos + _CHUNK.size <= len(data):
-        kind, size = _CHUNK.unpack_from(data, pos)
-        start, end = pos + _CHUNK.size, pos + _CHUNK.size + size
-        if end > len(data):
-            break  # cut off mid-record by a crash: everything before it is good
-        payload = data[start:end]
-        pos = end
-        if kind == _HEADER:
-            header = json.loads(payload)
-        elif kind in (_FACE, _NEUTRAL):
-            t, present, conf, w, h = _FACE_HEAD.unpack_from(payload)
-            face = None
-            if present and len(payload) >= _FACE_HEAD.size + _FACE_BYTES:
-                pts = np.frombuffer(payload, np.float32, _POINTS * 3, _FACE_HEAD.size)
-                face = Face(pts.reshape(_POINTS, 3).copy(), conf, (w, h))
-            if kind == _FACE:
-                log.faces.append((t, face))
-            elif face is not None:
-                log.neutrals.append((t, face))
-        elif kind == _AUDIO:
-            t, frames = _AUDIO_HEAD.unpack_from(payload)
-            pcm = np.frombuffer(payload, "<i2", offset=_AUDIO_HEAD.size)
-            if frames and pcm.size % frames == 0:
-                log.audio.append((t, pcm.reshape(frames, -1)))
-        elif kind == _END:
-            log.t_end = struct.unpack("<d", payload)[0]
-            log.complete = True
+    header: dict | None = None
+    with open(part, "rb") as f:
+        if f.read(len(LOG_MAGIC)) != LOG_MAGIC:
+            raise ValueError("not a performance log")
+        pos = len(LOG_MAGIC)
+        while pos + _CHUNK.size <= size:
+            f.seek(pos)
+            kind, length = _CHUNK.unpack(f.read(_CHUNK.size))
+            start, end = pos + _CHUNK.size, pos + _CHUNK.size + length
+            if end > size:
+                break  # cut off mid-record by a crash: everything before it is good
+            pos = end
+            if kind == _HEADER:
+                header = json.loads(f.read(length))
+            elif kind in (_FACE, _NEUTRAL):
+                if length < _FACE_HEAD.size:
+                    raise struct.error("a face record is too short")
+                t, present, conf, w, h = _FACE_HEAD.unpack(f.read(_FACE_HEAD.size))
+                seen = bool(present) and length >= _FACE_HEAD.size + _FACE_BYTES
+                if kind == _FACE:
+                    log.faces.append((t, start + _FACE_HEAD.size if seen else -1, conf, (w, h)))
+                elif seen:
+                    pts = np.frombuffer(f.read(_FACE_BYTES), np.float32)
+                    log.neutrals.append((t, Face(pts.reshape(_POINTS, 3).copy(), conf, (w, h))))
+            elif kind == _AUDIO:
+                if length < _AUDIO_HEAD.size or (length - _AUDIO_HEAD.size) % 2:
+                    raise ValueError("a sound record has a broken length")
+                t, frames = _AUDIO_HEAD.unpack(f.read(_AUDIO_HEAD.size))
+                count = (length - _AUDIO_HEAD.size) // 2
+                if frames and count % frames == 0:
+                    log.audio.append((t, start + _AUDIO_HEAD.size, frames, count // frames))
+            elif kind == _END:
+                log.t_end = struct.unpack("<d", f.read(length))[0]
+                log.complete = True
     if header is None:
         raise ValueError("the log has no header")
     log.header = header
@@ -501,36 +563,30 @@ def finish_log(part: Path, dest: Path) -> Path | None:
         raise PuppetError(f"the performance log {part} cannot be read ({exc})",
                           "delete it; nothing in it can be rescued") from exc
     header = log.header
-    if not any(face is not None for _, face in log.faces):
+    faces = log.faces
+    if not any(at >= 0 for _, at, _, _ in faces):
         remove(part)
         return None
     t0, fps = float(header["t0"]), float(header["fps"])
-    ends = [t for t, _ in log.faces]
+    ends = [t for t, _, _, _ in faces]
     fmt = None
     if header.get("audio"):
         fmt = AudioFormat(int(header["audio"]["samplerate"]), int(header["audio"]["channels"]))
-        ends += [t + len(b) / fmt.samplerate for t, b in log.audio]
+        ends += [t + frames / fmt.samplerate for t, _, frames, _ in log.audio]
     t_end = log.t_end if log.t_end is not None else max(ends)
     n = frame_count(t0, t_end, fps)
-    sources = slot_sources([t for t, _ in log.faces], t0, fps, n)
-    first_face = next(face for _, face in log.faces if face is not None)
-    size = first_face.image_size
-    landmarks = np.zeros((n, _POINTS, 3), np.float32)
+    sources = slot_sources([t for t, _, _, _ in faces], t0, fps, n)
+    size = next(size for _, at, _, size in faces if at >= 0)
+    scale = landmark_scale(size)
     present = np.zeros(n, bool)
     confidence = np.zeros(n, np.float32)
     times = np.full(n, np.nan)
     for k, src in enumerate(sources):
-        if src < 0:
-            continue
-        t, face = log.faces[src]
-        if face is None:
-            continue
-        if face.image_size != size:  # the camera changed its picture size mid-way
-            face = face.transformed(size[0] / face.image_size[0], (0.0, 0.0), size)
-        landmarks[k], present[k], confidence[k], times[k] = face.landmarks, True, \
-            face.confidence, t - t0
+        if src >= 0 and faces[src][1] >= 0:
+            t, _, conf, _ = faces[src]
+            present[k], confidence[k], times[k] = True, conf, t - t0
     # a neutral applies from the first frame that shows a face captured after it
-    face_times = np.array([t for t, _ in log.faces])
+    face_times = np.array([t for t, _, _, _ in faces])
     neutral_at: dict[int, np.ndarray] = {}
     for t, face in log.neutrals:
         after = np.nonzero(face_times >= t)[0]
@@ -539,18 +595,58 @@ def finish_log(part: Path, dest: Path) -> Path | None:
         frames = np.nonzero(sources >= after[0])[0]
         if len(frames):
             neutral_at[int(frames[0])] = face.landmarks
-    audio = None
-    if fmt is not None:
-        timeline = AudioTimeline(t0, fmt)
-        blocks = [timeline.place(b, t) for t, b in log.audio]
-        total = int(round(n / fps * fmt.samplerate))
-        blocks.append(timeline.silence_until(total))
-        samples = concat_samples(blocks, fmt.channels)[:total]
-        audio = AudioTrack(samples, fmt)
-    perf = Performance(fps=Fraction(fps).limit_denominator(1001), image_size=size,
-                       landmarks=landmarks, present=present, confidence=confidence,
-                       times=times, neutrals=tuple(sorted(neutral_at.items())), audio=audio,
-                       created=str(header.get("created", "")))
-    write_performance(dest, perf)
+    with open(part, "rb") as f:
+
+        def landmarks(src: int) -> np.ndarray:
+            """The face's landmarks, quantised (in the first face's picture size)."""
+            _, at, conf, own = faces[src]
+            f.seek(at)
+            pts = np.frombuffer(f.read(_FACE_BYTES), np.float32).reshape(_POINTS, 3)
+            if own != size:  # the camera changed its picture size mid-way
+                pts = Face(pts, conf, own).transformed(size[0] / own[0], (0.0, 0.0),
+                                                       size).landmarks
+            return _quantize(pts, scale)
+
+        def write_landmarks(out: IO[bytes]) -> None:
+            np.lib.format.write_array_header_1_0(out, {
+                "descr": np.lib.format.dtype_to_descr(np.dtype(np.int16)),
+                "fortran_order": False, "shape": (int(present.sum()), _POINTS, 3)})
+            previous = np.zeros((_POINTS, 3), np.int16)
+            shown, q = -1, previous
+            chunk: list[np.ndarray] = []
+            for src in sources[present]:
+                if src != shown:  # a face shown again (the camera stalled) is read once
+                    shown, q = src, landmarks(int(src))
+                chunk.append(q - previous)  # wraps in int16; the cumulative sum wraps back
+                previous = q
+                if len(chunk) == 256:
+                    out.write(np.stack(chunk).tobytes())
+                    chunk = []
+            if chunk:
+                out.write(np.stack(chunk).tobytes())
+
+        def sound() -> Iterator[np.ndarray]:
+            """The sound on the frames' clock, block by block, up to the last frame's end."""
+            assert fmt is not None
+            timeline = AudioTimeline(t0, fmt)
+            total = int(round(n / fps * fmt.samplerate))
+            placed = 0
+            for t, at, frames, channels in log.audio:
+                if placed >= total:
+                    break
+                f.seek(at)
+                pcm = np.frombuffer(f.read(frames * channels * 2), "<i2")
+                block = timeline.place(pcm.reshape(frames, channels), t)[:total - placed]
+                placed += len(block)
+                yield block
+            while placed < total:  # silence to the end
+                step = min(total - placed, _OPUS_RATE)
+                placed += step
+                yield np.zeros((step, fmt.channels), np.float32)
+
+        audio = None if fmt is None else _encode_opus_blocks(sound(), fmt)
+        _write_zip(dest, Fraction(fps).limit_denominator(1001), size, present, times,
+                   confidence, write_landmarks, tuple(sorted(neutral_at.items())), audio,
+                   str(header.get("created", "")))
     remove(part)
     return dest
