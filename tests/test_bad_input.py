@@ -80,3 +80,16 @@ def test_bad_size(tmp_path, driving_clip, builtin_portrait_path):
     r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", driving_clip[0],
                    "--output", tmp_path / "o.mp4", "--size", "10")
     _check_error(r, "--size")
+
+
+def test_portrait_and_driving_swapped(tmp_path, driving_clip, builtin_portrait_path):
+    """A picture given as the driving video and a video given as the portrait, the mistake
+    of swapping them: each says what it is, instead of rendering a one-frame video."""
+    out = tmp_path / "o.mp4"
+    r = run_puppet("render", "--portrait", driving_clip[0], "--driving", builtin_portrait_path,
+                   "--output", out)
+    _check_error(r, "is a video, not a picture")
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving",
+                   builtin_portrait_path, "--output", out)
+    _check_error(r, "is a still picture, not a video", "picture can be the portrait")
+    assert not out.exists() and not list(tmp_path.glob(".*part"))

@@ -54,6 +54,11 @@ def test_a_missing_video_is_a_clear_error(tmp_path):
     _check_error(r, "not found", "nope.mp4")
 
 
+def test_a_picture_as_the_camera_is_a_clear_error(builtin_portrait_path):
+    r = run_puppet("live", "--source", builtin_portrait_path, "--duration", "1")
+    _check_error(r, "is a still picture, not a video")
+
+
 def test_live_says_when_another_face_is_followed(two_people_clip):
     r = run_puppet("live", "--source", two_people_clip, "--device", "cpu", "--size", "400")
     assert r.returncode == 0, r.stderr

@@ -172,3 +172,42 @@ def test_a_face_not_found_again_in_the_crop_is_moved_there(full_length, monkeypa
     moved = load_portrait(path, 1280, framing="head")
     assert len(calls) == 2 and moved.size == found.size
     assert np.abs(moved.face.landmarks[:, :2] - found.face.landmarks[:, :2]).mean() < 4.0
+
+
+def test_gif_and_avif_portraits_are_read(tmp_path, grace_photo):
+    """OpenCV's decoders read neither; PyAV does (Pillow writes the test files). A GIF's
+    first picture is the portrait, its see-through colour laid on white."""
+    from PIL import Image
+
+    rgb = Image.fromarray(np.ascontiguousarray(grace_photo[..., ::-1]))
+    rgb.save(tmp_path / "photo.avif", quality=90)
+    image = read_image(tmp_path / "photo.avif")
+    assert image.shape == grace_photo.shape
+    assert np.abs(image.astype(int) - grace_photo).mean() < 4.0
+    assert load_portrait(tmp_path / "photo.avif").faces == 1
+
+    # an animated GIF: 256 colours, its first frame with a see-through corner
+    first = rgb.quantize(255)
+    first.putpixel((0, 0), 255)  # the palette's last entry, unused by the photo, is see-through
+    for x in range(40):
+        for y in range(30):
+            first.putpixel((x, y), 255)
+    second = Image.fromarray(np.full_like(grace_photo, 40)).quantize(255)
+    first.save(tmp_path / "photo.gif", save_all=True, append_images=[second], duration=100,
+               transparency=255, loop=0)
+    image = read_image(tmp_path / "photo.gif")
+    assert image.shape == grace_photo.shape
+    assert (image[:30, :40] == 255).all()  # white where it is see-through
+    assert np.abs(image[100:, 100:].astype(int) - grace_photo[100:, 100:]).mean() < 6.0
+    assert load_portrait(tmp_path / "photo.gif").faces == 1  # the first frame, not the grey
+
+
+def test_a_heic_photo_and_a_video_say_what_to_do(tmp_path, driving_clip):
+    from pathlib import Path
+
+    heic = Path(__file__).parent / "data" / "photo.heic"  # written by libheif (pillow-heif)
+    with pytest.raises(PuppetError, match="HEIC photo") as err:
+        read_image(heic)
+    assert "Save it as a JPEG first" in str(err.value)
+    with pytest.raises(PuppetError, match="is a video, not a picture"):
+        read_image(driving_clip[0])

@@ -36,7 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from puppet.errors import PuppetError
 from puppet.gui.images import to_qimage
+from puppet.portrait import read_image
 from puppet.tracking import landmarks as lm
 
 BACKGROUND = QColor(24, 24, 27)
@@ -424,8 +426,14 @@ def thumbnail(path: str | Path, side: int = THUMB) -> QPixmap | None:
         reader.setScaledSize(QSize(max(1, int(size.width() * scale)),
                                    max(1, int(size.height() * scale))))
     image = reader.read()
-    if image.isNull():
-        return None
+    if image.isNull():  # a kind Qt has no reader for here (AVIF): read as a portrait is
+        try:
+            array = read_image(path)
+        except PuppetError:
+            return None
+        scale = min(1.0, side / max(array.shape[:2]))
+        return QPixmap.fromImage(to_qimage(cv2.resize(array, None, fx=scale, fy=scale,
+                                                      interpolation=cv2.INTER_AREA)))
     if image.hasAlphaChannel():  # a cut-out: on white, as the portrait itself is shown
         flat = QImage(image.size(), QImage.Format.Format_RGB32)
         flat.fill(QColor(255, 255, 255))

@@ -75,7 +75,7 @@ from puppet.motion.retarget import RetargetSettings
 from puppet.outputs.recorder import RecordingResult, default_recordings_folder
 from puppet.outputs.stream import LOCAL, StreamSettings
 from puppet.outputs.virtual_camera import VirtualCameraSettings
-from puppet.portrait import DEFAULT_SIZE, FRAMINGS, IMAGE_TYPES
+from puppet.portrait import DEFAULT_SIZE, FRAMINGS, IMAGE_KINDS, IMAGE_TYPES, read_image
 from puppet.session import LiveOutputs, stream_reach
 from puppet.sources.camera import CameraInfo, list_cameras
 from puppet.sources.live import SourceSpec, parse_source
@@ -669,10 +669,17 @@ class MainWindow(QMainWindow):
                 added.append(path)
                 self._fresh_portraits.add(path)
             else:
-                bad.append(Path(path).name)
-        if bad:
-            self.show_error(f"Not an image that can be read: {', '.join(bad)}. Use JPEG, PNG, "
-                            "BMP, WebP or TIFF files.", "portrait")
+                bad.append(path)
+        if len(bad) == 1:  # why, where the reader knows (a HEIC photo, a video)
+            try:
+                read_image(bad[0])
+                reason = f"Not an image that can be read: {Path(bad[0]).name}."
+            except PuppetError as exc:
+                reason = exc.message
+            self.show_error(reason, "portrait")
+        elif bad:
+            self.show_error(f"Not images that can be read: {', '.join(Path(b).name for b in bad)}"
+                            f". Use {IMAGE_KINDS} files.", "portrait")
         self._save_user_portraits()
         return added
 

@@ -59,6 +59,11 @@ class VideoFile:
             raise PuppetError(f"{what} {self.path} has no video track",
                               "give a file with video in it")
         self._stream = streams[0]
+        if _is_still(self._container, self._stream):
+            self._container.close()
+            raise PuppetError(f"{what} {self.path} is a still picture, not a video",
+                              "give a video of a face (MP4, MOV, MKV, AVI, WebM); a picture "
+                              "can be the portrait instead")
         self._stream.thread_type = "AUTO"
         rate = self._stream.average_rate or self._stream.guessed_rate or self._stream.base_rate
         if not rate or rate <= 0 or rate > 1000:
@@ -380,6 +385,14 @@ def _start_seconds(stream) -> float:
     if stream is None or stream.start_time is None or not stream.time_base:
         return 0.0
     return float(stream.start_time * stream.time_base)
+
+
+def _is_still(container, stream) -> bool:
+    """Whether a file FFmpeg opened is a single picture (a JPEG, PNG, a one-frame GIF or
+    an AVIF/HEIC photo), which cannot drive a portrait.  FFmpeg reads pictures with its
+    image demuxers ("image2", "png_pipe", ...) as one-frame videos."""
+    name = container.format.name
+    return name == "image2" or name.endswith("_pipe") or int(stream.frames or 0) == 1
 
 
 _UPRIGHT = (None, cv2.ROTATE_90_COUNTERCLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE)

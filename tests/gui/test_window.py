@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -219,6 +220,26 @@ def test_own_portraits_are_added_and_remembered(qtbot, open_window, clip, grace_
     assert w2.gallery.find(str(mine)) is not None
     qtbot.waitUntil(lambda: w2.engine.portrait is not None
                     and w2.engine.portrait.source == str(mine), timeout=60000)
+
+
+def test_an_avif_portrait_is_added_and_a_heic_photo_says_what_to_do(qtbot, open_window, clip,
+                                                                    grace_photo, tmp_path):
+    """Qt reads neither here; the gallery's thumbnail comes from Puppet's own reader."""
+    from PIL import Image
+
+    heic = Path(__file__).parents[1] / "data" / "photo.heic"
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    qtbot.waitUntil(lambda: w.engine.portrait is not None, timeout=60000)
+    w.handle_dropped([str(heic)])
+    qtbot.waitUntil(lambda: w.message_bar.isVisible(), timeout=30000)
+    assert "HEIC photo" in w.message_bar.text() and "JPEG" in w.message_bar.text()
+    assert w.gallery.find(str(heic)) is None
+    avif = tmp_path / "mine.avif"
+    Image.fromarray(np.ascontiguousarray(grace_photo[..., ::-1])).save(avif, quality=90)
+    w.handle_dropped([str(avif)])
+    qtbot.waitUntil(lambda: w.engine.portrait.source == str(avif), timeout=60000)
+    item = w.gallery.find(str(avif))
+    assert item is not None and not item.icon().isNull()
 
 
 def test_a_portrait_chosen_just_before_closing_is_remembered(qtbot, open_window, clip,
