@@ -1465,7 +1465,8 @@ class MainWindow(QMainWindow):
                 return f"{problem} Connected now: {names}. Choose one under Source."
             return (f"{problem} No camera is connected: choose a video file or the demo "
                     "performance under Source, or connect a camera and press ⟳.")
-        return f"{problem} {ev.error.fix}." if ev.error.fix and "--" not in ev.error.fix \
+        fix = ev.error.fix
+        return f"{problem} {fix[:1].upper()}{fix[1:]}." if fix and "--" not in fix \
             else f"{problem} Choose the source again, or another one, under Source."
 
     def _show_provider(self, info) -> None:

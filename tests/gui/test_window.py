@@ -325,6 +325,13 @@ def test_a_face_of_a_group_portrait_is_chosen_and_remembered(qtbot, open_window,
                     and not w2.face_row.isVisibleTo(w2), timeout=60000)
 
 
+def test_a_picture_chosen_as_the_video_says_so(qtbot, open_window, builtin_portrait_path):
+    w = open_window(source=str(builtin_portrait_path), portrait="built-in:grace-oil")
+    qtbot.waitUntil(lambda: w.message_bar.isVisible(), timeout=30000)
+    text = w.message_bar.text()
+    assert "is a still picture, not a video. Give a video of a face" in text, text
+
+
 def test_a_camera_that_does_not_exist_is_shown_in_the_window(qtbot, open_window):
     w = open_window(source="63", portrait="built-in:grace-sepia")
     qtbot.waitUntil(lambda: w.message_bar.isVisible(), timeout=30000)
