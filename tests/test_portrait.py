@@ -185,6 +185,12 @@ def test_gif_and_avif_portraits_are_read(tmp_path, grace_photo):
     assert image.shape == grace_photo.shape
     assert np.abs(image.astype(int) - grace_photo).mean() < 4.0
     assert load_portrait(tmp_path / "photo.avif").faces == 1
+    # stored on its side with an orientation (Pillow keeps it as the AVIF's turn): upright
+    side = Image.fromarray(np.ascontiguousarray(np.rot90(grace_photo)[..., ::-1]))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "turn 90 degrees clockwise to show"
+    side.save(tmp_path / "side.avif", exif=exif.tobytes(), quality=90)
+    assert np.abs(read_image(tmp_path / "side.avif").astype(int) - grace_photo).mean() < 4.0
 
     # an animated GIF: 256 colours, its first frame with a see-through corner
     first = rgb.quantize(255)
