@@ -7,12 +7,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from puppet import heif
 from puppet.errors import PuppetError, existing_file
 from puppet.tracking.face import Face
 
 DEFAULT_SIZE = 1280
-IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".avif")
-IMAGE_KINDS = "JPEG, PNG, BMP, WebP, TIFF, GIF or AVIF"
+IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".avif",
+               ".heic", ".heif")
+IMAGE_KINDS = "JPEG, PNG, BMP, WebP, TIFF, GIF, AVIF or HEIC"
 
 
 @dataclass(frozen=True)
@@ -115,34 +117,22 @@ def read_image(path: str | Path, what: str = "portrait") -> np.ndarray:
     return image
 
 
-_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"}
-
-
-def _file_brands(data: np.ndarray) -> list[bytes]:
-    """The brands in an ISO media file's ``ftyp`` box (MP4, MOV, HEIC, AVIF), else []."""
-    head = data[:256].tobytes()
-    if len(head) < 16 or head[4:8] != b"ftyp":
-        return []
-    end = min(int.from_bytes(head[:4], "big"), len(head))
-    return [head[8:12]] + [head[i:i + 4] for i in range(16, end - 3, 4)]
-
-
 def _not_for_opencv(path: Path, data: np.ndarray, what: str) -> np.ndarray | None:
-    """The picture in a file OpenCV's decoders do not read: a GIF (its first frame) or
-    an AVIF, decoded with PyAV; a :class:`PuppetError` for an iPhone's HEIC photo and for
-    a video; None for anything else."""
-    head = data[:6].tobytes()
-    brands = _file_brands(data)
-    if any(b in _HEIF_BRANDS for b in brands) and b"avif" not in brands:
-        # a phone's HEIC is a grid of tiles with its turn kept beside it, which PyAV has
-        # no way to put together (it reads a single-picture HEIC, but those are rare)
-        raise PuppetError(f"{what} {path} is a HEIC photo (as iPhones store them), which "
-                          "Puppet cannot read",
-                          "save it as a JPEG first (on a Mac: open it in Preview, File > "
-                          "Export, Format JPEG); an iPhone takes JPEG photos from then on "
-                          "with Settings > Camera > Formats > Most Compatible")
+    """The picture in a file OpenCV's decoders do not read: a HEIC or AVIF file (see
+    :mod:`puppet.heif`), or a GIF (its first frame), decoded with PyAV; a
+    :class:`PuppetError` for a video and for a HEIC or AVIF file that cannot be read; None
+    for anything else."""
+    kind = heif.kind(data)
+    if kind is not None:
+        try:
+            return heif.read_heif(data.tobytes())
+        except heif.HeifError as exc:
+            photo = "a HEIC photo" if kind == "HEIC" else "an AVIF picture"
+            raise PuppetError(f"{what} {path} is {photo} that cannot be read ({exc})",
+                              "save it as a JPEG and use that (on a Mac: open it in Preview, "
+                              "File > Export, Format JPEG)") from exc
     import av
-    still = head in (b"GIF87a", b"GIF89a") or b"avif" in brands
+    still = data[:6].tobytes() in (b"GIF87a", b"GIF89a")
     try:
         with av.open(str(path)) as container:
             streams = container.streams.video
@@ -154,19 +144,11 @@ def _not_for_opencv(path: Path, data: np.ndarray, what: str) -> np.ndarray | Non
                                       f"use a picture ({IMAGE_KINDS}); a video can drive "
                                       "the portrait instead")
                 return None
-            for frame in container.decode(streams[0]):
-                image = frame.to_ndarray(format="bgra")
-                turns = int(round(float(getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
-                break
-            else:
-                return None
+            for frame in container.decode(streams[0]):  # a GIF's first picture
+                return _flattened(frame.to_ndarray(format="bgra"))
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError):
-        return None
-    image = _flattened(image)
-    if turns:  # a display turn kept in the file, as for videos (counter-clockwise)
-        image = cv2.rotate(image, (None, cv2.ROTATE_90_COUNTERCLOCKWISE, cv2.ROTATE_180,
-                                   cv2.ROTATE_90_CLOCKWISE)[turns])
-    return image
+        pass
+    return None
 
 
 def _may_see_through(data: np.ndarray) -> bool:

@@ -14,6 +14,8 @@ nothing else (no PYTHONPATH, no virtual environment), as ``env -i`` would. It ru
 * ``render``: a built-in portrait driven by that demo video (or by --driving VIDEO), 30
   frames: a valid H.264 MP4 with one output frame per driving frame at the driving frame
   rate, a face found in every driving frame, and the portrait moving;
+* ``render`` of a HEIC photo (``tests/data/grid.heic``, a grid of tiles) for 5 frames: the
+  bundle's FFmpeg has the HEVC decoder the photo needs;
 * ``gui --quit-after 3 --screenshot`` with QT_QPA_PLATFORM=offscreen: exit code 0 and a PNG
   of the window that is not blank;
 * two mistakes a user can make (a missing portrait; export-model, whose ONNX package is left
@@ -207,6 +209,24 @@ def smoke(bundle: Path, work: Path, driving: Path | None, startup_runs: int) -> 
                 problems.append("faces were missed: " + next(
                     ln for ln in err.splitlines() if "no face in" in ln))
     steps.append(Step("render", not problems, secs, detail, problems))
+
+    # a phone's HEIC photo as the portrait: the bundle's FFmpeg decodes its HEVC tiles
+    heic = work / "photo.heic"
+    shutil.copy(REPO / "tests" / "data" / "grid.heic", heic)
+    problems, detail = [], ""
+    if not source.is_file():
+        problems.append("no driving video (the demo failed)")
+        secs = 0.0
+    else:
+        code, out, err, secs = run(exe, ["render", "--portrait", heic.name, "--driving",
+                                         source.name, "--output", "heic.mp4", "--max-frames",
+                                         "5"], work, env)
+        if code != 0:
+            problems.append(f"exit code {code}: {err.strip()[-300:]}")
+        else:
+            _, n_drv, fps_drv, _, _ = probe(source)
+            detail = check_video(work / "heic.mp4", min(5, n_drv), fps_drv, problems)
+    steps.append(Step("render a HEIC portrait", not problems, secs, detail, problems))
 
     # the window, offscreen
     shot = work / "window.png"

@@ -222,24 +222,27 @@ def test_own_portraits_are_added_and_remembered(qtbot, open_window, clip, grace_
                     and w2.engine.portrait.source == str(mine), timeout=60000)
 
 
-def test_an_avif_portrait_is_added_and_a_heic_photo_says_what_to_do(qtbot, open_window, clip,
-                                                                    grace_photo, tmp_path):
-    """Qt reads neither here; the gallery's thumbnail comes from Puppet's own reader."""
+def test_heic_and_avif_portraits_are_added(qtbot, open_window, clip, grace_photo, tmp_path):
+    """Qt reads neither here; the gallery's thumbnails come from Puppet's own reader, and
+    a damaged photo says what it is."""
     from PIL import Image
 
-    heic = Path(__file__).parents[1] / "data" / "photo.heic"
     w = open_window(source=clip, portrait="built-in:grace-sepia")
     qtbot.waitUntil(lambda: w.engine.portrait is not None, timeout=60000)
-    w.handle_dropped([str(heic)])
+    cut = tmp_path / "cut.heic"
+    cut.write_bytes((Path(__file__).parents[1] / "data" / "grid.heic").read_bytes()[:3000])
+    w.handle_dropped([str(cut)])
     qtbot.waitUntil(lambda: w.message_bar.isVisible(), timeout=30000)
-    assert "HEIC photo" in w.message_bar.text() and "JPEG" in w.message_bar.text()
-    assert w.gallery.find(str(heic)) is None
+    assert "HEIC photo that cannot be read" in w.message_bar.text()
+    assert w.gallery.find(str(cut)) is None
+    heic = Path(__file__).parents[1] / "data" / "grid.heic"
     avif = tmp_path / "mine.avif"
     Image.fromarray(np.ascontiguousarray(grace_photo[..., ::-1])).save(avif, quality=90)
-    w.handle_dropped([str(avif)])
-    qtbot.waitUntil(lambda: w.engine.portrait.source == str(avif), timeout=60000)
-    item = w.gallery.find(str(avif))
-    assert item is not None and not item.icon().isNull()
+    for path in (heic, avif):
+        w.handle_dropped([str(path)])
+        qtbot.waitUntil(lambda p=path: w.engine.portrait.source == str(p), timeout=60000)
+        item = w.gallery.find(str(path))
+        assert item is not None and not item.icon().isNull()
 
 
 def test_a_portrait_chosen_just_before_closing_is_remembered(qtbot, open_window, clip,
