@@ -293,16 +293,23 @@ def _transformed(heif: _File, item: _Item, image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def read_heif(data: bytes) -> np.ndarray:
-    """The primary picture of a HEIC or AVIF file (BGR uint8) as it is to be shown."""
+def read_heif(data: bytes, thumbnail: bool = False) -> np.ndarray:
+    """The primary picture of a HEIC or AVIF file (BGR uint8) as it is to be shown;
+    ``thumbnail``: its thumbnail instead, where it has one (a phone's photo has one of
+    about 320 pixels, decoded some 50 times faster)."""
     data = bytes(data)
     try:
         heif = _File(data)
-        item = heif.items[heif.primary]
+        number = heif.primary
+        if thumbnail:
+            number = next((n for n, it in heif.items.items()
+                           if heif.primary in it.refs.get("thmb", [])
+                           and it.kind in _CODECS), number)
+        item = heif.items[number]
         if item.kind == "grid":
             image = _grid(heif, item)
         else:
-            image = next(_decode(heif, [heif.primary]))
+            image = next(_decode(heif, [number]))
         return _transformed(heif, item, image)
     except (IndexError, struct.error) as exc:
         raise HeifError("its boxes are damaged") from exc

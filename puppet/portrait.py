@@ -95,8 +95,9 @@ def output_size(width: int, height: int, size: int = DEFAULT_SIZE) -> tuple[int,
     return w, h
 
 
-def read_image(path: str | Path, what: str = "portrait") -> np.ndarray:
-    """A BGR uint8 image from a file, or a :class:`PuppetError` saying what went wrong."""
+def read_image(path: str | Path, what: str = "portrait", small: bool = False) -> np.ndarray:
+    """A BGR uint8 image from a file, or a :class:`PuppetError` saying what went wrong.
+    ``small``: a thumbnail will do (a HEIC photo's own, where it has one)."""
     p = existing_file(path, what, "an image file")
     try:
         data = np.fromfile(str(p), dtype=np.uint8)  # works with any characters in the path
@@ -110,14 +111,15 @@ def read_image(path: str | Path, what: str = "portrait") -> np.ndarray:
         if image is None:  # no see-through parts: decoded as it is shown (EXIF turns too)
             image = cv2.imdecode(data, cv2.IMREAD_COLOR)
         if image is None:
-            image = _not_for_opencv(p, data, what)
+            image = _not_for_opencv(p, data, what, small)
     if image is None:
         raise PuppetError(f"{what} {p} is not an image that can be read",
                           f"use a {IMAGE_KINDS} file")
     return image
 
 
-def _not_for_opencv(path: Path, data: np.ndarray, what: str) -> np.ndarray | None:
+def _not_for_opencv(path: Path, data: np.ndarray, what: str, small: bool = False
+                    ) -> np.ndarray | None:
     """The picture in a file OpenCV's decoders do not read: a HEIC or AVIF file (see
     :mod:`puppet.heif`), or a GIF (its first frame), decoded with PyAV; a
     :class:`PuppetError` for a video and for a HEIC or AVIF file that cannot be read; None
@@ -125,7 +127,7 @@ def _not_for_opencv(path: Path, data: np.ndarray, what: str) -> np.ndarray | Non
     kind = heif.kind(data)
     if kind is not None:
         try:
-            return heif.read_heif(data.tobytes())
+            return heif.read_heif(data.tobytes(), thumbnail=small)
         except heif.HeifError as exc:
             photo = "a HEIC photo" if kind == "HEIC" else "an AVIF picture"
             raise PuppetError(f"{what} {path} is {photo} that cannot be read ({exc})",

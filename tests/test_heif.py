@@ -60,3 +60,16 @@ def test_a_damaged_heic_photo_says_what_to_do(tmp_path):
     no_grid[i:i + 4] = b"xxxx"
     with pytest.raises(HeifError, match="tiles"):
         read_heif(bytes(no_grid))
+
+
+def test_a_thumbnail_is_read_where_a_small_picture_will_do(picture):
+    """The window's gallery takes a photo's own thumbnail (64 pixels high here; a phone's
+    are about 320 wide) instead of decoding the whole photo."""
+    small = read_image(DATA / "grid.heic", small=True)
+    assert max(small.shape[:2]) == 64
+    # libheif makes a thumbnail by picking pixels: 8.3 grey levels from that on average
+    # (0.6 from libheif's own decoding of it); the grid's top-left corner of that size, 74
+    expect = cv2.resize(picture, (small.shape[1], small.shape[0]),
+                        interpolation=cv2.INTER_NEAREST)
+    assert _off(small, expect) < 12.0
+    assert read_image(DATA / "turned.heic", small=True).shape[:2] == (256, 300)  # none: whole

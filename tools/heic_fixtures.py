@@ -7,7 +7,8 @@ numpy opencv-python-headless matplotlib``, with
 They are laid out as phones store photos: ``grid.heic`` is a grid of 64-pixel tiles
 (a phone's are 512) whose picture is cropped from the tiles' whole, and ``turned.heic``
 and ``mirrored.heic`` keep a turn and a mirroring as properties beside the picture
-(libheif writes them from an EXIF orientation).  The picture is the tests' Grace Hopper
+(libheif writes them from an EXIF orientation); ``grid.heic`` has a thumbnail too, 64
+pixels high, as a phone's photo has one.  The picture is the tests' Grace Hopper
 photograph at 256 x 300 (``tests/test_heif.py`` makes the same).
 """
 from __future__ import annotations
@@ -35,6 +36,7 @@ def _libheif() -> C.CDLL:
     for name in ("heif_context_get_encoder_for_format", "heif_image_create",
                  "heif_image_add_plane", "heif_context_encode_grid",
                  "heif_context_encode_image", "heif_context_write_to_file",
+                 "heif_context_encode_thumbnail",
                  "heif_encoder_set_lossy_quality"):
         getattr(lib, name).restype = _Error
     lib.heif_context_alloc.restype = C.c_void_p
@@ -49,8 +51,23 @@ def _check(error: _Error) -> None:
         raise RuntimeError(error.message.decode())
 
 
+def _image(lib: C.CDLL, rgb: np.ndarray) -> C.c_void_p:
+    """A libheif image of an RGB array."""
+    h, w = rgb.shape[:2]
+    rgb = np.ascontiguousarray(rgb)
+    image = C.c_void_p()
+    _check(lib.heif_image_create(w, h, 1, 10, C.byref(image)))  # RGB, interleaved
+    _check(lib.heif_image_add_plane(image, 10, w, h, 8))
+    stride = C.c_int()
+    plane = lib.heif_image_get_plane(image, 10, C.byref(stride))
+    for y in range(h):
+        C.memmove(C.addressof(plane.contents) + y * stride.value, rgb[y].ctypes.data, w * 3)
+    return image
+
+
 def write(lib: C.CDLL, path: Path, bgr: np.ndarray, rows: int = 1, columns: int = 1,
-          tile: int | None = None, orientation: int = 1, quality: int = 40) -> None:
+          tile: int | None = None, orientation: int = 1, quality: int = 40,
+          thumbnail: int | None = None) -> None:
     h, w = bgr.shape[:2]
     th, tw = (tile, tile) if tile else (h, w)
     canvas = np.zeros((rows * th, columns * tw, 3), np.uint8)
@@ -63,16 +80,7 @@ def write(lib: C.CDLL, path: Path, bgr: np.ndarray, rows: int = 1, columns: int 
     images = (C.c_void_p * (rows * columns))()
     for r in range(rows):
         for c in range(columns):
-            image = C.c_void_p()
-            _check(lib.heif_image_create(tw, th, 1, 10, C.byref(image)))  # RGB, interleaved
-            _check(lib.heif_image_add_plane(image, 10, tw, th, 8))
-            stride = C.c_int()
-            plane = lib.heif_image_get_plane(image, 10, C.byref(stride))
-            part = np.ascontiguousarray(rgb[r * th:(r + 1) * th, c * tw:(c + 1) * tw])
-            for y in range(th):
-                C.memmove(C.addressof(plane.contents) + y * stride.value, part[y].ctypes.data,
-                          tw * 3)
-            images[r * columns + c] = image
+            images[r * columns + c] = _image(lib, rgb[r * th:(r + 1) * th, c * tw:(c + 1) * tw])
     options = lib.heif_encoding_options_alloc()
     C.c_int.from_address(options + 20).value = orientation  # image_orientation (version 5)
     handle = C.c_void_p()
@@ -82,6 +90,11 @@ def write(lib: C.CDLL, path: Path, bgr: np.ndarray, rows: int = 1, columns: int 
     else:  # libheif 1.23 takes the columns first, whatever its header says
         _check(lib.heif_context_encode_grid(ctx, images, C.c_uint16(columns), C.c_uint16(rows),
                                             encoder, C.c_void_p(options), C.byref(handle)))
+    if thumbnail:  # as phones add one: a small picture of the whole, for file browsers
+        thumb = C.c_void_p()
+        _check(lib.heif_context_encode_thumbnail(ctx, _image(lib, rgb[:h, :w]), handle, encoder,
+                                                 C.c_void_p(options), thumbnail,
+                                                 C.byref(thumb)))
     _check(lib.heif_context_write_to_file(ctx, str(path).encode()))
     if tile and (w, h) != (columns * tw, rows * th):
         # libheif gives the grid the tiles' whole size; a phone's is cropped from it
@@ -111,7 +124,7 @@ def main() -> None:
     lib = _libheif()
     out = REPO / "tests" / "data"
     out.mkdir(exist_ok=True)
-    write(lib, out / "grid.heic", picture, rows=5, columns=4, tile=64)
+    write(lib, out / "grid.heic", picture, rows=5, columns=4, tile=64, thumbnail=64)
     write(lib, out / "turned.heic", picture, orientation=6)  # shown turned a quarter clockwise
     write(lib, out / "mirrored.heic", picture, orientation=2)  # shown mirrored left to right
 

@@ -426,9 +426,9 @@ def thumbnail(path: str | Path, side: int = THUMB) -> QPixmap | None:
         reader.setScaledSize(QSize(max(1, int(size.width() * scale)),
                                    max(1, int(size.height() * scale))))
     image = reader.read()
-    if image.isNull():  # a kind Qt has no reader for here (AVIF): read as a portrait is
+    if image.isNull():  # a kind Qt has no reader for here (HEIC, AVIF): Puppet's reader
         try:
-            array = read_image(path)
+            array = read_image(path, small=True)
         except PuppetError:
             return None
         scale = min(1.0, side / max(array.shape[:2]))
