@@ -296,7 +296,7 @@ def _transformed(heif: _File, item: _Item, image: np.ndarray) -> np.ndarray:
 def read_heif(data: bytes, thumbnail: bool = False) -> np.ndarray:
     """The primary picture of a HEIC or AVIF file (BGR uint8) as it is to be shown;
     ``thumbnail``: its thumbnail instead, where it has one (a phone's photo has one of
-    about 320 pixels, decoded some 50 times faster)."""
+    about 320 pixels: 5 ms here against 0.2 to 0.4 s for the whole 11 to 12 megapixels)."""
     data = bytes(data)
     try:
         heif = _File(data)
