@@ -14,8 +14,8 @@ nothing else (no PYTHONPATH, no virtual environment), as ``env -i`` would. It ru
 * ``render``: a built-in portrait driven by that demo video (or by --driving VIDEO), 30
   frames: a valid H.264 MP4 with one output frame per driving frame at the driving frame
   rate, a face found in every driving frame, and the portrait moving;
-* ``render`` of a HEIC photo (``tests/data/grid.heic``, a grid of tiles) for 5 frames: the
-  bundle's FFmpeg has the HEVC decoder the photo needs;
+* ``render`` of a HEIC photo (``tests/data/grid.heic``, a grid of tiles) as the portrait,
+  checked as the render above: the bundle's FFmpeg has the HEVC decoder the photo needs;
 * ``gui --quit-after 3 --screenshot`` with QT_QPA_PLATFORM=offscreen: exit code 0 and a PNG
   of the window that is not blank;
 * two mistakes a user can make (a missing portrait; export-model, whose ONNX package is left
@@ -220,13 +220,14 @@ def smoke(bundle: Path, work: Path, driving: Path | None, startup_runs: int) -> 
     else:
         code, out, err, secs = run(exe, ["render", "--portrait", heic.name, "--driving",
                                          source.name, "--output", "heic.mp4", "--max-frames",
-                                         "5"], work, env)
+                                         str(RENDER_FRAMES)], work, env)
         if code != 0:
             problems.append(f"exit code {code}: {err.strip()[-300:]}")
         else:
             _, n_drv, fps_drv, _, _ = probe(source)
-            detail = check_video(work / "heic.mp4", min(5, n_drv), fps_drv, problems)
-    steps.append(Step("render a HEIC portrait", not problems, secs, detail, problems))
+            detail = check_video(work / "heic.mp4", min(RENDER_FRAMES, n_drv), fps_drv,
+                                 problems)
+    steps.append(Step("render heic", not problems, secs, detail, problems))
 
     # the window, offscreen
     shot = work / "window.png"
