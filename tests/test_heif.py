@@ -39,8 +39,11 @@ def test_a_grid_of_tiles_is_put_together(picture):
 
 
 def test_a_turn_and_a_mirroring_kept_beside_the_picture_are_applied(picture):
-    turned = read_image(DATA / "turned.heic")  # stored as taken, shown a quarter clockwise
-    assert _off(turned, cv2.rotate(picture, cv2.ROTATE_90_CLOCKWISE)) < 7.0
+    """A phone keeps a photo taken upright as the camera saw it, on its side, with a turn
+    beside it ('irot'): here a grid of 4 x 5 tiles of the picture turned anticlockwise,
+    to be turned a quarter clockwise to be shown."""
+    turned = read_image(DATA / "turned.heic")
+    assert _off(turned, picture) < 7.0  # 4.4; turned the wrong way (upside down): 84
     mirrored = read_image(DATA / "mirrored.heic")  # shown left to right
     assert _off(mirrored, cv2.flip(picture, 1)) < 7.0
     assert _off(mirrored, picture) > 20.0
@@ -72,4 +75,4 @@ def test_a_thumbnail_is_read_where_a_small_picture_will_do(picture):
     expect = cv2.resize(picture, (small.shape[1], small.shape[0]),
                         interpolation=cv2.INTER_NEAREST)
     assert _off(small, expect) < 12.0
-    assert read_image(DATA / "turned.heic", small=True).shape[:2] == (256, 300)  # none: whole
+    assert read_image(DATA / "turned.heic", small=True).shape[:2] == (300, 256)  # none: whole

@@ -5,10 +5,11 @@ numpy opencv-python-headless matplotlib``, with
 ``python tools/heic_fixtures.py``).
 
 They are laid out as phones store photos: ``grid.heic`` is a grid of 64-pixel tiles
-(a phone's are 512) whose picture is cropped from the tiles' whole, and ``turned.heic``
-and ``mirrored.heic`` keep a turn and a mirroring as properties beside the picture
-(libheif writes them from an EXIF orientation); ``grid.heic`` has a thumbnail too, 64
-pixels high, as a phone's photo has one.  The picture is the tests' Grace Hopper
+(a phone's are 512) whose picture is cropped from the tiles' whole, with a thumbnail 64
+pixels high, as a phone's photo has one; ``turned.heic`` is such a grid kept on its side
+with a turn beside it ('irot', added by :func:`add_turn`: libheif writes none on a grid),
+as a phone keeps a photo taken upright; ``mirrored.heic`` is one picture with a mirroring
+('imir', which libheif writes from an EXIF orientation).  The picture is the tests' Grace Hopper
 photograph at 256 x 300 (``tests/test_heif.py`` makes the same).
 """
 from __future__ import annotations
@@ -115,6 +116,82 @@ def write(lib: C.CDLL, path: Path, bgr: np.ndarray, rows: int = 1, columns: int 
           f"{shown.shape[0]}", file=sys.stderr)
 
 
+def _box(data: bytes, start: int, end: int, kind: bytes) -> tuple[int, int]:
+    """(offset, size) of the first box of this type between start and end."""
+    off = start
+    while off + 8 <= end:
+        size = int.from_bytes(data[off:off + 4], "big")
+        if data[off + 4:off + 8] == kind:
+            return off, size
+        off += size
+    raise ValueError(f"no {kind!r} box")
+
+
+def add_turn(path: Path, turns_ccw: int) -> None:
+    """Gives the primary picture an 'irot' property (quarter turns counter-clockwise), as
+    a phone does for a photo taken upright; libheif writes none on a grid.  The box goes
+    at the end of 'ipco'; the boxes holding it grow, and the item locations in the file
+    after it move on by as much."""
+    data = bytearray(path.read_bytes())
+    meta, meta_size = _box(data, 0, len(data), b"meta")
+    iloc, _ = _box(data, meta + 12, meta + meta_size, b"iloc")
+    iprp, iprp_size = _box(data, meta + 12, meta + meta_size, b"iprp")
+    ipco, ipco_size = _box(data, iprp + 8, iprp + iprp_size, b"ipco")
+    ipma, ipma_size = _box(data, iprp + 8, iprp + iprp_size, b"ipma")
+    primary = int.from_bytes(data[_box(data, meta + 12, meta + meta_size, b"pitm")[0] + 12:][:2],
+                             "big")
+    count, off = 0, ipco + 8
+    while off < ipco + ipco_size:
+        count, off = count + 1, off + int.from_bytes(data[off:off + 4], "big")
+    irot = (9).to_bytes(4, "big") + b"irot" + bytes([turns_ccw & 3])
+    # the primary item's entry in 'ipma' (version 0, 1-byte indices): one more property
+    assert data[ipma + 8] == 0 and not data[ipma + 11] & 1 and count + 1 < 128
+    p = ipma + 16
+    for _ in range(int.from_bytes(data[ipma + 12:ipma + 16], "big")):
+        item, n = int.from_bytes(data[p:p + 2], "big"), data[p + 2]
+        if item == primary:
+            data[p + 2] += 1
+            data[p + 3 + n:p + 3 + n] = bytes([0x80 | (count + 1)])
+            break
+        p += 3 + n
+    else:
+        raise ValueError("the primary item has no properties")
+    data[ipco + ipco_size:ipco + ipco_size] = irot  # before 'ipma', which follows it
+    grown = len(irot) + 1
+    for box, size, more in ((meta, meta_size, grown), (iprp, iprp_size, grown),
+                            (ipco, ipco_size, len(irot))):
+        data[box:box + 4] = (size + more).to_bytes(4, "big")
+    ipma += len(irot)
+    data[ipma:ipma + 4] = (ipma_size + 1).to_bytes(4, "big")
+    # iloc (before the insertion): data in the file after it moves on
+    version = data[iloc + 8]
+    off_size, len_size = data[iloc + 12] >> 4, data[iloc + 12] & 15
+    base_size, index_size = data[iloc + 13] >> 4, (data[iloc + 13] & 15) if version else 0
+    assert version in (0, 1) and off_size in (4, 8)
+    moved = ipco + ipco_size  # data at or after this offset moved on by 'grown'
+    p = iloc + 16  # past the box's header, its field sizes and its item count
+    for _ in range(int.from_bytes(data[iloc + 14:iloc + 16], "big")):
+        p += 2  # the item's number
+        method = 0
+        if version:
+            method = int.from_bytes(data[p:p + 2], "big") & 15
+            p += 2
+        p += 2  # data reference index
+        base = int.from_bytes(data[p:p + base_size], "big")
+        if method == 0 and base_size and base >= moved:
+            data[p:p + base_size] = (base + grown).to_bytes(base_size, "big")
+        p += base_size
+        extents = int.from_bytes(data[p:p + 2], "big")
+        p += 2
+        for _ in range(extents):
+            p += index_size
+            offset = int.from_bytes(data[p:p + off_size], "big")
+            if method == 0 and base < moved <= base + offset:
+                data[p:p + off_size] = (offset + grown).to_bytes(off_size, "big")
+            p += off_size + len_size
+    path.write_bytes(bytes(data))
+
+
 def main() -> None:
     from matplotlib import cbook
 
@@ -125,7 +202,14 @@ def main() -> None:
     out = REPO / "tests" / "data"
     out.mkdir(exist_ok=True)
     write(lib, out / "grid.heic", picture, rows=5, columns=4, tile=64, thumbnail=64)
-    write(lib, out / "turned.heic", picture, orientation=6)  # shown turned a quarter clockwise
+    # a photo taken upright: the picture kept as the camera saw it (on its side), in
+    # tiles, and turned to be shown; libheif writes no turn on a grid, so it is added
+    write(lib, out / "turned.heic", cv2.rotate(picture, cv2.ROTATE_90_COUNTERCLOCKWISE),
+          rows=4, columns=5, tile=64)
+    add_turn(out / "turned.heic", 3)  # three quarter turns anticlockwise: one clockwise
+    shown = np.asarray(pillow_heif.open_heif(str(out / "turned.heic"))[0])
+    print(f"turned.heic with its turn: shown as {shown.shape[1]} x {shown.shape[0]}",
+          file=sys.stderr)
     write(lib, out / "mirrored.heic", picture, orientation=2)  # shown mirrored left to right
 
 
