@@ -171,9 +171,21 @@ def check_imports() -> list[Check]:
                 out.append(Check("H.264 encoder", FAIL, f"PyAV has no libx264 ({exc})",
                                  'pip install --force-reinstall "av>=12" (its wheels carry '
                                  "libx264)"))
-    if not out:
-        out.append(Check("imports", OK, "numpy, cv2 (contrib), mediapipe, onnxruntime, "
-                                        "av (with libx264) import"))
+            missing = []
+            for decoder, kind in (("hevc", "HEIC"), ("libdav1d", "AVIF")):
+                try:
+                    av.codec.Codec(decoder, "r")
+                except Exception:  # noqa: BLE001 - any failure means the same here
+                    missing.append(f"{kind} (no {decoder} decoder)")
+            if missing:  # an FFmpeg built without them: those portraits only
+                out.append(Check("photo decoders", WARN,
+                                 f"PyAV cannot read {' or '.join(missing)} portraits",
+                                 'pip install --force-reinstall "av>=12" (its wheels carry '
+                                 "both), or save such photos as JPEG"))
+    if not [c for c in out if c.state == FAIL]:
+        decoders = "" if out else ", and the HEVC and AV1 decoders of HEIC and AVIF photos"
+        out.insert(0, Check("imports", OK, "numpy, cv2 (contrib), mediapipe, onnxruntime, "
+                                           f"av (with libx264{decoders}) import"))
     return out
 
 

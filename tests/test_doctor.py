@@ -269,3 +269,24 @@ def test_face_tracking_is_tried_and_a_broken_part_is_named(monkeypatch):
     monkeypatch.setattr(mediapipe_tracker.FaceTracker, "track", lambda self, image: None)
     (fail,) = doctor.check_tracking()
     assert fail.state == doctor.FAIL and fail.blocks_cpu and "finds no face" in fail.detail
+
+
+def test_pyav_without_the_photo_decoders_is_a_warning(monkeypatch):
+    """HEIC and AVIF portraits need PyAV's HEVC and AV1 decoders (its wheels have both);
+    an FFmpeg without them costs only those portraits."""
+    import av
+
+    real = av.codec.Codec
+
+    def codec(name, mode="r"):
+        if name == "hevc" and mode == "r":
+            raise av.error.FFmpegError(0, "no such decoder")
+        return real(name, mode)
+
+    assert not [c for c in doctor.check_imports() if c.state != doctor.OK]  # as installed
+    monkeypatch.setattr(av.codec, "Codec", codec)
+    checks = doctor.check_imports()
+    (warn,) = _states(checks, "photo decoders")
+    assert warn.state == doctor.WARN and not warn.blocks_cpu
+    assert "HEIC (no hevc decoder)" in warn.detail and "AVIF" not in warn.detail
+    assert _states(checks, "imports")[0].state == doctor.OK
