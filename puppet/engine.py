@@ -34,6 +34,7 @@ from puppet.generators.runtime import ProviderInfo
 from puppet.generators.warp.features import lip_colour
 from puppet.motion.retarget import DriverView, Motion, Retargeter, RetargetSettings, neutral_motion
 from puppet.portrait import DEFAULT_SIZE, Portrait, load_portrait
+from puppet.tracking import landmarks as lm
 from puppet.tracking.face import Face
 
 STAGES = ("decode", "track", "retarget", "generate", "compose", "encode")
@@ -44,6 +45,9 @@ THREADS = {"source": (("decode", 1),), "track": (("track", 1),),
            "generate": (("generate", 1), ("generate-first-half", -1)),
            "compose": (("compose", 1),), "encode": (("encode", 1),)}
 QUEUE_SIZE = 4  # frames waiting between two stages
+# what a render keeps of a driver's picture around its lips, in mouth widths on each side
+# (the inside of the mouth and the lips' colour are all it takes from it)
+MOUTH_MARGIN = 0.25
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class DriverFrame:
     neutral: Face | None = None
     image: np.ndarray | None = field(default=None, compare=False, repr=False)
     channels: str = "rgb"
+    # where ``image``'s top left corner lies in the driver's frame (x, y): a render keeps
+    # only the part around the mouth (see :func:`mouth_picture`)
+    origin: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass
@@ -246,34 +253,39 @@ class FrameRenderer:
         self.driver_lips: np.ndarray | None = None
 
     def calibrate(self, face: Face, image: np.ndarray | None = None,
-                  channels: str = "rgb") -> None:
-        """Take this driver face (and picture) as the neutral."""
+                  channels: str = "rgb", origin: tuple[float, float] = (0.0, 0.0)) -> None:
+        """Take this driver face (and picture) as the neutral.  ``origin``: where the
+        picture's top left corner lies in the face's frame, if it is a part of it."""
         self.retargeter.calibrate(face)
         self.driver_lips = None
         if image is not None:
-            lips = lip_colour(image, face.landmarks[:, :2])
+            lips = lip_colour(image, _in_picture(face.landmarks, origin)[:, :2])
             self.driver_lips = lips[::-1].copy() if channels == "rgb" else lips
 
     def motion_for(self, face: Face | None, t: float | None, image: np.ndarray | None = None,
-                   channels: str = "rgb") -> Motion:
+                   channels: str = "rgb", origin: tuple[float, float] = (0.0, 0.0)) -> Motion:
         """The motion for a driver face (None: hold the last good pose).  With the
-        driver's picture, the inside of its mouth is carried over too."""
+        driver's picture (or its part from ``origin`` on), the inside of its mouth is
+        carried over too."""
         if face is None:
             return self.last_motion
         if not self.retargeter.calibrated:
-            self.calibrate(face, image, channels)
+            self.calibrate(face, image, channels, origin)
         view = None
         if image is not None:
-            view = DriverView(image, face.landmarks, self.driver_lips, channels)
+            view = DriverView(image, _in_picture(face.landmarks, origin), self.driver_lips,
+                              channels)
         self.last_motion = self.retargeter.motion(face, t, view)
         return self.last_motion
 
     def motion_for_frame(self, dframe: DriverFrame) -> Motion:
         if dframe.neutral is dframe.face and dframe.face is not None:
-            self.calibrate(dframe.face, dframe.image, dframe.channels)  # its own picture too
+            # its own picture too
+            self.calibrate(dframe.face, dframe.image, dframe.channels, dframe.origin)
         elif dframe.neutral is not None:
             self.calibrate(dframe.neutral)
-        return self.motion_for(dframe.face, dframe.time, dframe.image, dframe.channels)
+        return self.motion_for(dframe.face, dframe.time, dframe.image, dframe.channels,
+                               dframe.origin)
 
     def crop_for(self, motion: Motion) -> np.ndarray | None:
         """The generator's crop for this motion; None for the neutral pose (the portrait)."""
@@ -308,6 +320,34 @@ class FrameRenderer:
         frame = self.compositor.paste(crop, out)
         t2 = time.perf_counter()
         return frame, (t1 - t0) * 1000.0, (t2 - t1) * 1000.0
+
+
+def _in_picture(points: np.ndarray, origin: tuple[float, float]) -> np.ndarray:
+    """Landmarks moved into a part of the picture whose top left corner is ``origin``."""
+    if origin == (0.0, 0.0):
+        return points
+    return points - np.array([origin[0], origin[1], 0.0], dtype=points.dtype)
+
+
+def mouth_picture(image: np.ndarray, face: Face | None
+                  ) -> tuple[np.ndarray | None, tuple[float, float]]:
+    """The part of a driver's picture a render needs, and where its top left corner lies:
+    the lips with :data:`MOUTH_MARGIN` around them, copied out, so that the whole frame
+    is let go as soon as it is tracked.  A render takes only the inside of the mouth and
+    the lips' colour from the driver's picture, and the frames waiting between the render's
+    stages would otherwise hold the whole of each (a 4K frame is 25 MB).  No face: nothing
+    is needed."""
+    if face is None:
+        return None, (0.0, 0.0)
+    lips = face.landmarks[lm.LIPS, :2]
+    lo, hi = lips.min(axis=0), lips.max(axis=0)
+    pad = MOUTH_MARGIN * float(hi[0] - lo[0]) + 4.0
+    h, w = image.shape[:2]
+    x0 = int(np.clip(np.floor(lo[0] - pad), 0, w - 1))
+    y0 = int(np.clip(np.floor(lo[1] - pad), 0, h - 1))
+    x1 = int(np.clip(np.ceil(hi[0] + pad), x0 + 1, w))
+    y1 = int(np.clip(np.ceil(hi[1] + pad), y0 + 1, h))
+    return image[y0:y1, x0:x1].copy(), (float(x0), float(y0))
 
 
 def track_video(video, tracker, max_frames: int = 0) -> Iterator[tuple[DriverFrame, float]]:
@@ -346,7 +386,9 @@ def track_step(tracker, times: StageTimes, driver_face: int | None = None
         switches = getattr(tracker, "switches", 0)
         neutral = face if face is not None and switches != seen[0] else None
         seen[0] = switches
-        return DriverFrame(frame.index, frame.time, face, neutral=neutral, image=frame.image)
+        image, origin = mouth_picture(frame.image, face)
+        return DriverFrame(frame.index, frame.time, face, neutral=neutral, image=image,
+                           origin=origin)
 
     return track
 
@@ -359,8 +401,9 @@ def chunked_track_step(tracking) -> Callable[[Any], DriverFrame]:
 
     def track(frame) -> DriverFrame:
         face, new = tracking.face(frame.index)
+        image, origin = mouth_picture(frame.image, face)
         return DriverFrame(frame.index, frame.time, face, neutral=face if new else None,
-                           image=frame.image)
+                           image=image, origin=origin)
 
     return track
 

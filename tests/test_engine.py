@@ -145,3 +145,52 @@ def test_steady_fps_leaves_out_the_start():
                      provider=ProviderInfo("CPUExecutionProvider", "cpu"), frames_without_face=0,
                      times=StageTimes(), first_frame_seconds=1.0)
     assert r.fps == pytest.approx(101 / 3.0) and r.steady_fps == pytest.approx(50.0)
+
+
+def test_a_render_keeps_only_the_part_of_the_drivers_picture_around_the_mouth(
+        driving_clip, grace_photo):
+    """Tracked, a driver frame keeps only its mouth's surroundings (the frames waiting
+    between a render's stages held whole 4K frames, 25 MB each), and the inside of the
+    mouth drawn from that part is the one drawn from the whole frame."""
+    from puppet.engine import MOUTH_MARGIN, track_step
+    from puppet.generators import base as generators
+    from puppet.portrait import portrait_from_image
+    from puppet.sources.video import VideoFile
+    from puppet.tracking import landmarks as lm
+    from puppet.tracking.mediapipe_tracker import FaceTracker
+
+    path, _, mouths = driving_clip
+    with VideoFile(path) as video:
+        frames = list(video.frames("rgb24"))
+    with FaceTracker(video=True) as tracker:
+        step = track_step(tracker, StageTimes())
+        dframes = [step(frame) for frame in frames]
+    portrait = portrait_from_image(grace_photo, "grace", "test", 512)
+    whole = FrameRenderer(portrait, generators.create("warp", "cpu"))
+    part = FrameRenderer(portrait, generators.create("warp", "cpu"))
+    misplaced = FrameRenderer(portrait, generators.create("warp", "cpu"))
+    compared = 0
+    for frame, dframe, mouth in zip(frames, dframes, mouths):
+        assert dframe.face is not None
+        crop = dframe.image
+        assert crop.size < 0.25 * frame.image.size  # 400 x 400 frames
+        x0, y0 = dframe.origin
+        assert np.array_equal(crop, frame.image[int(y0):int(y0) + crop.shape[0],
+                                                int(x0):int(x0) + crop.shape[1]])
+        lips = dframe.face.landmarks[lm.LIPS, :2] - np.array(dframe.origin)
+        margin = MOUTH_MARGIN * float(np.ptp(lips[:, 0]))
+        assert np.all(lips - margin >= -1e-3)  # the face is well inside the frame
+        assert np.all(lips + margin <= np.array([crop.shape[1], crop.shape[0]]))
+        expected = whole.crop_for(whole.motion_for(dframe.face, dframe.time, frame.image))
+        got = part.crop_for(part.motion_for(dframe.face, dframe.time, crop, "rgb",
+                                            dframe.origin))
+        wrong = misplaced.crop_for(misplaced.motion_for(dframe.face, dframe.time, crop))
+        if expected is None:
+            continue
+        # the same pixels sampled at coordinates a few hundred pixels smaller: float32
+        # rounds them differently, a grey level or two at most
+        assert np.abs(got.astype(int) - expected).max() <= 3, dframe.index
+        if mouth > 0.2:  # wide open: the inside is drawn from the picture
+            compared += 1
+            assert np.abs(wrong.astype(int) - expected).max() > 30, dframe.index
+    assert compared >= 4
