@@ -13,6 +13,8 @@ from puppet.engine import (
     QUEUE_SIZE,
     DriverFrame,
     FrameRenderer,
+    Several,
+    SmoothAhead,
     StageTimes,
     render_performance,
     run_pipeline,
@@ -29,6 +31,20 @@ def test_items_keep_their_order_through_threads():
     out = []
     run_pipeline(iter(range(60)), [("a", slow), ("b", lambda x: x * 2), ("c", slow)], out.append)
     assert out == [2 * i for i in range(60)]
+
+
+def test_a_step_may_hand_on_several_items_or_none_and_the_rest_at_the_end():
+    held = []
+
+    def pairs(x):  # holds every item until the next one comes
+        held.append(x)
+        return Several(held.pop(0) for _ in range(len(held) - 1))
+
+    pairs.flush = lambda: Several(held)
+    out = []
+    run_pipeline(iter(range(20)), [("a", lambda x: x), ("pairs", pairs),
+                                   ("b", lambda x: x * 10)], out.append)
+    assert out == [10 * i for i in range(20)]
 
 
 def test_an_error_in_a_stage_stops_everything_and_reaches_the_caller():
@@ -94,8 +110,12 @@ def test_render_gives_the_frames_a_sequential_render_gives(grace_photo, dense):
     assert report.frames_without_face == 1
     expected_renderer = FrameRenderer(portrait, generators.create("warp", "cpu", dense=dense),
                                       fmt="yuv420p")
-    for (dframe, _), got in zip(driver, writer.frames):
-        motion = expected_renderer.motion_for(dframe.face, dframe.time)
+    # the faces smoothed with the frames after them known, one by one
+    smooth = SmoothAhead.for_settings(None)
+    smoothed = [d for dframe, _ in driver for d in smooth(dframe)] + smooth.flush()
+    assert [d.index for d in smoothed] == list(range(len(faces)))
+    for dframe, got in zip(smoothed, writer.frames):
+        motion = expected_renderer.motion_for_frame(dframe)
         frame, _, _ = expected_renderer.draw(motion)
         assert np.array_equal(got, frame), dframe.index
     assert np.array_equal(writer.frames[0], bgr_to_i420(portrait.image))
@@ -194,3 +214,50 @@ def test_a_render_keeps_only_the_part_of_the_drivers_picture_around_the_mouth(
             compared += 1
             assert np.abs(wrong.astype(int) - expected).max() > 30, dframe.index
     assert compared >= 4
+
+
+def test_a_render_smooths_the_drivers_faces_without_lag(grace_face):
+    """A render knows the frames after each one, so it smooths a face with those too: a
+    head swaying to and fro is followed without the live filter's lag, its tracking
+    noise is still calmed, a frame without a face stays in its place, and a new neutral
+    (another person) is not smoothed with the faces before it."""
+    from puppet.motion.retarget import filter_parameters
+    from puppet.tracking.face import Face
+    from puppet.tracking.smoothing import OneEuroFilter
+
+    rng = np.random.default_rng(1)
+    fps, n, switch = 30.0, 90, 60
+    t = np.arange(n) / fps
+    sway = 20.0 * np.sin(2 * np.pi * 0.8 * t)  # pixels, about as fast as a nod
+    sway[switch:] += 150.0  # someone else, further right
+    shift = sway + rng.normal(0.0, 0.6, n)  # the tracker's noise
+    frames = []
+    for i in range(n):
+        face = None
+        if i != 40:
+            pts = grace_face.landmarks.astype(np.float64).copy()
+            pts[:, 0] += shift[i]
+            face = Face(pts, 1.0, grace_face.image_size)
+        frames.append(DriverFrame(i, float(t[i]), face, neutral=face if i == switch else None))
+    smooth = SmoothAhead.for_settings(None)
+    out = [d for f in frames for d in smooth(f)] + smooth.flush()
+    assert [d.index for d in out] == list(range(n))
+    assert out[40].face is None
+    got = np.array([np.nan if d.face is None else
+                    float(np.mean(d.face.landmarks[:, 0] - grace_face.landmarks[:, 0]))
+                    for d in out])
+    # the live engine's filter, run forward only, with the same settings
+    live = OneEuroFilter(*filter_parameters(0.3))
+    forward = np.array([np.nan if f.face is None else float(np.mean(
+        live(f.face.landmarks, f.time, scale=max(f.face.pose.scale, 1.0))[:, 0]
+        - grace_face.landmarks[:, 0])) for f in frames[:switch]])
+    steady = [i for i in range(10, switch - 10) if i not in (40, 41)]
+    lag_live = np.abs(forward[steady] - sway[steady]).mean()
+    lag_both = np.abs(got[steady] - sway[steady]).mean()
+    noise = np.abs(shift[steady] - sway[steady]).mean()
+    assert lag_both < 0.5 * lag_live, (lag_both, lag_live)
+    assert lag_both < noise, (lag_both, noise)  # still smoothed
+    # the frames just before the switch are not pulled towards the other person
+    assert np.abs(got[switch - 5:switch] - sway[switch - 5:switch]).max() < 3.0
+    assert out[switch].neutral is out[switch].face  # the new neutral is the smoothed face
+    assert out[switch].seen is frames[switch].face  # the face as tracked, for the picture

@@ -154,6 +154,15 @@ def neutral_motion(portrait: Face) -> Motion:
                   neutral=True)
 
 
+def filter_parameters(smoothing: float) -> tuple[float, float]:
+    """The One Euro filter's (min_cutoff, beta) for a ``smoothing`` setting: 0 is no
+    filtering, 1 heavy.  Still landmarks get a low cut-off (the tracker wobbles by a few
+    pixels even on a still face), moving ones open it up quickly (speeds in eye distances
+    per second) so that talking does not lag."""
+    s = float(smoothing)
+    return 0.4 + 6.0 * (1.0 - s) ** 2, 6.0 * (1.0 - 0.5 * s)
+
+
 def _ease(value: float, limit: float) -> float:
     """``value`` unchanged when small, approaching ``limit`` smoothly when large."""
     return float(limit * np.tanh(value / limit))
@@ -258,12 +267,7 @@ class Retargeter:
         # 0.862
         gains[lm.NOSE] = 0.0
         self._gains = gains
-        s = st.smoothing
-        # 0 -> no filtering; 1 -> heavy.  Still landmarks get a low cut-off (the
-        # tracker wobbles by a few pixels even on a still face), moving ones open it
-        # up quickly (speeds in eye distances per second) so that talking does not lag.
-        self._filter.min_cutoff = 0.4 + 6.0 * (1.0 - s) ** 2
-        self._filter.beta = 6.0 * (1.0 - 0.5 * s)
+        self._filter.min_cutoff, self._filter.beta = filter_parameters(st.smoothing)
 
     # neutral ----------------------------------------------------------------
     @property

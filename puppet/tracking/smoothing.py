@@ -57,3 +57,24 @@ class OneEuroFilter:
         x_hat = a * x + (1.0 - a) * self._x
         self._x, self._dx, self._t = x_hat, dx_hat, t
         return x_hat.copy()
+
+
+def smooth_both_ways(forward: np.ndarray, values: list[np.ndarray], times: list[float],
+                     scales: list[float], min_cutoff: float, beta: float) -> np.ndarray:
+    """``values[0]`` smoothed with no lag, where the values after it are known (a render
+    of a video has the frames after each one; a live camera has not).
+
+    ``forward`` is the One Euro filter's output at ``values[0]``, run forward over the
+    values before it (as they came); the same filter is run backward, from the last of
+    ``values`` (seen at ``times``, each with its ``scales``) to the first, and the two
+    are averaged.  Run one way the filter lags a moving value by about its time
+    constant; run the other way it leads it by as much; their average does neither,
+    and keeps their smoothing of a still value.  A few time constants of values after
+    it are enough: the backward filter forgets where it started about as fast as the
+    forward one forgets the values long gone."""
+    back = OneEuroFilter(min_cutoff, beta)
+    end = times[-1]
+    out = values[-1]
+    for x, t, s in zip(reversed(values), reversed(times), reversed(scales)):
+        out = back(x, end - t, scale=s)
+    return 0.5 * (np.asarray(forward, dtype=np.float64) + out)

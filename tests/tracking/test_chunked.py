@@ -139,7 +139,10 @@ def test_a_render_with_two_trackers_is_a_render_with_one(tmp_path, driving_clip,
     apart = [np.abs(a.astype(np.int16) - b.astype(np.int16)).mean() for a, b in zip(one, two)]
     step = [np.abs(a.astype(np.int16) - b.astype(np.int16)).mean()
             for a, b in zip(one[1:], one[:-1])]
-    assert apart[0] == 0  # the portrait itself
+    # frame 0 is the portrait itself in both; the encoder's look-ahead (which sets how
+    # finely a frame is coded by how much the frames after it take from it) sees the
+    # frames after it differ a little, so its picture differs by a tenth of a grey level
+    assert apart[0] < 0.3
     # the trackers' noise (and the encoder's answer to it), not another motion: the two
     # renders are much closer than one render's frame is to the next (a median of about
     # 0.8 against 2.2 grey levels, the largest 1.2 to 1.7 in the runs seen; one frame
