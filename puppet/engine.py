@@ -360,9 +360,9 @@ class SmoothAhead:
     Live, a face can only be smoothed by the faces before it, and the One Euro filter
     lags a moving head by about its time constant (50 ms at the default smoothing): the
     painted head turned and the mouth opened that much after the driver's.  A render
-    knows what comes next.  Smoothed both ways, 10 portrait x clip pairs of
-    ``bench/quality.py`` followed the driver more closely (the judge's head pose 0.815 ->
-    0.837, expression 0.862 -> 0.870), with no more jitter (1.389 -> 1.379).
+    knows what comes next.  Smoothed both ways, the 30 portrait x clip pairs of
+    ``bench/quality.py`` followed the driver more closely (the judge's head pose 0.876 ->
+    0.887, expression 0.862 -> 0.873), with a little less jitter (1.273 -> 1.259).
 
     A new neutral (another person followed, or a performance's recalibration) starts the
     smoothing afresh: the frames before it are handed on smoothed with what came before
@@ -652,9 +652,9 @@ def render_frames(portrait: Portrait, source: Iterable[Any],
     # the retargeting thread: it holds each frame back until those are tracked
     smooth = SmoothAhead.for_settings(settings)
 
-    def retarget(dframe: DriverFrame) -> Several:
+    def retarget(dframe: DriverFrame) -> Several | tuple[Any, float, float]:
         if smooth is None:
-            return Several([retarget_one(dframe, 0.0)])
+            return retarget_one(dframe, 0.0)
         t0 = time.perf_counter()
         ready = smooth(dframe)
         ms = (time.perf_counter() - t0) * 1000.0 / max(len(ready), 1)

@@ -74,7 +74,6 @@ def smooth_both_ways(forward: np.ndarray, values: list[np.ndarray], times: list[
     forward one forgets the values long gone."""
     back = OneEuroFilter(min_cutoff, beta)
     end = times[-1]
-    out = values[-1]
     for x, t, s in zip(reversed(values), reversed(times), reversed(scales)):
-        out = back(x, end - t, scale=s)
-    return 0.5 * (np.asarray(forward, dtype=np.float64) + out)
+        backward = back(x, end - t, scale=s)
+    return 0.5 * (np.asarray(forward, dtype=np.float64) + backward)
