@@ -222,6 +222,7 @@ def test_a_render_smooths_the_drivers_faces_without_lag(grace_face):
     noise is still calmed, a frame without a face stays in its place, and a new neutral
     (another person) is not smoothed with the faces before it."""
     from puppet.motion.retarget import filter_parameters
+    from puppet.tracking import landmarks as lm
     from puppet.tracking.face import Face
     from puppet.tracking.smoothing import OneEuroFilter
 
@@ -261,3 +262,11 @@ def test_a_render_smooths_the_drivers_faces_without_lag(grace_face):
     assert np.abs(got[switch - 5:switch] - sway[switch - 5:switch]).max() < 3.0
     assert out[switch].neutral is out[switch].face  # the new neutral is the smoothed face
     assert out[switch].seen is frames[switch].face  # the face as tracked, for the picture
+    # the skull's points, which turn the head, are smoothed less: nearer the tracked
+    # points, and still not them
+    head = np.array([float(np.mean(d.head[:, 0] - grace_face.landmarks[lm.RIGID, 0]))
+                     for d in out[:switch] if d.face is not None])
+    kept = [i for i in range(switch) if i != 40]
+    face_off = np.abs(got[kept] - shift[kept]).mean()
+    head_off = np.abs(head - shift[kept]).mean()
+    assert 0.05 < head_off < 0.7 * face_off, (head_off, face_off)

@@ -294,18 +294,20 @@ class Retargeter:
         return self._filter(pts, t, scale=max(driver.pose.scale, 1.0))
 
     def motion(self, driver: Face, t: float | None = None,
-               view: DriverView | None = None) -> Motion:
+               view: DriverView | None = None, head: np.ndarray | None = None) -> Motion:
         """The portrait's motion for this driver face (the first face calibrates).
 
         ``t`` (seconds) enables smoothing; ``view`` carries the driver's picture
-        along for the generator.
+        along for the generator; ``head``: the face's skull points (``lm.RIGID``)
+        smoothed less, to turn the head by (see ``engine.SmoothAhead``).
         """
         if self._neutral is None:
             self.calibrate(driver)
         pts = driver.landmarks.astype(np.float64) if t is None else self.smooth(driver, t)
-        return self.motion_from_points(pts, view)
+        return self.motion_from_points(pts, view, head)
 
-    def motion_from_points(self, pts: np.ndarray, view: DriverView | None = None) -> Motion:
+    def motion_from_points(self, pts: np.ndarray, view: DriverView | None = None,
+                           head_points: np.ndarray | None = None) -> Motion:
         assert self._neutral is not None and self._neutral_pose is not None
         if np.array_equal(pts, self._neutral):
             return neutral_motion(self.portrait)
@@ -329,6 +331,8 @@ class Retargeter:
         c_d = neutral[lm.RIGID].mean(axis=0)
         shift = self._axis_ratio[0] * (s * r @ c_d + t - c_d)
         shift[2] = 0.0
+        if head_points is not None:  # the head turns by its own, less smoothed, points
+            r = similarity_fit(neutral[lm.RIGID], head_points)[1]
         rot, scale, shift = ease_head_motion(rotation_power(r, head), s ** head, shift * head,
                                              _face_height(self._portrait_pts), p_pose.yaw)
         center = p_pose.center

@@ -206,3 +206,24 @@ def test_a_nod_on_a_turned_portrait_gets_a_counter_tilt():
         plain = _eased(euler_to_matrix(yaw, 0.0, roll), 0.0)
         np.testing.assert_allclose(_eased(euler_to_matrix(yaw, 0.0, roll), 30.0)[1:], plain[1:],
                                    atol=1e-9)
+
+
+def test_the_head_can_turn_by_its_own_points(grace_face):
+    """A render turns the head by the skull's points smoothed less than the rest: given
+    them, the head turns by them, the expression still comes from the face."""
+    rt = Retargeter(grace_face, RetargetSettings(smoothing=0.0))
+    d0 = _driver(grace_face)
+    rt.calibrate(d0)
+    turn = euler_to_matrix(6, 0, 0)
+    pts = d0.landmarks.astype(np.float64)
+    c = pts[lm.RIGID].mean(axis=0)
+    head = (pts[lm.RIGID] - c) @ turn.T + c
+    talking = _with(d0, lambda p: p.__setitem__((LOWER_LIP, 1), p[LOWER_LIP, 1] + 12.0))
+    still = rt.motion(talking)
+    turned = rt.motion(talking, head=head)
+    assert abs(euler_degrees(still.rotation)[0]) < 0.1
+    assert 6.0 < euler_degrees(turned.rotation)[0] <= 6.0 * YAW_GAIN + 1e-6
+    # the mouth opened in both, by the same amount in the head's own frame
+    gap = [m.landmarks[LOWER_LIP, 1].mean() - m.landmarks[lm.LIPS_INNER_UPPER[1:-1], 1].mean()
+           for m in (still, turned)]
+    assert gap[0] > 3.0 and abs(gap[0] - gap[1]) < 0.05 * gap[0]
