@@ -385,8 +385,9 @@ class SmoothAhead:
         from puppet.tracking.smoothing import OneEuroFilter
 
         self.min_cutoff, self.beta, self.ahead = min_cutoff, beta, max(1, ahead)
+        self.head_cutoff = HEAD_CUTOFF * min_cutoff  # the skull's points'
         self._forward = OneEuroFilter(min_cutoff, beta)
-        self._head = OneEuroFilter(HEAD_CUTOFF * min_cutoff, beta)  # the skull's points
+        self._head = OneEuroFilter(self.head_cutoff, beta)
         self._held: deque[tuple[DriverFrame, tuple[np.ndarray, np.ndarray] | None]] = deque()
 
     @classmethod
@@ -434,7 +435,7 @@ class SmoothAhead:
         smoothed = smooth_both_ways(forward[0], [f.landmarks for f in faces], times, scales,
                                     self.min_cutoff, self.beta)
         head = smooth_both_ways(forward[1], [f.landmarks[lm.RIGID] for f in faces], times,
-                                scales, HEAD_CUTOFF * self.min_cutoff, self.beta)
+                                scales, self.head_cutoff, self.beta)
         face = Face(smoothed.astype(np.float32), dframe.face.confidence,
                     dframe.face.image_size)
         neutral = face if dframe.neutral is dframe.face else dframe.neutral
