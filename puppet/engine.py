@@ -385,7 +385,7 @@ class SmoothAhead:
         from puppet.tracking.smoothing import OneEuroFilter
 
         self.min_cutoff, self.beta, self.ahead = min_cutoff, beta, max(1, ahead)
-        self.head_cutoff = HEAD_CUTOFF * min_cutoff  # the skull's points'
+        self.head_cutoff = HEAD_CUTOFF * min_cutoff  # the skull's points
         self._forward = OneEuroFilter(min_cutoff, beta)
         self._head = OneEuroFilter(self.head_cutoff, beta)
         self._held: deque[tuple[DriverFrame, tuple[np.ndarray, np.ndarray] | None]] = deque()
