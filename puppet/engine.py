@@ -475,19 +475,6 @@ def mouth_picture(image: np.ndarray, face: Face | None
     return image[y0:y1, x0:x1].copy(), (float(x0), float(y0))
 
 
-def track_video(video, tracker, max_frames: int = 0) -> Iterator[tuple[DriverFrame, float]]:
-    """Decode and track a video in the calling thread: (DriverFrame, milliseconds spent)
-    for each frame.  :func:`render_file` runs the same two stages in two threads."""
-    t0 = time.perf_counter()
-    for frame in video.frames("rgb24"):
-        if max_frames and frame.index >= max_frames:
-            break
-        face = tracker.track_rgb(frame.image)
-        t1 = time.perf_counter()
-        yield DriverFrame(frame.index, frame.time, face, image=frame.image), (t1 - t0) * 1000.0
-        t0 = time.perf_counter()
-
-
 def track_step(tracker, times: StageTimes, driver_face: int | None = None
                ) -> Callable[[Any], DriverFrame]:
     """The tracking stage: an RGB :class:`~puppet.sources.video.Frame` in, a DriverFrame out.
