@@ -34,6 +34,8 @@ def main() -> int:
     ap.add_argument("--out", default="/tmp/puppet-quality")
     ap.add_argument("--shared", default=str(SHARED))
     ap.add_argument("--extra", default="", help="extra arguments for puppet render")
+    ap.add_argument("--compare", help="an earlier run's quality.json: print each average's "
+                    "change from it, over the pairs both have")
     a = ap.parse_args()
     shared = Path(a.shared)
     out = Path(a.out)
@@ -88,11 +90,51 @@ def main() -> int:
         avg["corr_" + k] = round(sum(vals) / len(vals), 3) if vals else float("nan")
     worst = {k: min(r[k] for r in rows) for k in ("output_face_rate", "expression_score",
                                                      "pose_score")}
+    groups = {}
+    for key in ("clip", "portrait"):
+        groups[key] = {}
+        for name in sorted({r[key] for r in rows}):
+            part = [r for r in rows if r[key] == name]
+            groups[key][name] = {k: round(sum(r[k] for r in part) / len(part), 3)
+                                 for k in ("expression_score", "pose_score", "jitter_ratio")}
     print("average:", json.dumps(avg))
     print("worst:", json.dumps(worst))
+    for key, by in groups.items():
+        print(f"by {key}:", "; ".join(
+            f"{name} expr {v['expression_score']:.3f} pose {v['pose_score']:.3f} "
+            f"jit {v['jitter_ratio']:.2f}" for name, v in by.items()))
     (out / "quality.json").write_text(json.dumps({"rows": rows, "average": avg,
-                                                  "worst": worst}, indent=1))
+                                                  "worst": worst, "by": groups}, indent=1))
+    if a.compare:
+        compare(rows, json.loads(Path(a.compare).read_text())["rows"])
     return 0
+
+
+def compare(rows: list[dict], before: list[dict]) -> None:
+    """Each average's change from an earlier run, over the pairs both runs have, and the
+    pairs whose pose or expression moved most."""
+    old = {(r["portrait"], r["clip"]): r for r in before}
+    both = [(old[(r["portrait"], r["clip"])], r) for r in rows
+            if (r["portrait"], r["clip"]) in old]
+    if not both:
+        print("compare: no pair in common")
+        return
+
+    def mean(values: list[float]) -> float:
+        values = [v for v in values if not math.isnan(v)]
+        return sum(values) / len(values) if values else float("nan")
+
+    print(f"compared with the earlier run over {len(both)} pairs (before -> now):")
+    for k in ("expression_score", "pose_score", "jitter_ratio"):
+        print(f"  {k:17s} {mean([b[k] for b, _ in both]):.3f} -> "
+              f"{mean([n[k] for _, n in both]):.3f}")
+    for k in CORR:
+        print(f"  {k:17s} {mean([b['corr'][k] for b, _ in both]):.3f} -> "
+              f"{mean([n['corr'][k] for _, n in both]):.3f}")
+    for k in ("pose_score", "expression_score"):
+        moved = sorted(both, key=lambda p: abs(p[1][k] - p[0][k]), reverse=True)[:5]
+        print(f"  most moved, {k}: " + ", ".join(
+            f"{n['portrait']}/{n['clip']} {b[k]:.3f} -> {n[k]:.3f}" for b, n in moved))
 
 
 if __name__ == "__main__":
