@@ -95,7 +95,7 @@ def main() -> int:
         groups[key] = {}
         for name in sorted({r[key] for r in rows}):
             part = [r for r in rows if r[key] == name]
-            groups[key][name] = {k: round(sum(r[k] for r in part) / len(part), 3)
+            groups[key][name] = {k: round(_mean([r[k] for r in part]), 3)
                                  for k in ("expression_score", "pose_score", "jitter_ratio")}
     print("average:", json.dumps(avg))
     print("worst:", json.dumps(worst))
@@ -110,6 +110,13 @@ def main() -> int:
     return 0
 
 
+def _mean(values: list[float]) -> float:
+    """The mean of the values that are numbers (the judge gives NaN where it cannot
+    measure)."""
+    values = [v for v in values if not math.isnan(v)]
+    return sum(values) / len(values) if values else float("nan")
+
+
 def compare(rows: list[dict], before: list[dict]) -> None:
     """Each average's change from an earlier run, over the pairs both runs have, and the
     pairs whose pose or expression moved most."""
@@ -120,17 +127,13 @@ def compare(rows: list[dict], before: list[dict]) -> None:
         print("compare: no pair in common")
         return
 
-    def mean(values: list[float]) -> float:
-        values = [v for v in values if not math.isnan(v)]
-        return sum(values) / len(values) if values else float("nan")
-
     print(f"compared with the earlier run over {len(both)} pairs (before -> now):")
     for k in ("expression_score", "pose_score", "jitter_ratio"):
-        print(f"  {k:17s} {mean([b[k] for b, _ in both]):.3f} -> "
-              f"{mean([n[k] for _, n in both]):.3f}")
+        print(f"  {k:17s} {_mean([b[k] for b, _ in both]):.3f} -> "
+              f"{_mean([n[k] for _, n in both]):.3f}")
     for k in CORR:
-        print(f"  {k:17s} {mean([b['corr'][k] for b, _ in both]):.3f} -> "
-              f"{mean([n['corr'][k] for _, n in both]):.3f}")
+        print(f"  {k:17s} {_mean([b['corr'][k] for b, _ in both]):.3f} -> "
+              f"{_mean([n['corr'][k] for _, n in both]):.3f}")
     for k in ("pose_score", "expression_score"):
         moved = sorted(both, key=lambda p: abs(p[1][k] - p[0][k]), reverse=True)[:5]
         print(f"  most moved, {k}: " + ", ".join(

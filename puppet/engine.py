@@ -20,6 +20,7 @@ import itertools
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,10 +33,18 @@ from puppet.errors import PuppetError
 from puppet.generators import base as generators
 from puppet.generators.runtime import ProviderInfo
 from puppet.generators.warp.features import lip_colour
-from puppet.motion.retarget import DriverView, Motion, Retargeter, RetargetSettings, neutral_motion
+from puppet.motion.retarget import (
+    DriverView,
+    Motion,
+    Retargeter,
+    RetargetSettings,
+    filter_parameters,
+    neutral_motion,
+)
 from puppet.portrait import DEFAULT_SIZE, Portrait, load_portrait
 from puppet.tracking import landmarks as lm
 from puppet.tracking.face import Face
+from puppet.tracking.smoothing import OneEuroFilter, smooth_both_ways
 
 STAGES = ("decode", "track", "retarget", "generate", "compose", "encode")
 # the render's threads and the stages' time each spends: "generate" is its two halves, the
@@ -380,10 +389,6 @@ class SmoothAhead:
     only.  Frames without a face pass through as they are, in their place."""
 
     def __init__(self, min_cutoff: float, beta: float, ahead: int = SMOOTH_AHEAD):
-        from collections import deque
-
-        from puppet.tracking.smoothing import OneEuroFilter
-
         self.min_cutoff, self.beta, self.ahead = min_cutoff, beta, max(1, ahead)
         self.head_cutoff = HEAD_CUTOFF * min_cutoff  # the skull's points
         self._forward = OneEuroFilter(min_cutoff, beta)
@@ -393,8 +398,6 @@ class SmoothAhead:
     @classmethod
     def for_settings(cls, settings: RetargetSettings | None) -> SmoothAhead | None:
         """The step for these retargeting settings; None where they ask for no smoothing."""
-        from puppet.motion.retarget import filter_parameters
-
         settings = settings or RetargetSettings()
         if settings.smoothing <= 0.0:
             return None
@@ -424,8 +427,6 @@ class SmoothAhead:
         return out
 
     def _hand_on(self) -> DriverFrame:
-        from puppet.tracking.smoothing import smooth_both_ways
-
         dframe, forward = self._held.popleft()
         if forward is None or dframe.face is None:
             return dframe
