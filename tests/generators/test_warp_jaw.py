@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 
@@ -80,3 +81,37 @@ def test_the_skin_under_the_chin_goes_down_with_a_dropping_jaw(opened):
     reached, held = _chin_miss(gen, prepared, motion), _chin_miss(gen, still, motion)
     assert reached < 0.06
     assert held > 2.5 * reached
+
+
+def _on_canvas(image: np.ndarray, face: Face, degrees: float) -> Portrait:
+    """The photo in the middle of a large canvas (far from its edges, which hold the
+    warp still), turned by ``degrees`` about its centre, its landmarks turned with it."""
+    h, w = image.shape[:2]
+    side = 1600
+    canvas = np.full((side, side, 3), 128, np.uint8)
+    top, left = (side - h) // 2, (side - w) // 2
+    canvas[top:top + h, left:left + w] = image
+    turn = cv2.getRotationMatrix2D((side / 2, side / 2), degrees, 1.0)
+    turned = cv2.warpAffine(canvas, turn, (side, side), borderValue=(128, 128, 128))
+    pts = face.landmarks.astype(np.float64).copy()
+    xy = pts[:, :2] + np.array([left, top])
+    pts[:, :2] = xy @ turn[:, :2].T + turn[:, 2]
+    return Portrait(image=turned, face=Face(pts.astype(np.float32), 1.0, (side, side)),
+                    name="grace", source="test")
+
+
+def test_a_tilted_head_takes_its_jaw_and_neck_shares_by_its_own_axes(grace_photo, grace_face):
+    """A portrait whose head is tilted (here the whole picture, by 30 degrees): which ring
+    points count as below the mouth, beside the chin and on the neck goes by the face's
+    own up and down, so each takes the share it takes upright."""
+    gen = create("warp", "cpu")
+    upright = gen.prepare(_on_canvas(grace_photo, grace_face, 0.0))
+    tilted = gen.prepare(_on_canvas(grace_photo, grace_face, 30.0))
+    both = np.intersect1d(upright.ring_of, tilted.ring_of)
+    assert len(both) > 20
+    a = np.searchsorted(upright.ring_of, both, sorter=np.argsort(upright.ring_of))
+    b = np.searchsorted(tilted.ring_of, both, sorter=np.argsort(tilted.ring_of))
+    a, b = np.argsort(upright.ring_of)[a], np.argsort(tilted.ring_of)[b]
+    assert (upright.ring_jaw[a] > 0.3).sum() >= 3  # the points under the chin
+    np.testing.assert_allclose(tilted.ring_jaw[b], upright.ring_jaw[a], atol=0.02)
+    np.testing.assert_allclose(tilted.ring_amount[b], upright.ring_amount[a], atol=0.02)

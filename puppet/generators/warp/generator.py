@@ -154,6 +154,21 @@ def crop_image(image: np.ndarray, box: CropBox) -> np.ndarray:
     return np.ascontiguousarray(sub)
 
 
+def _face_axes(pts: np.ndarray):
+    """Two functions of points ([..., 2+] pixels): how far down the face each lies, along
+    the square to the line between the eyes' outer corners (towards the chin), and how
+    far across it, along that line.  For an upright head they are the picture's y and
+    x (but for an offset); a tilted head's are tilted with it."""
+    right, left = lm.RIGHT_EYE_CORNERS[0], lm.LEFT_EYE_CORNERS[0]  # the outer corners
+    across = pts[left, :2] - pts[right, :2]
+    across = across / max(float(np.linalg.norm(across)), 1e-6)
+    down = np.array([-across[1], across[0]])
+    eyes = 0.5 * (pts[right, :2] + pts[left, :2])
+    if float((pts[lm.CHIN_BOTTOM, :2] - eyes) @ down) < 0.0:
+        down = -down
+    return (lambda p: np.asarray(p)[..., :2] @ down), (lambda p: np.asarray(p)[..., :2] @ across)
+
+
 def _edge_points(n: int) -> np.ndarray:
     t = np.linspace(-1.0, 1.0, n)
     pts = [(x, -1.0) for x in t] + [(x, 1.0) for x in t]
@@ -299,9 +314,11 @@ class WarpGenerator:
         inside = np.all(np.abs(ring_unit) < 0.9, axis=1)
         ring, ring_unit = ring[inside], ring_unit[inside]
         ring_of = np.asarray(lm.FACE_OVAL)[inside]  # the landmark each ring point lies beyond
-        nose_y = pts[lm.NOSE_TIP, 1]
-        chin_y = pts[lm.CHIN_BOTTOM, 1]
-        below = np.clip((ring[:, 1] - nose_y) / max(chin_y - nose_y, 1.0), 0.0, 1.0)
+        # "below" and "aside" are the face's own: a tilted head's are tilted with it
+        down_of, aside_of = _face_axes(pts)
+        nose_y = down_of(pts[lm.NOSE_TIP])
+        chin_y = down_of(pts[lm.CHIN_BOTTOM])
+        below = np.clip((down_of(ring) - nose_y) / max(chin_y - nose_y, 1.0), 0.0, 1.0)
         amount = 1.0 - 0.6 * below
         # the picture's frame stays still: near its edges the ring moves less
         w, h = portrait.size
@@ -310,10 +327,10 @@ class WarpGenerator:
         still_edge = np.clip((to_edge - 0.08 * margin) / (0.12 * margin), 0.0, 1.0)
         amount = amount * still_edge
         # and below the mouth, near the chin, the jaw's own motion (see JAW_FOLLOW)
-        mouth_y = pts[lm.MOUTH_CORNERS, 1].mean()
-        down = np.clip((ring[:, 1] - mouth_y) / max(chin_y - mouth_y, 1.0), 0.0, 1.0)
-        half_width = 0.5 * np.ptp(pts[lm.FACE_OVAL, 0])
-        aside = np.clip(1.0 - np.abs(ring[:, 0] - pts[lm.CHIN_BOTTOM, 0])
+        mouth_y = down_of(pts[list(lm.MOUTH_CORNERS)]).mean()
+        down = np.clip((down_of(ring) - mouth_y) / max(chin_y - mouth_y, 1.0), 0.0, 1.0)
+        half_width = 0.5 * np.ptp(aside_of(pts[lm.FACE_OVAL]))
+        aside = np.clip(1.0 - np.abs(aside_of(ring) - aside_of(pts[lm.CHIN_BOTTOM]))
                         / (JAW_REACH * half_width), 0.0, 1.0)
         jaw = JAW_FOLLOW * down * still_edge * aside
 
