@@ -9,8 +9,9 @@ primary item, its grid, its tiles' coded data and decoder setup, and its clean-a
 crop, rotation and mirroring), decodes each tile with PyAV (HEVC, or AV1 for an AVIF,
 which is laid out the same way) and lays them out.
 
-Only what a photo needs is read: alpha planes, depth maps, gain maps and thumbnails
-are left out.  Anything unexpected raises :class:`HeifError` with the reason.
+Only what a photo needs is read: alpha planes, depth maps and gain maps are left out.
+Its colour box says what colour space the picture is in (see :func:`colour_profile`).
+Anything unexpected raises :class:`HeifError` with the reason.
 """
 from __future__ import annotations
 
@@ -291,6 +292,35 @@ def _transformed(heif: _File, item: _Item, image: np.ndarray) -> np.ndarray:
                 raise HeifError("its crop lies outside its picture")
             image = image[top:bottom, left:right]
     return np.ascontiguousarray(image)
+
+
+def colour_profile(data: bytes):
+    """What the primary picture's 'colr' box says of its colours (see
+    :mod:`puppet.colour`): an ICC profile (bytes), an :class:`~puppet.colour.Nclx`, or None
+    (no box, or one that cannot be read: the picture is then taken as sRGB).  A grid's
+    box may be on its tiles instead of on the grid."""
+    from puppet.colour import Nclx
+
+    data = bytes(data)
+    try:
+        heif = _File(data)
+        primary = heif.items[heif.primary]
+        for item in [primary] + [heif.items[n] for n in primary.refs.get("dimg", [])[:1]
+                                 if n in heif.items]:
+            box = heif.property(item, "colr")
+            if box is None:
+                continue
+            start, end = box
+            kind = data[start:start + 4]
+            if kind in (b"prof", b"rICC") and end - start > 4:
+                return data[start + 4:end]
+            if kind == b"nclx" and end - start >= 10:
+                return Nclx(primaries=_uint(data, start + 4, 2),
+                            transfer=_uint(data, start + 6, 2))
+            return None
+    except (HeifError, IndexError, KeyError, struct.error):
+        return None
+    return None
 
 
 def read_heif(data: bytes, thumbnail: bool = False) -> np.ndarray:

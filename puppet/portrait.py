@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from puppet import heif
+from puppet import colour, heif
 from puppet.errors import PuppetError, existing_file
 from puppet.tracking.face import Face
 
@@ -115,7 +115,10 @@ def read_image(path: str | Path, what: str = "portrait", small: bool = False) ->
     if image is None:
         raise PuppetError(f"{what} {p} is not an image that can be read",
                           f"use a {IMAGE_KINDS} file")
-    return image
+    # in sRGB, whatever colour space the file says it is in (a phone's photo: Display P3)
+    profile = heif.colour_profile(data.tobytes()) if heif.kind(data) else \
+        colour.file_profile(data.tobytes())
+    return colour.to_srgb(image, profile, what)
 
 
 def _not_for_opencv(path: Path, data: np.ndarray, what: str, small: bool = False

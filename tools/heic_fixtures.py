@@ -24,6 +24,9 @@ import numpy as np
 import pillow_heif
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from puppet.colour import PRIMARIES, matrix_profile, rgb_to_xyz, srgb_decode  # noqa: E402
+
 SIZE = (256, 300)  # width, height
 
 
@@ -38,9 +41,14 @@ def _libheif() -> C.CDLL:
                  "heif_image_add_plane", "heif_context_encode_grid",
                  "heif_context_encode_image", "heif_context_write_to_file",
                  "heif_context_encode_thumbnail",
-                 "heif_encoder_set_lossy_quality"):
+                 "heif_encoder_set_lossy_quality", "heif_image_set_nclx_color_profile",
+                 "heif_image_set_raw_color_profile",
+                 "heif_nclx_color_profile_set_color_primaries",
+                 "heif_nclx_color_profile_set_transfer_characteristics",
+                 "heif_nclx_color_profile_set_matrix_coefficients"):
         getattr(lib, name).restype = _Error
     lib.heif_context_alloc.restype = C.c_void_p
+    lib.heif_nclx_color_profile_alloc.restype = C.c_void_p
     lib.heif_encoding_options_alloc.restype = C.c_void_p
     lib.heif_image_get_plane.restype = C.POINTER(C.c_uint8)
     lib.heif_init(None)
@@ -66,9 +74,24 @@ def _image(lib: C.CDLL, rgb: np.ndarray) -> C.c_void_p:
     return image
 
 
+def _colour(lib: C.CDLL, image: C.c_void_p, nclx: int | None, icc: bytes | None) -> None:
+    """Says the image's colour space: H.273 colour primaries ``nclx`` (with sRGB's curve
+    and full-range BT.601 YCbCr, as libheif codes RGB) or an ICC profile."""
+    if nclx is not None:
+        profile = C.c_void_p(lib.heif_nclx_color_profile_alloc())
+        _check(lib.heif_nclx_color_profile_set_color_primaries(profile, C.c_uint16(nclx)))
+        _check(lib.heif_nclx_color_profile_set_transfer_characteristics(profile, C.c_uint16(13)))
+        _check(lib.heif_nclx_color_profile_set_matrix_coefficients(profile, C.c_uint16(6)))
+        C.c_uint8.from_address(profile.value + 16).value = 1  # full_range_flag
+        _check(lib.heif_image_set_nclx_color_profile(image, profile))
+    if icc is not None:
+        _check(lib.heif_image_set_raw_color_profile(image, b"prof", icc, C.c_size_t(len(icc))))
+
+
 def write(lib: C.CDLL, path: Path, bgr: np.ndarray, rows: int = 1, columns: int = 1,
           tile: int | None = None, orientation: int = 1, quality: int = 40,
-          thumbnail: int | None = None) -> None:
+          thumbnail: int | None = None, nclx: int | None = None,
+          icc: bytes | None = None) -> None:
     h, w = bgr.shape[:2]
     th, tw = (tile, tile) if tile else (h, w)
     canvas = np.zeros((rows * th, columns * tw, 3), np.uint8)
@@ -82,6 +105,7 @@ def write(lib: C.CDLL, path: Path, bgr: np.ndarray, rows: int = 1, columns: int 
     for r in range(rows):
         for c in range(columns):
             images[r * columns + c] = _image(lib, rgb[r * th:(r + 1) * th, c * tw:(c + 1) * tw])
+            _colour(lib, C.c_void_p(images[r * columns + c]), nclx, icc)
     options = lib.heif_encoding_options_alloc()
     C.c_int.from_address(options + 20).value = orientation  # image_orientation (version 5)
     handle = C.c_void_p()
@@ -111,9 +135,12 @@ def write(lib: C.CDLL, path: Path, bgr: np.ndarray, rows: int = 1, columns: int 
         data[i:i + 8] = w.to_bytes(4, "big") + h.to_bytes(4, "big")
         path.write_bytes(bytes(data))
     # what libheif itself shows, to be sure of the file
-    shown = np.asarray(pillow_heif.open_heif(str(path))[0])[..., ::-1]
+    heif = pillow_heif.open_heif(str(path))
+    shown = np.asarray(heif[0])[..., ::-1]
+    colour = {k: v if k == "nclx_profile" else f"{len(v)} bytes" for k, v in heif.info.items()
+              if k in ("nclx_profile", "icc_profile")}
     print(f"{path.name}: {path.stat().st_size} bytes, shown as {shown.shape[1]} x "
-          f"{shown.shape[0]}", file=sys.stderr)
+          f"{shown.shape[0]}" + (f", its colours {colour}" if colour else ""), file=sys.stderr)
 
 
 def _box(data: bytes, start: int, end: int, kind: bytes) -> tuple[int, int]:
@@ -192,6 +219,28 @@ def add_turn(path: Path, turns_ccw: int) -> None:
     path.write_bytes(bytes(data))
 
 
+# a few colours (sRGB, BGR) in squares of 64 pixels below the photo: red, green, blue,
+# which P3 writes with very different numbers, and a skin tone
+PATCHES = ((40, 40, 220), (60, 200, 40), (210, 70, 30), (140, 170, 225))
+
+
+def colour_chart(picture: np.ndarray) -> np.ndarray:
+    """The picture with the PATCHES in a band of 64 pixels below it (sRGB, BGR)."""
+    band = np.zeros((64, picture.shape[1], 3), np.uint8)
+    for i, colour in enumerate(PATCHES):
+        band[:, i * 64:(i + 1) * 64] = colour
+    return np.vstack([picture, band])
+
+
+def to_p3(bgr: np.ndarray) -> np.ndarray:
+    """An sRGB picture's colours in Display P3's numbers (both with sRGB's curve)."""
+    linear = srgb_decode(bgr[..., ::-1] / 255.0)
+    p3 = linear @ np.linalg.solve(rgb_to_xyz(PRIMARIES[12]), rgb_to_xyz(PRIMARIES[1])).T
+    p3 = np.clip(p3, 0.0, 1.0)
+    coded = np.where(p3 <= 0.0031308, 12.92 * p3, 1.055 * p3 ** (1 / 2.4) - 0.055)
+    return np.round(coded * 255.0)[..., ::-1].astype(np.uint8)
+
+
 def main() -> None:
     from matplotlib import cbook
 
@@ -211,6 +260,12 @@ def main() -> None:
     print(f"turned.heic with its turn: shown as {shown.shape[1]} x {shown.shape[0]}",
           file=sys.stderr)
     write(lib, out / "mirrored.heic", picture, orientation=2)  # shown mirrored left to right
+    # a phone's photo in Display P3: the picture and colour patches (see colour_chart)
+    # in P3's numbers, which say so by an 'nclx' box or by an ICC profile
+    chart = colour_chart(picture)
+    write(lib, out / "p3.heic", to_p3(chart), quality=80, nclx=12)
+    write(lib, out / "p3-icc.heic", to_p3(chart), quality=80,
+          icc=matrix_profile(PRIMARIES[12], "Display P3 (test)"))
 
 
 if __name__ == "__main__":
