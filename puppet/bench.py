@@ -500,7 +500,7 @@ def run_bench(settings: BenchSettings, device: str = "all", log: Log = _stderr
         with VideoFile(driving) as video:
             clip = {"path": str(settings.driving or "synthesised (built-in performance)"),
                     "width": video.width, "height": video.height, "fps": video.fps,
-                    "frames": video.frame_count}
+                    "frames": video.frame_count, "stored_size": list(video.stored_size)}
         results: dict[str, Any] = {
             "puppet": __version__, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
             "machine": machine_info(), "settings": asdict(settings),
@@ -554,8 +554,12 @@ def format_table(results: dict[str, Any]) -> str:
     if "load_average" in m:
         lines.append(f"load average at the start: {m['load_average'][0]:.2f} "
                      "(others' work makes every figure noisier)")
+    stored = clip.get("stored_size") or [clip["width"], clip["height"]]
+    size = f"{stored[0]}x{stored[1]}" + (
+        f", decoded at {clip['width']}x{clip['height']}"
+        if list(stored) != [clip["width"], clip["height"]] else "")
     lines.append(f"portrait: {results['inputs']['portrait']}; driving: {clip['path']} "
-                 f"({clip['width']}x{clip['height']}, {clip['fps']:g} fps)")
+                 f"({size}, {clip['fps']:g} fps)")
     for name, why in results.get("skipped", {}).items():
         lines.append(f"{name}: not measured ({why})")
     for run in results["runs"]:

@@ -240,3 +240,47 @@ def test_frames_from_a_later_one_are_those_of_a_whole_decode(tmp_path, rate):
             assert np.array_equal(f.image, whole[f.index].image)
     with VideoFile(path) as video:
         assert list(video.frames(first=40)) == []
+
+
+def test_the_size_a_large_picture_is_decoded_at():
+    from puppet.sources.video import DECODED, LARGE, decoded_size
+
+    assert (LARGE, DECODED) == (2560, 1920)
+    assert decoded_size(3840, 2160) == (1920, 1080)  # 4K: half
+    assert decoded_size(2160, 3840) == (1080, 1920)  # and held upright
+    assert decoded_size(4032, 3024) == (1920, 1440)
+    assert decoded_size(4096, 1716) == (1920, 804)  # even sizes, the shape kept
+    for small in ((2560, 1440), (1920, 1080), (512, 512), (97, 61)):
+        assert decoded_size(*small) == small
+
+
+@pytest.mark.parametrize("stored, degrees", [(None, None), (cv2.ROTATE_90_CLOCKWISE, 90)])
+def test_a_large_picture_comes_out_scaled_down(tmp_path, monkeypatch, stored, degrees):
+    from puppet.sources import video
+
+    upright = []
+    for i in range(5):
+        f = np.full((128, 192, 3), 50, np.uint8)
+        f[10:40, 12:60] = (230, 230, 230)  # a light block top left: the way up shows
+        f[70:120, 120 - 4 * i:170 - 4 * i] = (0, 0, 220)  # a red block moving left
+        upright.append(f)
+    frames = upright if stored is None else [cv2.rotate(f, stored) for f in upright]
+    path = write_clip(tmp_path / "big.mp4", frames, 15, display_rotation=degrees)
+    with VideoFile(path) as v:
+        full = [f.image for f in v.frames()]
+    monkeypatch.setattr(video, "LARGE", 150)
+    monkeypatch.setattr(video, "DECODED", 96)
+    with VideoFile(path) as v:
+        assert v.stored_size == (192, 128)
+        assert (v.width, v.height) == (96, 64)
+        small = list(v.frames("rgb24"))
+    assert [f.index for f in small] == list(range(5))
+    for got, big in zip(small, full):
+        assert got.image.shape == (64, 96, 3)
+        # the whole picture, scaled (not a corner of it, nor squeezed another way)
+        want = cv2.resize(big, (96, 64), interpolation=cv2.INTER_AREA)[..., ::-1]
+        assert np.abs(got.image.astype(int) - want).mean() < 3
+    # the light block stays top left and the red one moves left
+    assert small[0].image[12:18, 8:28].mean() > 200
+    red = [np.nonzero(f.image[40:58, :, 0] > 150)[1].mean() for f in small]
+    assert all(a > b for a, b in zip(red, red[1:]))
