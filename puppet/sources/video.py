@@ -165,7 +165,7 @@ class VideoFile:
             raise ValueError(f"pixel_format must be one of {PIXEL_FORMATS}")
         av = _av()
         turn = _UPRIGHT[self.turns]
-        # scaled down in the decoder's conversion (before the picture is turned upright)
+        # a large picture is scaled as stored, before it is turned upright
         scaled = (self.width, self.height) != self.stored_size
         width, height = (self.height, self.width) if self.turns % 2 else (self.width,
                                                                           self.height)
@@ -181,8 +181,8 @@ class VideoFile:
                 if index < first:
                     index += 1
                     continue
-                if scaled:  # (the planes scaled as they are, then converted: a quarter
-                    # less time than scaling while converting)
+                if scaled:  # its YUV planes scaled, then converted: a quarter less
+                    # time than scaling while converting
                     image = vf.reformat(width=width, height=height, format="yuv420p",
                                         interpolation="AREA").to_ndarray(format=pixel_format)
                 else:
