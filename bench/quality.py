@@ -60,6 +60,9 @@ def main() -> int:
             portrait = shared / "data" / "portraits" / f"{p}.jpg"
             driving = shared / "data" / "driving" / f"{d}.mp4"
             if a.mirror:
+                if not driving.exists():
+                    print(f"{p} {d}: no driving clip {driving}")
+                    continue
                 driving = mirrored_clip(driving, out / "mirrored")
             video = out / f"{p}_{d}.mp4"
             cmd = [sys.executable, "-m", "puppet", "render", "--portrait", str(portrait),
