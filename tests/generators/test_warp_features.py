@@ -280,12 +280,13 @@ def test_a_widened_eye_patch_moves_only_the_lid_and_the_eye(prepared):
 
 
 WHITE, IRIS = (215, 220, 225), (40, 60, 90)  # BGR
+GLINT = (252, 252, 252)
 
 
-@pytest.fixture(scope="module")
-def painted_portrait(grace_photo):
+def _painted_eyes_image(grace_photo, glint: bool = False) -> np.ndarray:
     """The photograph with its eyes painted over as a painter shows them: a pale white
-    between the lids and a dark iris disc (where the face mesh puts it), cut by the lids.
+    between the lids and a dark iris disc (where the face mesh puts it), cut by the lids,
+    and (``glint``) a catchlight on each iris, a brighter dot just above its centre.
     (In the photograph itself the lids meet a dark iris: no white shows.)  Twice the
     photograph's size, so that a lid opened wider uncovers a few pixels above the iris."""
     image = cv2.resize(grace_photo, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
@@ -300,7 +301,17 @@ def painted_portrait(grace_photo):
         cv2.circle(disc, tuple(int(c) for c in np.round(centre)), int(round(radius)), 255, -1)
         image[opening > 0] = WHITE
         image[(opening > 0) & (disc > 0)] = IRIS
-    return portrait_from_image(image, "painted eyes", "test")
+        if glint:
+            dot = np.zeros_like(opening)
+            cv2.circle(dot, (int(round(centre[0])), int(round(centre[1] - 0.2 * radius))),
+                       max(2, int(round(0.25 * radius))), 255, -1)
+            image[(opening > 0) & (dot > 0)] = GLINT
+    return image
+
+
+@pytest.fixture(scope="module")
+def painted_portrait(grace_photo):
+    return portrait_from_image(_painted_eyes_image(grace_photo), "painted eyes", "test")
 
 
 @pytest.fixture(scope="module")
@@ -407,6 +418,70 @@ def test_gaze_moves_the_iris_within_an_eye_that_stays_put(painted_eyes):
                 np.abs(v - cv) < 0.3 * radius)
             assert left.sum() > 0
             assert (got[left] @ luma).min() > middle
+
+
+def test_a_catchlight_stays_about_where_it_is_while_the_iris_looks_aside(
+        generator, grace_photo, painted_eyes):
+    """A painted catchlight (the light's reflection on the cornea) is not carried along
+    by an iris that looks aside: it moves about half as far (GLINT_FOLLOW), still on the
+    iris, one dot, not two, and none left behind on the white; an iris painted without
+    one gets none."""
+    glinted = generator.prepare(portrait_from_image(
+        _painted_eyes_image(grace_photo, glint=True), "glint", "test"))
+    assert all(region.gaze is not None and region.gaze.glint is None
+               for region in painted_eyes.eyes)
+    luma = np.array([0.114, 0.587, 0.299])
+    bright = 0.5 * (np.dot(WHITE, luma) + np.dot(GLINT, luma))
+    open_ = np.zeros(len(glinted.eyes[0].pair_u))
+    for region in glinted.eyes:
+        assert region.gaze is not None and region.gaze.glint is not None
+        u, v = region.uv[..., 0], region.uv[..., 1]
+        eye = (v > region.fixed.top) & (v < region.fixed.bottom) & (np.abs(u) < 1.0)
+
+        def dot(patch, u=u, v=v, eye=eye):
+            shows = ((patch[0].transpose(1, 2, 0) * 255) @ luma > bright) & eye
+            assert shows.sum() >= 4
+            return shows.sum(), np.array([u[shows].mean(), v[shows].mean()])
+
+        area, at_rest = dot(region.rest)
+        iris_before = _dark_centre(region.rest, region)
+        for side in (-0.2, 0.2):
+            patch = features.eye_patch(region, open_, np.array([side, 0.0]))
+            moved_area, moved = dot(patch)
+            iris_moved = _dark_centre(patch, region)[0] - iris_before[0]
+            glint_moved = moved[0] - at_rest[0]
+            assert 0.7 * abs(side) < iris_moved * np.sign(side) < 1.25 * abs(side)
+            assert 0.35 * abs(side) < glint_moved * np.sign(side) < 0.75 * abs(side)
+            assert abs(moved[1] - at_rest[1]) < 0.05
+            assert 0.6 * area < moved_area < 1.5 * area
+        # looking far aside, it is still on the iris (where the eye narrows towards its
+        # corner, the lids may cover part of it), and has lagged behind
+        cu, cv, radius = features._iris(glinted.points, region.eye, region.frame)
+        for side in (-0.6, 0.6):
+            patch = features.eye_patch(region, open_, np.array([side, 0.0]))
+            moved_area, moved = dot(patch)
+            assert moved_area > 0.3 * area
+            assert abs(moved[0] - (cu + side)) < radius
+            assert 0.3 * abs(side) < (moved[0] - at_rest[0]) * np.sign(side) < 0.9 * abs(side)
+
+
+def test_a_catchlight_lags_no_further_than_keeps_it_on_the_iris():
+    """The catchlight moves GLINT_FOLLOW of its iris's move, until lagging that far
+    would take it past the room it has on the iris: then it stays at that edge."""
+    gaze = type("G", (), {"glint_offset": np.array([0.0, -3.0]), "glint_room": 8.0})()
+    gx, gy = features._glint_move(gaze, 4.0, 0.0)
+    assert gx == pytest.approx(features.GLINT_FOLLOW * 4.0) and gy == 0.0
+    for dx, dy in ((40.0, 0.0), (-30.0, 12.0)):
+        gx, gy = features._glint_move(gaze, dx, dy)
+        # from the moved iris's centre: the offset less what it lagged, at the room's edge
+        where = gaze.glint_offset - np.array([dx - gx, dy - gy])
+        assert np.linalg.norm(where) == pytest.approx(8.0)
+        assert 0.0 < (gx * dx + gy * dy) / (dx * dx + dy * dy) < 1.0  # lags, but less
+    # one painted beyond that room (near the iris's edge) keeps its distance at most
+    gaze.glint_offset = np.array([9.0, 0.0])
+    gx, gy = features._glint_move(gaze, -20.0, 0.0)
+    assert np.linalg.norm(gaze.glint_offset - np.array([-20.0 - gx, -gy])) <= 9.0 + 1e-9
+    assert gx == pytest.approx(-20.0)  # (all the lag would take it further out)
 
 
 def _drawn_eye(paint):
