@@ -167,6 +167,7 @@ def test_the_page_shows_the_stream_and_the_snapshot_is_the_newest_frame(server):
 
     with pytest.raises(urllib.error.HTTPError) as err:  # nothing sent yet
         urllib.request.urlopen(server.url + "snapshot.jpg", timeout=5)
+    err.value.close()  # the error is the response: its connection stays open until closed
     assert err.value.code == 503
     server.send(np.full((90, 120, 3), 77, np.uint8))
     with urllib.request.urlopen(server.url + "snapshot.jpg", timeout=5) as resp:
@@ -176,6 +177,7 @@ def test_the_page_shows_the_stream_and_the_snapshot_is_the_newest_frame(server):
 
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(server.url + "nothing-here", timeout=5)
+    err.value.close()
     assert err.value.code == 404
 
 
