@@ -197,6 +197,7 @@ class MainWindow(QMainWindow):
         self._cameras: list[CameraInfo] = []
         self._camera_thread: threading.Thread | None = None
         self._requested_portrait = ""
+        self._keep_portrait_error = False  # the next portrait shown is a fallback for one
         self._fresh_portraits: set[str] = set()  # added just now: dropped again if no face
         self._video_path = ""
         self._closed = False
@@ -1388,7 +1389,10 @@ class MainWindow(QMainWindow):
             self._remember_face(portrait)
             self._show_faces(portrait)
             self.setWindowTitle(f"Puppet — {portrait.name}")
-            self.message_bar.clear_topic("portrait")
+            if self._keep_portrait_error:
+                self._keep_portrait_error = False
+            else:
+                self.message_bar.clear_topic("portrait")
             if portrait.face_is_small:
                 self.show_info("The face is a small part of this portrait: View → Head and "
                                "shoulders (H) shows it closer.", "portrait")
@@ -1403,10 +1407,19 @@ class MainWindow(QMainWindow):
                 self._save_user_portraits()
                 text += " It was not added to the gallery."
             current = self.engine.portrait
+            fallback = ""
             if current is not None:
                 self.gallery.select(current.source)
                 text += f" Still showing {current.name}."
+            elif failed != DEMO_PORTRAIT:
+                # nothing shown yet (the portrait asked for at start-up): the built-in one
+                # instead, so that the window comes to life rather than waiting on nothing
+                fallback = DEMO_PORTRAIT
+                text += " Showing a built-in portrait instead."
             self.show_error(text, "portrait")
+            if fallback:
+                self._keep_portrait_error = True  # its loading must not clear this message
+                self.choose_portrait(fallback)
             self._show_size()  # a size the portrait could not be read at was given up
             self._show_framing()  # (or a framing)
             self._update_state_text()

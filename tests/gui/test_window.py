@@ -207,6 +207,21 @@ def test_a_portrait_with_no_face_shows_an_error_and_keeps_the_old_one(qtbot, ope
     qtbot.waitUntil(lambda: w.frames_displayed > n + 5, timeout=30000)  # still alive
 
 
+def test_a_start_up_portrait_with_no_face_falls_back_to_a_built_in_one(qtbot, open_window, clip,
+                                                                       tmp_path):
+    # nothing shown yet to keep: the window used to wait on "Loading the portrait..." for good
+    wall = tmp_path / "wall.png"
+    cv2.imwrite(str(wall), np.full((300, 300, 3), 128, np.uint8))
+    w = open_window(source=clip, portrait=str(wall))
+    qtbot.waitUntil(lambda: w.engine.portrait is not None, timeout=60000)
+    assert w.engine.portrait.source.startswith("built-in:")
+    qtbot.waitUntil(lambda: w.frames_displayed >= 5, timeout=60000)
+    text = w.message_bar.text()  # the error stays up after the built-in one has loaded
+    assert "No face found" in text and "wall.png" in text
+    assert "Showing a built-in portrait instead" in text
+    assert w.gallery.find(str(wall)) is None
+
+
 def test_own_portraits_are_added_and_remembered(qtbot, open_window, clip, grace_photo, tmp_path):
     mine = tmp_path / "my portrait.jpg"
     cv2.imwrite(str(mine), grace_photo)
