@@ -267,6 +267,14 @@ def _print_report(report, what: str) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    restore = _sigterm_is_ctrl_c()
+    try:
+        return _render(args)
+    finally:
+        restore()
+
+
+def _render(args: argparse.Namespace) -> int:
     from puppet.engine import render_file
     from puppet.files import render_path
     from puppet.generators import base as generators
@@ -329,6 +337,14 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    restore = _sigterm_is_ctrl_c()
+    try:
+        return _demo(args)
+    finally:
+        restore()
+
+
+def _demo(args: argparse.Namespace) -> int:
     from puppet.demo import render_demo
     from puppet.progress import ProgressBar
 
@@ -376,8 +392,7 @@ class _Finishing:
         import signal
         import threading
 
-        self.signals = [s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None))
-                        if s is not None]
+        self.signals = [signal.SIGINT, *_stop_signals()]
         self.old: dict = {}
         self.recording = recording
         self.active = threading.current_thread() is threading.main_thread()
@@ -404,21 +419,35 @@ class _Finishing:
             signal.signal(sig, handler)
 
 
+def _stop_signals() -> list:
+    """The signals that end a command the way Ctrl+C does: SIGTERM (``kill``) and SIGHUP
+    (the terminal closed), where the system has them."""
+    import signal
+
+    return [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+            if s is not None]
+
+
 def _sigterm_is_ctrl_c() -> Callable[[], None]:
-    """SIGTERM stops ``puppet live`` the way Ctrl+C does: outputs finished, figures written.
-    Returns what puts the old handler back."""
+    """SIGTERM and SIGHUP stop a command the way Ctrl+C does: ``puppet live``'s outputs
+    finished and its figures written, a render's unfinished file removed (killed by them
+    unhandled, it left its hidden part file behind).  Returns what puts the old handlers
+    back."""
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread() or \
-            not hasattr(signal, "SIGTERM"):
+    if threading.current_thread() is not threading.main_thread():
         return lambda: None
 
     def stop(signum, frame) -> None:
         raise KeyboardInterrupt
 
-    old = signal.signal(signal.SIGTERM, stop)
-    return lambda: signal.signal(signal.SIGTERM, old)
+    old = {sig: signal.signal(sig, stop) for sig in _stop_signals()}
+
+    def restore() -> None:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    return restore
 
 
 def cmd_live(args: argparse.Namespace) -> int:

@@ -428,3 +428,40 @@ def test_framing_head_renders_a_head_and_shoulders_crop(tmp_path, driving_clip, 
     result = run_puppet("render", "--portrait", path, "--driving", driving_clip[0],
                         "--output", tmp_path / "x.mp4", "--framing", "tight")
     assert result.returncode == 2 and "invalid choice: 'tight'" in result.stderr
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_a_render_ended_by_a_signal_leaves_nothing_behind(tmp_path, driving_clip,
+                                                          builtin_portrait_path, sig):
+    """``kill`` or a closed terminal ends a render as Ctrl+C does: its hidden part file is
+    removed (killed unhandled, the file stayed, and the next render into the folder took
+    the name NAME-2.mp4)."""
+    import signal
+    import time
+
+    from conftest import write_clip
+
+    frames, _, _ = read_video(driving_clip[0])
+    clip = write_clip(tmp_path / "long.mp4", frames * 30, 24)  # 1080 frames: ~20 s to render
+    folder = tmp_path / "out"
+    folder.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "puppet", "render", "--portrait",
+                             str(builtin_portrait_path), "--driving", str(clip), "--output",
+                             str(folder), "--device", "cpu", "--size", "320"], cwd=REPO,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        end = time.monotonic() + 120
+        while not list(folder.iterdir()) and proc.poll() is None and time.monotonic() < end:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the render ended before it could be stopped"
+        time.sleep(0.5)
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "puppet: stopped." in err
+    assert list(folder.iterdir()) == []
