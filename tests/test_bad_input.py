@@ -58,6 +58,45 @@ def test_broken_video(tmp_path, builtin_portrait_path):
     assert not out.exists()
 
 
+def test_a_video_cut_off_with_its_index_at_the_start(tmp_path, driving_clip,
+                                                    builtin_portrait_path):
+    """An MP4 written for streaming (its index first) and cut off part-way, as an unfinished
+    download is: the decoder ends quietly where the data ends, and the render used to end
+    there too, a short video and exit code 0 with nothing said."""
+    import av
+    from test_render_cli import read_video
+
+    from conftest import write_clip
+
+    frames, _, _ = read_video(driving_clip[0])
+    whole = write_clip(tmp_path / "whole.mp4", frames * 3, 24)
+    streamed = tmp_path / "streamed.mp4"
+    with av.open(str(whole)) as src, av.open(str(streamed), "w",
+                                             options={"movflags": "faststart"}) as dst:
+        out = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = out
+                dst.mux(packet)
+    data = streamed.read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")  # the index first
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[:len(data) * 6 // 10])
+    out = tmp_path / "o.mp4"
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", cut,
+                   "--output", out, "--device", "cpu", "--size", "320")
+    _check_error(r, "cut.mp4 is cut off", f"of the {len(frames) * 3} it lists")
+    assert not out.exists() and not list(tmp_path.glob(".*part"))
+    # the whole file renders; and a part of the cut one that it holds still renders
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", streamed,
+                   "--output", out, "--device", "cpu", "--size", "320")
+    assert r.returncode == 0, r.stderr
+    assert len(read_video(out)[0]) == len(frames) * 3
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", cut,
+                   "--output", out, "--device", "cpu", "--size", "320", "--max-frames", "20")
+    assert r.returncode == 0, r.stderr
+
+
 def test_driving_video_without_faces(tmp_path, builtin_portrait_path):
     from conftest import write_clip
 

@@ -209,6 +209,15 @@ class VideoFile:
         if index == 0:
             raise PuppetError(f"{self.what} {self.path} has no frames that can be decoded",
                               "check that it is a complete, playable video file")
+        # a file cut off (an unfinished download or copy) whose index is at its start: the
+        # threaded decoder ends quietly where the data ends, so the decoded frames are
+        # counted against the frames the file lists (an MP4's count is exact; a couple
+        # may be left out by an edit list)
+        stated = int(self._stream.frames or 0)
+        if stated and index < stated - max(2, stated // 100):
+            raise PuppetError(
+                f"{self.what} {self.path} is cut off: it ends after frame {index} of the "
+                f"{stated} it lists", "re-export or re-download the video")
 
     def _seek(self, first: int) -> list[int] | None:
         """Moves the decoder to the key frame at or before frame ``first``: the frames'
