@@ -450,6 +450,33 @@ def _sigterm_is_ctrl_c() -> Callable[[], None]:
     return restore
 
 
+def _file_to_write(path: str, option: str, example: str = "stats.json") -> Path:
+    """``path`` for a file a command writes when it ends (``option`` names it), checked
+    before the command runs: a folder, a missing folder or one that cannot be written in
+    said now rather than after a whole run, whose figures would then be lost."""
+    import tempfile
+
+    p = Path(path)
+    if p.is_dir():
+        raise PuppetError(f"{option} {path} is a folder", f"give a file name in it, e.g. "
+                          f"{p / example}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise PuppetError(f"the folder for {option}, {parent}, does not exist",
+                          "create it first, or give another path")
+    try:
+        if p.exists():
+            with open(p, "a"):
+                pass
+        else:
+            with tempfile.NamedTemporaryFile(dir=parent, prefix=".puppet-"):
+                pass
+    except OSError as exc:
+        raise PuppetError(f"{option} {path} cannot be written ({exc.strerror or exc})",
+                          "give a path in a folder you can write in") from exc
+    return p
+
+
 def cmd_live(args: argparse.Namespace) -> int:
     restore = _sigterm_is_ctrl_c()
     try:
@@ -467,12 +494,7 @@ def _live(args: argparse.Namespace) -> int:
     if args.duration is not None and not 0 < args.duration <= 24 * 3600:
         raise PuppetError(f"--duration {args.duration:g} is out of range",
                           "give a number of seconds above 0")
-    stats_path = Path(args.stats) if args.stats else None
-    if stats_path is not None:
-        parent = stats_path.parent if str(stats_path.parent) else Path(".")
-        if not parent.is_dir():
-            raise PuppetError(f"the folder for --stats, {parent}, does not exist",
-                              "create it first, or give another path")
+    stats_path = _file_to_write(args.stats, "--stats") if args.stats else None
     if args.face is not None and not args.portrait:
         raise PuppetError("--face chooses a face of the portrait given with --portrait",
                           "name the group portrait with --portrait as well")
@@ -598,7 +620,12 @@ def _run_live(args: argparse.Namespace, engine, outputs, spec, settings,
             "state": vcam_status.state if vcam_status else "failed",
             "frames_sent": vcam_status.frames_sent if vcam_status else 0}
     if stats_path is not None:
-        stats_path.write_text(json.dumps(report, indent=2) + "\n")
+        try:
+            stats_path.write_text(json.dumps(report, indent=2) + "\n")
+        except OSError as exc:  # checked at the start; a disk filled up since, say
+            messages.append(f"puppet: could not write the figures to {stats_path} "
+                            f"({exc.strerror or exc})")
+            stats_path = None
     for m in messages:
         print(m, file=sys.stderr)
     if result is not None:
@@ -671,8 +698,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise PuppetError(f"--threads {args.threads} is out of range", "use 1 to 64")
     if args.live_seconds < 0:
         raise PuppetError("--live-seconds cannot be negative", "use 0 to skip the live session")
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise PuppetError(f"the folder for {args.json} does not exist", "create it first")
+    if args.json:
+        _file_to_write(args.json, "--json", "bench.json")
     for path, what in ((args.portrait, "portrait"), (args.driving, "driving video")):
         if path is not None and not Path(path).is_file():
             raise PuppetError(f"{what} not found: {path}", "check the path and the file name")
@@ -683,7 +710,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     results = run_bench(settings, args.device)
     print(format_table(results))
     if args.json:
-        path = write_json(results, args.json)
+        try:
+            path = write_json(results, args.json)
+        except OSError as exc:  # checked at the start; a disk filled up since, say
+            raise PuppetError(f"could not write {args.json} ({exc.strerror or exc})",
+                              "the figures are in the table above") from exc
         print(f"Wrote {path}", file=sys.stderr)
     return 0
 

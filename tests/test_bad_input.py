@@ -64,9 +64,8 @@ def test_a_video_cut_off_with_its_index_at_the_start(tmp_path, driving_clip,
     download is: the decoder ends quietly where the data ends, and the render used to end
     there too, a short video and exit code 0 with nothing said."""
     import av
-    from test_render_cli import read_video
-
     from conftest import write_clip
+    from test_render_cli import read_video
 
     frames, _, _ = read_video(driving_clip[0])
     whole = write_clip(tmp_path / "whole.mp4", frames * 3, 24)

@@ -73,3 +73,7 @@ def test_bench_checks_its_arguments_before_working(tmp_path):
     assert r.returncode == 2 and "does not exist" in r.stderr
     r = run_puppet("bench", "--driving", tmp_path / "nope.mp4")
     assert r.returncode == 2 and "not found" in r.stderr
+    # a folder, or a file that cannot be written, is said before the whole run, not after
+    r = run_puppet("bench", "--json", tmp_path)
+    assert r.returncode == 2 and "is a folder" in r.stderr and "bench.json" in r.stderr
+    assert "Generator" not in r.stderr and "decode" not in r.stdout

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from test_bad_input import _check_error
 from test_render_cli import run_puppet
 
@@ -47,6 +49,29 @@ def test_a_camera_that_does_not_exist_is_a_clear_error(tmp_path):
     r = run_puppet("live", "--source", "57", "--duration", "1", "--stats", tmp_path / "s.json")
     _check_error(r, "camera 57 does not exist")
     assert not (tmp_path / "s.json").exists()
+
+
+def test_a_stats_file_that_cannot_be_written_is_said_before_the_session(tmp_path):
+    r = run_puppet("live", "--source", "demo", "--duration", "30", "--stats", tmp_path)
+    _check_error(r, "--stats", "is a folder", "stats.json")
+    assert "Live:" not in r.stderr  # said at once, not after the session
+
+
+def test_a_file_to_write_is_checked_by_writing(tmp_path):
+    from puppet.cli import _file_to_write
+    from puppet.errors import PuppetError
+
+    ok = _file_to_write(str(tmp_path / "s.json"), "--stats")
+    assert ok == tmp_path / "s.json" and list(tmp_path.iterdir()) == []  # nothing left
+    for bad, words in ((tmp_path / "no" / "s.json", "does not exist"),
+                       (tmp_path, "is a folder")):
+        with pytest.raises(PuppetError) as err:
+            _file_to_write(str(bad), "--stats")
+        assert words in err.value.message
+    if Path("/proc/self").is_dir():  # a folder no one can make files in, not even root
+        with pytest.raises(PuppetError) as err:
+            _file_to_write("/proc/puppet-stats.json", "--stats")
+        assert "cannot be written" in err.value.message
 
 
 def test_a_missing_video_is_a_clear_error(tmp_path):
