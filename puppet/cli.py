@@ -10,6 +10,7 @@ from pathlib import Path
 
 from puppet import __version__
 from puppet.errors import PuppetError
+from puppet.files import file_to_write
 
 
 def _add_render_options(p: argparse.ArgumentParser, size: int = 1280) -> None:
@@ -450,33 +451,6 @@ def _sigterm_is_ctrl_c() -> Callable[[], None]:
     return restore
 
 
-def _file_to_write(path: str, option: str, example: str = "stats.json") -> Path:
-    """``path`` for a file a command writes when it ends (``option`` names it), checked
-    before the command runs: a folder, a missing folder or one that cannot be written in
-    said now rather than after a whole run, whose figures would then be lost."""
-    import tempfile
-
-    p = Path(path)
-    if p.is_dir():
-        raise PuppetError(f"{option} {path} is a folder", f"give a file name in it, e.g. "
-                          f"{p / example}")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise PuppetError(f"the folder for {option}, {parent}, does not exist",
-                          "create it first, or give another path")
-    try:
-        if p.exists():
-            with open(p, "a"):
-                pass
-        else:
-            with tempfile.NamedTemporaryFile(dir=parent, prefix=".puppet-"):
-                pass
-    except OSError as exc:
-        raise PuppetError(f"{option} {path} cannot be written ({exc.strerror or exc})",
-                          "give a path in a folder you can write in") from exc
-    return p
-
-
 def cmd_live(args: argparse.Namespace) -> int:
     restore = _sigterm_is_ctrl_c()
     try:
@@ -494,7 +468,7 @@ def _live(args: argparse.Namespace) -> int:
     if args.duration is not None and not 0 < args.duration <= 24 * 3600:
         raise PuppetError(f"--duration {args.duration:g} is out of range",
                           "give a number of seconds above 0")
-    stats_path = _file_to_write(args.stats, "--stats") if args.stats else None
+    stats_path = file_to_write(args.stats, "--stats") if args.stats else None
     if args.face is not None and not args.portrait:
         raise PuppetError("--face chooses a face of the portrait given with --portrait",
                           "name the group portrait with --portrait as well")
@@ -699,7 +673,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.live_seconds < 0:
         raise PuppetError("--live-seconds cannot be negative", "use 0 to skip the live session")
     if args.json:
-        _file_to_write(args.json, "--json", "bench.json")
+        file_to_write(args.json, "--json", "bench.json")
     for path, what in ((args.portrait, "portrait"), (args.driving, "driving video")):
         if path is not None and not Path(path).is_file():
             raise PuppetError(f"{what} not found: {path}", "check the path and the file name")

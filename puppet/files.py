@@ -8,8 +8,11 @@ recovered (``puppet recover``).
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import datetime
 from pathlib import Path
+
+from puppet.errors import PuppetError
 
 PART = ".part"
 
@@ -109,3 +112,28 @@ def remove(path: Path) -> None:
         path.unlink()
     except FileNotFoundError:
         pass
+
+
+def file_to_write(path: str, option: str, example: str = "stats.json") -> Path:
+    """``path`` for a file a command writes when it ends (``option`` names it), checked
+    before the command runs: a folder, a missing folder or one that cannot be written in
+    said now rather than after a whole run, whose figures would then be lost."""
+    p = Path(path)
+    if p.is_dir():
+        raise PuppetError(f"{option} {path} is a folder", f"give a file name in it, e.g. "
+                          f"{p / example}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise PuppetError(f"the folder for {option}, {parent}, does not exist",
+                          "create it first, or give another path")
+    try:
+        if p.exists():
+            with open(p, "a"):
+                pass
+        else:
+            with tempfile.NamedTemporaryFile(dir=parent, prefix=".puppet-"):
+                pass
+    except OSError as exc:
+        raise PuppetError(f"{option} {path} cannot be written ({exc.strerror or exc})",
+                          "give a path in a folder you can write in") from exc
+    return p

@@ -58,19 +58,19 @@ def test_a_stats_file_that_cannot_be_written_is_said_before_the_session(tmp_path
 
 
 def test_a_file_to_write_is_checked_by_writing(tmp_path):
-    from puppet.cli import _file_to_write
     from puppet.errors import PuppetError
+    from puppet.files import file_to_write
 
-    ok = _file_to_write(str(tmp_path / "s.json"), "--stats")
+    ok = file_to_write(str(tmp_path / "s.json"), "--stats")
     assert ok == tmp_path / "s.json" and list(tmp_path.iterdir()) == []  # nothing left
     for bad, words in ((tmp_path / "no" / "s.json", "does not exist"),
                        (tmp_path, "is a folder")):
         with pytest.raises(PuppetError) as err:
-            _file_to_write(str(bad), "--stats")
+            file_to_write(str(bad), "--stats")
         assert words in err.value.message
     if Path("/proc/self").is_dir():  # a folder no one can make files in, not even root
         with pytest.raises(PuppetError) as err:
-            _file_to_write("/proc/puppet-stats.json", "--stats")
+            file_to_write("/proc/puppet-stats.json", "--stats")
         assert "cannot be written" in err.value.message
 
 

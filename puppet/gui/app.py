@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 from puppet.errors import PuppetError
+from puppet.files import file_to_write
 from puppet.gui.settings import APPLICATION, ORGANIZATION, Settings, open_settings
 
 
@@ -33,10 +34,7 @@ def check_args(args: argparse.Namespace) -> None:
         shot = Path(args.screenshot)
         if shot.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             raise PuppetError(f"--screenshot {shot} should end in .png", "e.g. window.png")
-        parent = shot.parent if str(shot.parent) else Path(".")
-        if not parent.is_dir():
-            raise PuppetError(f"the folder for --screenshot, {parent}, does not exist",
-                              "create it first, or give another path")
+        file_to_write(str(shot), "--screenshot", "window.png")
     if args.portrait and not Path(args.portrait).is_file() and \
             not str(args.portrait).startswith("built-in:"):
         raise PuppetError(f"portrait not found: {args.portrait}",
@@ -91,14 +89,18 @@ def main(argv: list[str] | argparse.Namespace | None = None) -> int:
     window.show()
     if args.fullscreen:
         window.toggle_fullscreen()
+    failed = []
     if args.quit_after is not None:
         def finish(w: MainWindow = window) -> None:
-            if args.screenshot:
-                w.grab().save(str(args.screenshot))
+            if args.screenshot and not w.grab().save(str(args.screenshot)):
+                failed.append(f"the screenshot could not be saved to {args.screenshot}")
             w.close()
 
         QTimer.singleShot(int(args.quit_after * 1000), finish)
     code = app.exec()
+    for problem in failed:
+        print(f"puppet: error: {problem}.", file=sys.stderr)
+        code = code or 2
     # take the window down while Python and Qt are both still whole
     window.deleteLater()
     del window

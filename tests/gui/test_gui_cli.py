@@ -37,3 +37,16 @@ def test_screenshot_needs_quit_after(tmp_path):
     assert "puppet: error: --screenshot" in r.stderr and "--quit-after" in r.stderr
     assert "Traceback" not in r.stderr
     assert not np.any([p.suffix == ".png" for p in tmp_path.iterdir()])
+
+
+def test_a_screenshot_that_cannot_be_saved_is_said_before_the_window_opens(tmp_path):
+    # it was taken, not saved, and the window closed with exit code 0 and nothing said
+    r = run_gui(tmp_path, "--source", "demo", "--quit-after", "30", "--screenshot",
+                "/proc/puppet-window.png", timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "--screenshot /proc/puppet-window.png cannot be written" in r.stderr
+    folder = tmp_path / "shots.png"
+    folder.mkdir()
+    r = run_gui(tmp_path, "--source", "demo", "--quit-after", "30", "--screenshot", folder,
+                timeout=60)
+    assert r.returncode == 2 and "is a folder" in r.stderr
