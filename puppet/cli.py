@@ -21,11 +21,14 @@ def _add_render_options(p: argparse.ArgumentParser, size: int = 1280) -> None:
     p.add_argument("--expression", type=float, default=1.0, metavar="GAIN",
                    help="intensity of every expression, 0..2 (default 1)")
     p.add_argument("--mouth", type=float, default=1.0, metavar="GAIN",
-                   help="intensity of the mouth and jaw, on top of --expression (default 1)")
+                   help="intensity of the mouth and jaw, on top of --expression, "
+                        "0..2 (default 1)")
     p.add_argument("--eyes", type=float, default=1.0, metavar="GAIN",
-                   help="intensity of blinks and gaze, on top of --expression (default 1)")
+                   help="intensity of blinks and gaze, on top of --expression, "
+                        "0..2 (default 1)")
     p.add_argument("--brows", type=float, default=1.0, metavar="GAIN",
-                   help="intensity of the brows, on top of --expression (default 1)")
+                   help="intensity of the brows, on top of --expression, "
+                        "0..2 (default 1)")
     p.add_argument("--head", type=float, default=1.0, metavar="GAIN",
                    help="head-motion intensity, 0..2 (default 1)")
     p.add_argument("--smoothing", type=float, default=0.3, metavar="S",
@@ -39,6 +42,16 @@ def _face_number(text: str) -> int:
         n = 0
     if n < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a face number (1 is the leftmost face)")
+    return n
+
+
+def _frame_count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:  # 0 or less rendered the whole clip, the opposite of what was asked
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of frames (1 or more)")
     return n
 
 
@@ -84,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the H.264 MP4 to write, or a folder to write it in (named after the "
                         "portrait and the driving clip, never replacing a file); a folder "
                         "(made where missing) when several are rendered")
-    p.add_argument("--max-frames", type=int, default=0, metavar="N",
+    p.add_argument("--max-frames", type=_frame_count, default=None, metavar="N",
                    help="render only the first N driving frames (default: all)")
     p.add_argument("--start", type=float, default=0.0, metavar="SECONDS",
                    help="begin at this time of the driving video, its sound too (default 0); "
@@ -230,6 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace):
     from puppet.motion.retarget import RetargetSettings
 
+    for name in ("expression", "mouth", "eyes", "brows", "head"):
+        value = getattr(args, name)
+        if not 0.0 <= value <= 2.0:  # as the window's sliders go; help and README say so
+            raise PuppetError(f"--{name} {value:g} is out of range",
+                              "give 0 (none) to 2 (twice as strong); 1 copies it as it is")
+    if not 0.0 <= args.smoothing <= 1.0:
+        raise PuppetError(f"--smoothing {args.smoothing:g} is out of range",
+                          "give 0 (none) to 1 (heavy)")
     try:
         return RetargetSettings(expression=args.expression, head=args.head, mouth=args.mouth,
                                 eyes=args.eyes, brows=args.brows, smoothing=args.smoothing)
@@ -316,7 +337,7 @@ def _render(args: argparse.Namespace) -> int:
             report = render_file(portrait, driving, output, size=args.size, device=args.device,
                                  settings=settings, progress=bar, generator=generator,
                                  on_provider=None if generator else say_provider,
-                                 max_frames=max(0, args.max_frames), face=args.face,
+                                 max_frames=args.max_frames or 0, face=args.face,
                                  driver_face=args.driver_face, start=args.start,
                                  framing=args.framing or "whole",
                                  track_threads=args.track_threads)

@@ -128,7 +128,17 @@ def test_feature_gains_from_the_command_line(tmp_path, driving_clip, builtin_por
     assert len(gaps) >= 6 and max(gaps) < 0.05
     bad = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", clip,
                      "--output", tmp_path / "x.mp4", "--eyes", "7")
-    assert bad.returncode == 2 and "eyes gain must be between 0 and 3" in bad.stderr.lower()
+    assert bad.returncode == 2 and "--eyes 7 is out of range" in bad.stderr
+    # the range the help, the README and the window's sliders give (2.5 used to be taken)
+    bad = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", clip,
+                     "--output", tmp_path / "x.mp4", "--head", "2.5")
+    assert bad.returncode == 2 and "--head 2.5 is out of range" in bad.stderr
+    assert "0 (none) to 2" in bad.stderr
+    for bad_count in ("0", "-5"):  # rendered the whole clip
+        bad = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", clip,
+                         "--output", tmp_path / "x.mp4", "--max-frames", bad_count)
+        assert bad.returncode == 2 and "is not a number of frames" in bad.stderr
+    assert not (tmp_path / "x.mp4").exists()
 
 
 def test_a_still_driver_gives_a_still_portrait(tmp_path, grace_photo, builtin_portrait_path):
