@@ -17,10 +17,19 @@ class PuppetError(Exception):
 
     @property
     def message(self) -> str:
-        problem = self.problem[:1].upper() + self.problem[1:]
+        problem = _sentence(self.problem)
         if not self.fix:
             return f"{problem}."
-        return f"{problem}. {self.fix[:1].upper() + self.fix[1:]}."
+        return f"{problem}. {_sentence(self.fix)}."
+
+
+def _sentence(text: str) -> str:
+    """``text`` begun with a capital, unless it begins with a path or a name of a file
+    (``live/take.mp4 already exists``), which a capital would change."""
+    first = text.split(" ", 1)[0]
+    if not first.isalpha():
+        return text
+    return text[:1].upper() + text[1:]
 
 
 def existing_file(path: str | Path, what: str, kind: str) -> Path:

@@ -131,3 +131,14 @@ def test_portrait_and_driving_swapped(tmp_path, driving_clip, builtin_portrait_p
                    builtin_portrait_path, "--output", out)
     _check_error(r, "is a still picture, not a video", "picture can be the portrait")
     assert not out.exists() and not list(tmp_path.glob(".*part"))
+
+
+def test_a_message_that_begins_with_a_path_keeps_the_path_as_it_is():
+    from puppet.errors import PuppetError
+
+    # a capital changed the path the user has to look for ("Live/take.mp4 already exists")
+    assert PuppetError("live/take.mp4 already exists", "choose another name").message == \
+        "live/take.mp4 already exists. Choose another name."
+    assert PuppetError("a.mp4 is not a folder").message == "a.mp4 is not a folder."
+    assert PuppetError("portrait not found: x.jpg", "check the path").message == \
+        "Portrait not found: x.jpg. Check the path."
