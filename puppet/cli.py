@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, metavar="OUT.mp4|FOLDER",
                    help="the H.264 MP4 to write, or a folder to write it in (named after the "
                         "portrait and the driving clip, never replacing a file); a folder "
-                        "(made where missing) when several are rendered")
+                        "(made where missing) when several are rendered, or when it ends "
+                        "in /")
     p.add_argument("--max-frames", type=_frame_count, default=None, metavar="N",
                    help="render only the first N driving frames (default: all)")
     p.add_argument("--start", type=float, default=0.0, metavar="SECONDS",
@@ -308,9 +309,24 @@ def _render(args: argparse.Namespace) -> int:
                           "give the seconds into the driving video to begin at, 0 or more")
     pairs = [(p, d) for p in args.portrait for d in args.driving]
     folder = Path(args.output)
-    if len(pairs) > 1:
-        if folder.suffix.lower() in (".mp4", ".m4v", ".mov") or \
-                (folder.exists() and not folder.is_dir()):
+    # a name ending in a slash is a folder, made where missing, as for several renders
+    as_folder = args.output.endswith(("/", os.sep))
+    if len(pairs) == 1 and not as_folder and not folder.is_dir() and \
+            folder.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        raise PuppetError(f"--output {args.output} is neither an .mp4 file nor a folder",
+                          f"give a file name like out.mp4, or a folder ({args.output}/ "
+                          f"is made if it does not exist)")
+    if as_folder and folder.exists() and not folder.is_dir():
+        raise PuppetError(f"--output {args.output} ends in a slash, so it is a folder, but "
+                          f"{folder} is a file", "give a folder, or the file name without "
+                          "the slash")
+    if as_folder and not folder.exists() and folder.suffix.lower() in (".mp4", ".m4v", ".mov"):
+        raise PuppetError(f"--output {args.output} ends in a slash, so it is a folder, but is "
+                          "named like a video file", f"give {folder} for the file, or another "
+                          "folder name")
+    if len(pairs) > 1 or as_folder:
+        if not as_folder and (folder.suffix.lower() in (".mp4", ".m4v", ".mov") or
+                              (folder.exists() and not folder.is_dir())):
             raise PuppetError(f"{len(pairs)} renders make {len(pairs)} files, so --output "
                               f"{args.output} should be a folder",
                               "give a folder; each file is named after its portrait and clip")

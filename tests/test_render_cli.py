@@ -353,6 +353,25 @@ def test_a_folder_as_the_output_gets_a_new_file_named_after_the_inputs(tmp_path,
     assert len(read_video(tmp_path / f"{stem}-2.mp4")[0]) == 3
 
 
+def test_an_output_ending_in_a_slash_is_a_folder_made_where_missing(tmp_path, driving_clip,
+                                                                     builtin_portrait_path):
+    clip = driving_clip[0]
+    folder = tmp_path / "new ü"
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", clip,
+                   "--output", f"{folder}/", "--device", "cpu", "--max-frames", "3")
+    assert r.returncode == 0, r.stderr  # it said "should end in .mp4"
+    assert [p.name for p in folder.iterdir()] == [f"{builtin_portrait_path.stem}_{clip.stem}.mp4"]
+    # a name that is neither: both ways out are said
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", clip,
+                   "--output", tmp_path / "results", "--max-frames", "3")
+    assert r.returncode == 2 and "neither an .mp4 file nor a folder" in r.stderr
+    assert "results/ is made" in r.stderr and not (tmp_path / "results").exists()
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", clip,
+                   "--output", f"{tmp_path / 'take.mp4'}/", "--max-frames", "3")
+    assert r.returncode == 2 and "named like a video file" in r.stderr
+    assert not (tmp_path / "take.mp4").exists()
+
+
 def test_several_portraits_and_clips_render_each_pair_into_a_folder(tmp_path, driving_clip,
                                                                     builtin_portrait_path):
     """Every portrait with every clip, one generator for all; a pair that fails is said and
