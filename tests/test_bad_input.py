@@ -131,6 +131,13 @@ def test_portrait_and_driving_swapped(tmp_path, driving_clip, builtin_portrait_p
                    builtin_portrait_path, "--output", out)
     _check_error(r, "is a still picture, not a video", "picture can be the portrait")
     assert not out.exists() and not list(tmp_path.glob(".*part"))
+    # a file named like a picture that is none (FFmpeg goes by the name) is not called one
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a picture")
+    r = run_puppet("render", "--portrait", builtin_portrait_path, "--driving", text,
+                   "--output", out)
+    _check_error(r, "notes.jpg cannot be read: it is neither a video nor a picture")
+    assert not out.exists()
 
 
 def test_a_message_that_begins_with_a_path_keeps_the_path_as_it_is():

@@ -85,7 +85,12 @@ class VideoFile:
                               "give a file with video in it")
         self._stream = streams[0]
         if _is_still(self._container, self._stream):
+            picture = _decodes(self._container, self._stream)
             self._container.close()
+            if not picture:  # FFmpeg goes by the name: a text file called .jpg
+                raise PuppetError(f"{what} {self.path} cannot be read: it is neither a video "
+                                  "nor a picture", "give a video of a face (MP4, MOV, MKV, "
+                                  "AVI, WebM)")
             raise PuppetError(f"{what} {self.path} is a still picture, not a video",
                               "give a video of a face (MP4, MOV, MKV, AVI, WebM); a picture "
                               "can be the portrait instead")
@@ -438,6 +443,15 @@ def _is_still(container, stream) -> bool:
     image demuxers ("image2", "png_pipe", ...) as one-frame videos."""
     name = container.format.name
     return name == "image2" or name.endswith("_pipe") or int(stream.frames or 0) == 1
+
+
+def _decodes(container, stream) -> bool:
+    """Whether the first picture of a stream decodes."""
+    av = _av()
+    try:
+        return next(iter(container.decode(stream)), None) is not None
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
 
 
 _UPRIGHT = (None, cv2.ROTATE_90_COUNTERCLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE)
