@@ -679,6 +679,9 @@ def cmd_recover(args: argparse.Namespace) -> int:
     from puppet.outputs.recorder import default_recordings_folder, recover_recordings
 
     folder = Path(args.folder).expanduser() if args.folder else default_recordings_folder()
+    if not args.folder and not folder.exists():  # nothing was ever recorded there
+        print(f"Nothing to recover: {folder}, where recordings go, does not exist yet.")
+        return 0
     if not folder.is_dir():
         raise PuppetError(f"the folder {folder} does not exist",
                           "give the folder the recordings were made in")

@@ -267,6 +267,21 @@ def test_puppet_recover_on_the_command_line(tmp_path):
     assert result.returncode == 0 and "Nothing to recover" in result.stdout
     result = run_puppet("recover", tmp_path / "missing")
     assert result.returncode == 2 and "does not exist" in result.stderr
+    # with no folder given, on a machine that never recorded: nothing to recover, no error
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(REPO), HOME=str(home))
+    result = subprocess.run([sys.executable, "-m", "puppet", "recover"], capture_output=True,
+                            text=True, cwd=tmp_path, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f"Nothing to recover: {home / 'Puppet'}" in result.stdout
+    assert list(home.iterdir()) == []  # nor is the folder made
 
 
 def test_an_app_that_quits_mid_recording_leaves_a_finished_file(tmp_path):
