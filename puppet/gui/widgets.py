@@ -48,6 +48,28 @@ SKETCH = [lm.FACE_OVAL + lm.FACE_OVAL[:1], lm.LIPS_OUTER_UPPER, lm.LIPS_OUTER_LO
           [168, 6, 197, 195, 5, 4], [98, 2, 327]]  # the face's lines, for the demo's sketch
 
 
+def _wrap_at_dots(lines: list[str], room: float, width) -> list[str]:
+    """Lines too wide for ``room`` (``width`` measures a line) broken where their parts
+    meet (" · "), the rest indented: in a narrow window the overlay's stage timings ran
+    off the picture's edge."""
+    out = []
+    for line in lines:
+        parts = line.split(" · ")
+        if width(line) <= room or len(parts) == 1:
+            out.append(line)
+            continue
+        current = parts[0]
+        for part in parts[1:]:
+            joined = f"{current} · {part}"
+            if width(joined) <= room:
+                current = joined
+            else:
+                out.append(current)
+                current = f"  {part}"
+        out.append(current)
+    return out
+
+
 class ImageView(QWidget):
     """Shows an image scaled to fit (aspect kept), with optional landmark dots, a small
     text overlay in the top-left corner and a banner across the lower part."""
@@ -259,7 +281,8 @@ class ImageView(QWidget):
         font.setPointSizeF(max(8.0, self.font().pointSizeF() * 0.9))
         p.setFont(font)
         fm = QFontMetrics(font)
-        lines = self._overlay.splitlines()
+        lines = _wrap_at_dots(self._overlay.splitlines(), self.width() - 36,
+                              fm.horizontalAdvance)
         width = max(fm.horizontalAdvance(line) for line in lines) + 16
         height = fm.lineSpacing() * len(lines) + 12
         box = QRectF(10, 10, width, height)

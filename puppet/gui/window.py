@@ -275,6 +275,7 @@ class MainWindow(QMainWindow):
         face_line = QHBoxLayout(self.face_row)
         face_line.setContentsMargins(0, 0, 0, 0)
         self.face_label = QLabel("")
+        self.face_label.setWordWrap(True)  # unwrapped, a long line set the window's least width
         self.face_choice = QComboBox()
         self.face_choice.setToolTip("This portrait shows several faces: choose the one that "
                                     "moves (counted from the left)")
@@ -292,6 +293,7 @@ class MainWindow(QMainWindow):
         heading = QLabel("Portraits: click one to bring it to life. Add your own with Open… "
                          "or by dropping image files on the window.")
         heading.setStyleSheet("color: palette(mid);")
+        heading.setWordWrap(True)  # unwrapped, it kept the window 1015 pixels wide at least
         column.addWidget(heading)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
@@ -685,10 +687,19 @@ class MainWindow(QMainWindow):
         return added
 
     def remove_user_portrait(self, source: str) -> None:
+        item = self.gallery.find(source)
+        row = self.gallery.row(item) if item is not None else -1
         self.gallery.remove(source)
         self._save_user_portraits()
         current = self.engine.portrait
-        if current is not None:
+        shown = current is not None and current.source == source
+        if (shown or self._requested_portrait == source) and self.gallery.count():
+            # the one shown is gone: the next one takes its place (it stayed on screen,
+            # remembered as the last portrait, and came back into the gallery next time)
+            self._requested_portrait = ""
+            nearby = self.gallery.item(min(max(row, 0), self.gallery.count() - 1))
+            self.choose_portrait(nearby.data(Qt.ItemDataRole.UserRole))
+        elif current is not None:
             self.gallery.select(current.source)
 
     def open_portraits(self) -> None:
@@ -708,6 +719,9 @@ class MainWindow(QMainWindow):
             return
         row = self.gallery.currentRow()
         self.gallery.setCurrentRow((row + step) % n if row >= 0 else 0)
+        item = self.gallery.currentItem()
+        if item is not None:  # a key moved only the highlight; a click also loads
+            self.choose_portrait(item.data(Qt.ItemDataRole.UserRole))
 
     def choose_portrait(self, source: str, startup: bool = False,
                         face: int | None = None) -> None:

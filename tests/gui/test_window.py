@@ -123,6 +123,11 @@ def test_a_first_window_fits_a_small_screen(qtbot, open_window, clip):
     assert w.width() <= max(min(1400, free.width()), least.width())
     assert w.height() <= max(min(900, free.height()), least.height())
     assert w.width() >= min(1400, free.width()) * 0.8  # not needlessly small either
+    # the controls fit an 800-pixel-wide screen (an unwrapped line under the portrait
+    # kept the window 1015 pixels wide, its right side off such a screen)
+    assert least.width() <= 800
+    if free.width() <= 900:
+        assert w.width() <= free.width()
 
 
 def test_the_portrait_size_is_chosen_and_remembered(qtbot, open_window, clip, group_portrait):
@@ -235,6 +240,53 @@ def test_own_portraits_are_added_and_remembered(qtbot, open_window, clip, grace_
     assert w2.gallery.find(str(mine)) is not None
     qtbot.waitUntil(lambda: w2.engine.portrait is not None
                     and w2.engine.portrait.source == str(mine), timeout=60000)
+
+
+def test_page_down_and_up_show_the_next_and_previous_portraits(qtbot, open_window, clip):
+    """The keys moved only the gallery's highlight: the picture stayed as it was."""
+    from PySide6.QtTest import QTest
+
+    w = open_window(source=clip, portrait="built-in:grace-oil")
+    qtbot.waitUntil(lambda: w.engine.portrait is not None, timeout=60000)
+    order = w.gallery.sources()
+    i = order.index("built-in:grace-oil")
+    QTest.keyClick(w, Qt.Key.Key_PageDown)
+    after = order[(i + 1) % len(order)]
+    qtbot.waitUntil(lambda: w.engine.portrait.source == after, timeout=60000)
+    assert w.gallery.currentItem().data(Qt.ItemDataRole.UserRole) == after
+    QTest.keyClick(w, Qt.Key.Key_PageUp)
+    qtbot.waitUntil(lambda: w.engine.portrait.source == "built-in:grace-oil", timeout=60000)
+
+
+def test_removing_the_portrait_shown_shows_another_and_it_stays_removed(
+        qtbot, open_window, clip, grace_photo, tmp_path):
+    """It stayed on screen, remembered as the last portrait, and the next start put it back
+    into the gallery."""
+    mine = tmp_path / "mine.jpg"
+    cv2.imwrite(str(mine), grace_photo)
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    w.handle_dropped([str(mine)])
+    qtbot.waitUntil(lambda: w.engine.portrait is not None
+                    and w.engine.portrait.source == str(mine), timeout=60000)
+    w.gallery.remove_requested.emit(str(mine))  # its context menu's Remove
+    qtbot.waitUntil(lambda: w.engine.portrait.source != str(mine), timeout=60000)
+    shown = w.engine.portrait.source
+    assert w.gallery.find(str(mine)) is None
+    assert w.gallery.currentItem().data(Qt.ItemDataRole.UserRole) == shown
+    w.close()
+    w2 = open_window(source=clip)
+    qtbot.waitUntil(lambda: w2.engine.portrait is not None, timeout=60000)
+    assert w2.engine.portrait.source == shown and w2.gallery.find(str(mine)) is None
+
+
+def test_the_overlay_breaks_its_lines_to_fit_a_narrow_picture():
+    from puppet.gui.widgets import _wrap_at_dots
+
+    line = "track 6 · retarget 1 · generate 9 · compose 0.7 ms"
+    assert _wrap_at_dots([line], 1000, len) == [line]
+    assert _wrap_at_dots([line, "30 fps"], 30, len) == [
+        "track 6 · retarget 1", "  generate 9 · compose 0.7 ms", "30 fps"]
+    assert _wrap_at_dots(["no dots here at all"], 5, len) == ["no dots here at all"]
 
 
 def test_heic_and_avif_portraits_are_added(qtbot, open_window, clip, grace_photo, tmp_path):
