@@ -126,6 +126,8 @@ def _first_size() -> tuple[int, int]:
 
 
 RENDER_CANCELLED = "cancelled"
+CHOOSE_FOLDER = "Choose another with the Folder… button under Record and share."
+FULLSCREEN_MESSAGE_MS = 6000  # how long a message shows over a fullscreen portrait
 
 
 class _Cancelled(Exception):
@@ -782,7 +784,8 @@ class MainWindow(QMainWindow):
             where = " (left)" if n == 1 else " (right)" if n == portrait.faces else ""
             self.face_choice.addItem(f"Face {n}{where}", n)
         self.face_choice.setCurrentIndex(portrait.face_number - 1)
-        self.face_row.show()
+        if not self._fullscreen:  # fullscreen shows the portrait alone
+            self.face_row.show()
 
     def _face_number_at(self, x: float, y: float) -> int | None:
         """The face of a group portrait at (x, y) that does not move yet, if any."""
@@ -993,7 +996,10 @@ class MainWindow(QMainWindow):
         try:
             status = self.outputs.start_recording(folder)
         except PuppetError as exc:
-            self.show_error(f"Cannot record: {exc.message}", "record")
+            message = exc.message
+            if "folder" in exc.fix:  # say where another is chosen
+                message = f"{exc.problem[:1].upper()}{exc.problem[1:]}. {CHOOSE_FOLDER}"
+            self.show_error(f"Cannot record: {message}", "record")
             return
         if status.note:  # e.g. "Video only: no microphone was found. ..."
             self.show_info(f"Recording {status.video.name}. {status.note}", "record")
@@ -1068,8 +1074,7 @@ class MainWindow(QMainWindow):
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             self.show_error(f"Cannot create the recordings folder {folder}: "
-                            f"{exc.strerror or exc}. Choose another with Record → "
-                            f"Recordings folder….", "render")
+                            f"{exc.strerror or exc}. {CHOOSE_FOLDER}", "render")
             return None
         out = render_path(folder, image, driving)
         face = portrait.face_number if portrait.faces > 1 else None
@@ -1360,8 +1365,8 @@ class MainWindow(QMainWindow):
             self.leave_fullscreen()
         else:
             self._fullscreen = True
-            for w in (self.side_scroll, self.gallery_row, self.message_bar, self.menuBar(),
-                      self.statusBar()):
+            for w in (self.side_scroll, self.gallery_row, self.face_row, self.message_bar,
+                      self.menuBar(), self.statusBar()):
                 w.hide()
             self.centralWidget().layout().setContentsMargins(0, 0, 0, 0)
             self.showFullScreen()
@@ -1372,6 +1377,8 @@ class MainWindow(QMainWindow):
         self._fullscreen = False
         for w in (self.side_scroll, self.gallery_row, self.menuBar(), self.statusBar()):
             w.show()
+        if self.engine.portrait is not None:
+            self._show_faces(self.engine.portrait)  # the face row, for a group portrait
         if self.message_bar.topic:
             self.message_bar.show()
         self.centralWidget().layout().setContentsMargins(8, 8, 8, 8)
@@ -1384,11 +1391,23 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ messages
     def show_error(self, text: str, topic: str = "") -> None:
         self.message_bar.show_message(text, "error", topic)
-        if self._fullscreen:
-            self.statusBar().showMessage(text, 8000)
+        self._brief_in_fullscreen()
 
     def show_info(self, text: str, topic: str = "") -> None:
         self.message_bar.show_message(text, "info", topic)
+        self._brief_in_fullscreen()
+
+    def _brief_in_fullscreen(self) -> None:
+        """In fullscreen a message is shown across the portrait for a few seconds, then
+        kept for when fullscreen is left (it stayed over the portrait until then)."""
+        if not self._fullscreen:
+            return
+        shown = self.message_bar.label.text()
+
+        def hide() -> None:
+            if self._fullscreen and self.message_bar.label.text() == shown:
+                self.message_bar.setVisible(False)  # its topic stays: shown again on leaving
+        QTimer.singleShot(FULLSCREEN_MESSAGE_MS, hide)
 
     # ------------------------------------------------------------------ engine news
     def _on_event(self, ev: LiveEvent) -> None:
@@ -1461,7 +1480,7 @@ class MainWindow(QMainWindow):
             self.settings.set("generator", self.engine.generator_name)
             self.message_bar.clear_topic("generator")
         elif ev.kind == EVENT_GENERATOR_ERROR:
-            self.show_error(ev.message, "generator")
+            self.show_error(self._generator_error_text(ev), "generator")
             self.device_combo.setCurrentIndex(max(0, self.device_combo.findData(
                 self.engine.device)))
             self.generator_combo.setCurrentIndex(max(0, self.generator_combo.findData(
@@ -1495,6 +1514,16 @@ class MainWindow(QMainWindow):
         fix = ev.error.fix
         return f"{problem} {fix[:1].upper()}{fix[1:]}." if fix and "--" not in fix \
             else f"{problem} Choose the source again, or another one, under Source."
+
+    @staticmethod
+    def _generator_error_text(ev: LiveEvent) -> str:
+        """The error in the window's words: the engine's fix line speaks to the command
+        line ("use --device cpu")."""
+        if ev.error is None or "--" not in ev.error.fix:
+            return ev.message
+        problem = ev.error.problem[:1].upper() + ev.error.problem[1:] + "."
+        return (f"{problem} Choose CPU or Auto under Generator; 'puppet doctor' in a terminal "
+                "says what to install for CUDA.")
 
     def _show_provider(self, info) -> None:
         if info.device == "cuda":

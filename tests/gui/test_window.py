@@ -466,6 +466,58 @@ def test_fullscreen_and_back(qtbot, open_window, clip):
     assert not w.is_fullscreen and w.side.isVisible() and w.gallery_row.isVisible()
 
 
+def test_cuda_chosen_where_it_cannot_run_is_said_in_the_windows_words(qtbot, open_window,
+                                                                      clip):
+    from puppet.generators.runtime import nvidia_driver_present
+
+    if nvidia_driver_present():
+        pytest.skip("a GPU here: CUDA may run")
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    qtbot.waitUntil(lambda: w.engine.portrait is not None, timeout=60000)
+    w.device_combo.setCurrentIndex(w.device_combo.findData("cuda"))
+    w.device_combo.activated.emit(w.device_combo.currentIndex())
+    qtbot.waitUntil(lambda: "CUDA was asked for" in w.message_bar.text(), timeout=30000)
+    text = w.message_bar.text()
+    assert "Choose CPU or Auto under Generator" in text and "--device" not in text
+    assert w.device_combo.currentData() != "cuda"  # back to what runs
+
+
+def test_a_recordings_folder_that_cannot_be_made_says_where_to_choose_another(
+        qtbot, open_window, clip):
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    qtbot.waitUntil(lambda: w.engine.latest is not None, timeout=60000)
+    w.settings.set("record_folder", "/proc/puppet-recordings")  # no one can make it
+    w.start_recording()
+    text = w.message_bar.text()
+    assert "Cannot record: Cannot create the recordings folder /proc/puppet-recordings" in text
+    assert text.endswith("Choose another with the Folder… button under Record and share.")
+    assert not w.outputs.recording
+
+
+def test_fullscreen_shows_the_portrait_alone(qtbot, open_window, clip, group_portrait,
+                                            monkeypatch):
+    """A group portrait's face row stayed below it, and a message (a recording started)
+    stayed across it until fullscreen was left: a message now shows for a few seconds."""
+    import puppet.gui.window as window
+
+    monkeypatch.setattr(window, "FULLSCREEN_MESSAGE_MS", 300)
+    w = open_window(source=clip, portrait=str(group_portrait[0]))
+    qtbot.waitUntil(lambda: w.engine.portrait is not None and w.face_row.isVisible(),
+                    timeout=60000)
+    w.toggle_fullscreen()
+    assert not w.face_row.isVisible()
+    w.show_info("Recording to somewhere", "recording")
+    assert w.message_bar.isVisible()
+    qtbot.waitUntil(lambda: not w.message_bar.isVisible(), timeout=5000)
+    w.leave_fullscreen()
+    assert w.face_row.isVisible() and w.message_bar.isVisible()  # kept for afterwards
+    assert "Recording to somewhere" in w.message_bar.text()
+    # out of fullscreen a message stays until it is closed or solved, as before
+    w.show_error("Something failed", "other")
+    qtbot.wait(600)
+    assert w.message_bar.isVisible()
+
+
 def test_closing_the_window_stops_every_thread(qtbot, open_window, clip):
     before = set(threading.enumerate())
     w = open_window(source=clip, portrait="built-in:grace-sepia")
