@@ -1450,8 +1450,8 @@ class MainWindow(QMainWindow):
                 fallback = DEMO_PORTRAIT
                 text += " Showing a built-in portrait instead."
             self.show_error(text, "portrait")
+            self._keep_portrait_error = bool(fallback)  # its loading must not clear this
             if fallback:
-                self._keep_portrait_error = True  # its loading must not clear this message
                 self.choose_portrait(fallback)
             self._show_size()  # a size the portrait could not be read at was given up
             self._show_framing()  # (or a framing)
