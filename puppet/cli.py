@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import traceback
@@ -289,15 +290,52 @@ def _print_report(report, what: str) -> None:
           f"generator on {where}{tracked}", file=sys.stderr)
 
 
+def _stop_signals() -> list:
+    """The signals that end a command the way Ctrl+C does: SIGTERM (``kill``) and SIGHUP
+    (the terminal closed), where the system has them."""
+    import signal
+
+    return [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+            if s is not None]
+
+
+def _sigterm_is_ctrl_c() -> Callable[[], None]:
+    """SIGTERM and SIGHUP stop a command the way Ctrl+C does: ``puppet live``'s outputs
+    finished and its figures written, a render's unfinished file removed (killed by them
+    unhandled, it left its hidden part file behind).  Returns what puts the old handlers
+    back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stop(signum, frame) -> None:
+        raise KeyboardInterrupt
+
+    old = {sig: signal.signal(sig, stop) for sig in _stop_signals()}
+
+    def restore() -> None:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    return restore
+
+
+def _stops_like_ctrl_c(command: Callable[[argparse.Namespace], int]
+                       ) -> Callable[[argparse.Namespace], int]:
+    """A command that SIGTERM and SIGHUP end as Ctrl+C does (see _sigterm_is_ctrl_c)."""
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        restore = _sigterm_is_ctrl_c()
+        try:
+            return command(args)
+        finally:
+            restore()
+    return run
+
+
+@_stops_like_ctrl_c
 def cmd_render(args: argparse.Namespace) -> int:
-    restore = _sigterm_is_ctrl_c()
-    try:
-        return _render(args)
-    finally:
-        restore()
-
-
-def _render(args: argparse.Namespace) -> int:
     from puppet.engine import render_file
     from puppet.files import render_path
     from puppet.generators import base as generators
@@ -374,15 +412,8 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+@_stops_like_ctrl_c
 def cmd_demo(args: argparse.Namespace) -> int:
-    restore = _sigterm_is_ctrl_c()
-    try:
-        return _demo(args)
-    finally:
-        restore()
-
-
-def _demo(args: argparse.Namespace) -> int:
     from puppet.demo import render_demo
     from puppet.progress import ProgressBar
 
@@ -457,46 +488,8 @@ class _Finishing:
             signal.signal(sig, handler)
 
 
-def _stop_signals() -> list:
-    """The signals that end a command the way Ctrl+C does: SIGTERM (``kill``) and SIGHUP
-    (the terminal closed), where the system has them."""
-    import signal
-
-    return [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
-            if s is not None]
-
-
-def _sigterm_is_ctrl_c() -> Callable[[], None]:
-    """SIGTERM and SIGHUP stop a command the way Ctrl+C does: ``puppet live``'s outputs
-    finished and its figures written, a render's unfinished file removed (killed by them
-    unhandled, it left its hidden part file behind).  Returns what puts the old handlers
-    back."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def stop(signum, frame) -> None:
-        raise KeyboardInterrupt
-
-    old = {sig: signal.signal(sig, stop) for sig in _stop_signals()}
-
-    def restore() -> None:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-    return restore
-
-
+@_stops_like_ctrl_c
 def cmd_live(args: argparse.Namespace) -> int:
-    restore = _sigterm_is_ctrl_c()
-    try:
-        return _live(args)
-    finally:
-        restore()
-
-
-def _live(args: argparse.Namespace) -> int:
     from puppet.live import LiveEngine
     from puppet.session import LiveOutputs, recording_audio, recording_target
     from puppet.sources.live import parse_source

@@ -227,13 +227,19 @@ def test_a_start_up_portrait_with_no_face_falls_back_to_a_built_in_one(qtbot, op
     assert w.gallery.find(str(wall)) is None
 
 
+def showing_own_portrait(qtbot, open_window, clip, picture, path):
+    """A window showing ``picture``, saved at ``path`` and dropped on it."""
+    cv2.imwrite(str(path), picture)
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    w.handle_dropped([str(path)])
+    qtbot.waitUntil(lambda: w.engine.portrait is not None
+                    and w.engine.portrait.source == str(path), timeout=60000)
+    return w
+
+
 def test_own_portraits_are_added_and_remembered(qtbot, open_window, clip, grace_photo, tmp_path):
     mine = tmp_path / "my portrait.jpg"
-    cv2.imwrite(str(mine), grace_photo)
-    w = open_window(source=clip, portrait="built-in:grace-sepia")
-    w.handle_dropped([str(mine)])
-    qtbot.waitUntil(lambda: w.engine.portrait is not None
-                    and w.engine.portrait.source == str(mine), timeout=60000)
+    w = showing_own_portrait(qtbot, open_window, clip, grace_photo, mine)
     assert w.gallery.find(str(mine)) is not None
     w.close()
     w2 = open_window(source=clip)
@@ -263,11 +269,7 @@ def test_removing_the_portrait_shown_shows_another_and_it_stays_removed(
     """It stayed on screen, remembered as the last portrait, and the next start put it back
     into the gallery."""
     mine = tmp_path / "mine.jpg"
-    cv2.imwrite(str(mine), grace_photo)
-    w = open_window(source=clip, portrait="built-in:grace-sepia")
-    w.handle_dropped([str(mine)])
-    qtbot.waitUntil(lambda: w.engine.portrait is not None
-                    and w.engine.portrait.source == str(mine), timeout=60000)
+    w = showing_own_portrait(qtbot, open_window, clip, grace_photo, mine)
     w.gallery.remove_requested.emit(str(mine))  # its context menu's Remove
     qtbot.waitUntil(lambda: w.engine.portrait.source != str(mine), timeout=60000)
     shown = w.engine.portrait.source
