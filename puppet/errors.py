@@ -17,13 +17,13 @@ class PuppetError(Exception):
 
     @property
     def message(self) -> str:
-        problem = _sentence(self.problem)
+        problem = sentence(self.problem)
         if not self.fix:
             return f"{problem}."
-        return f"{problem}. {_sentence(self.fix)}."
+        return f"{problem}. {sentence(self.fix)}."
 
 
-def _sentence(text: str) -> str:
+def sentence(text: str) -> str:
     """``text`` begun with a capital, unless it begins with a path or a name of a file
     (``live/take.mp4 already exists``), which a capital would change."""
     first = text.split(" ", 1)[0]

@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from puppet import __version__
 from puppet.artwork import BUILTIN, builtin_path
-from puppet.errors import PuppetError
+from puppet.errors import PuppetError, sentence
 from puppet.files import render_path
 from puppet.generators import base as generators
 from puppet.gui.settings import Settings
@@ -998,7 +998,7 @@ class MainWindow(QMainWindow):
         except PuppetError as exc:
             message = exc.message
             if "folder" in exc.fix:  # say where another is chosen
-                message = f"{exc.problem[:1].upper()}{exc.problem[1:]}. {CHOOSE_FOLDER}"
+                message = f"{sentence(exc.problem)}. {CHOOSE_FOLDER}"
             self.show_error(f"Cannot record: {message}", "record")
             return
         if status.note:  # e.g. "Video only: no microphone was found. ..."
@@ -1504,7 +1504,7 @@ class MainWindow(QMainWindow):
         """The error in the window's words (the engine's fix line speaks to the command line)."""
         if ev.error is None:
             return ev.message + " Choose a source again on the right."
-        problem = ev.error.problem[:1].upper() + ev.error.problem[1:] + "."
+        problem = sentence(ev.error.problem) + "."
         if "does not exist" in ev.error.problem:
             if self._cameras:
                 names = ", ".join(c.label for c in self._cameras)
@@ -1512,7 +1512,7 @@ class MainWindow(QMainWindow):
             return (f"{problem} No camera is connected: choose a video file or the demo "
                     "performance under Source, or connect a camera and press ⟳.")
         fix = ev.error.fix
-        return f"{problem} {fix[:1].upper()}{fix[1:]}." if fix and "--" not in fix \
+        return f"{problem} {sentence(fix)}." if fix and "--" not in fix \
             else f"{problem} Choose the source again, or another one, under Source."
 
     @staticmethod
@@ -1521,7 +1521,7 @@ class MainWindow(QMainWindow):
         line ("use --device cpu")."""
         if ev.error is None or "--" not in ev.error.fix:
             return ev.message
-        problem = ev.error.problem[:1].upper() + ev.error.problem[1:] + "."
+        problem = sentence(ev.error.problem) + "."
         return (f"{problem} Choose CPU or Auto under Generator; 'puppet doctor' in a terminal "
                 "says what to install for CUDA.")
 

@@ -55,7 +55,7 @@ from typing import Literal
 
 import numpy as np
 
-from puppet.errors import PuppetError
+from puppet.errors import PuppetError, sentence
 from puppet.files import PartLock, final_path, part_path, remove, reserve, timestamped_stem
 from puppet.outputs.frames import even_size, fit_frame
 from puppet.outputs.video_writer import AacEncoder
@@ -748,7 +748,7 @@ def _reserve_name(folder: Path, name: str, suffixes: tuple[str, ...]) -> Path:
 
 def _video_only(exc: PuppetError) -> str:
     """``Video only: no microphone was found. Connect one, or ...``"""
-    fix = f" {exc.fix[:1].upper()}{exc.fix[1:]}." if exc.fix else ""
+    fix = f" {sentence(exc.fix)}." if exc.fix else ""
     return f"Video only: {exc.problem}.{fix}"
 
 
