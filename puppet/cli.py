@@ -632,6 +632,10 @@ def _run_live(args: argparse.Namespace, engine, outputs, spec, settings,
             stats_path = None
     for m in messages:
         print(m, file=sys.stderr)
+    # stopped (Ctrl+C, --duration) before the first frame made reached the recording: the
+    # source works, so this is not its fault (it was reported as one, "check the source")
+    too_soon = result is not None and result.video is None and not result.frames and \
+        (stats.frames_shown > 0 or interrupted)
     if result is not None:
         if result.video is not None:
             sound = "with sound" if result.sound else "video only"
@@ -643,7 +647,7 @@ def _run_live(args: argparse.Namespace, engine, outputs, spec, settings,
                      "; no face was seen, so no performance file"), file=sys.stderr)
         if result.note:
             print(result.note, file=sys.stderr)
-        if result.error:
+        if result.error and not too_soon:
             print(f"puppet: the recording {'stopped early' if result.video else 'failed'}: "
                   f"{result.error}", file=sys.stderr)
     print(f"Live: {stats.frames_shown} frames in {stats.seconds:.1f} s, {stats.fps:.1f} fps, "
@@ -654,8 +658,17 @@ def _run_live(args: argparse.Namespace, engine, outputs, spec, settings,
         err = next((e.error for e in reversed(engine.events) if e.error is not None), None)
         raise err or PuppetError("the source failed", "choose another source")
     if stats.frames_shown == 0 and not interrupted and state != ENDED:
+        if args.duration is not None and args.duration < 2.0:  # over before a frame came
+            raise PuppetError(f"no frame was shown in the {args.duration:g} s asked for",
+                              "give a longer --duration (the first frame takes a moment)")
         raise PuppetError("no frame was shown", "check the source")
-    if result is not None and result.video is None:
+    if too_soon and interrupted:
+        print("puppet: stopped before the first frame reached the recording; nothing was "
+              "saved.", file=sys.stderr)
+    elif too_soon:
+        raise PuppetError("nothing was recorded: the session ended before the first frame "
+                          "reached the recording", "give a longer --duration")
+    elif result is not None and result.video is None:
         raise PuppetError(f"nothing was recorded ({result.error})", "check the source")
     return 0
 

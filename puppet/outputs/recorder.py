@@ -691,7 +691,9 @@ class Recorder:
             finally:
                 mp4.release()
             performance = None
-            if perf is not None:
+            if perf is not None and video is None and not mp4.frames:
+                perf.abort()  # stopped before a frame was recorded: nothing to pair it with
+            elif perf is not None:
                 try:
                     performance = perf.finish(self._t_end)
                 except (PuppetError, OSError) as exc:

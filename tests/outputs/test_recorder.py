@@ -152,6 +152,18 @@ def test_no_microphone_records_video_only_and_says_so(tmp_path):
     assert set(streams) == {"video"}
 
 
+def test_a_recording_stopped_before_its_first_frame_leaves_no_file(tmp_path, grace_face):
+    """Its performance file was kept, beside no video."""
+    rec = Recorder(tmp_path, RecorderSettings(fps=25), audio=None)
+    rec.start()
+    rec.add_neutral(grace_face, CLOCK())
+    rec.add_face(grace_face, CLOCK())
+    result = rec.stop()
+    assert result.video is None and result.frames == 0 and result.performance is None
+    assert "no frame arrived" in result.error
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_folder_that_cannot_hold_recordings_is_an_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
