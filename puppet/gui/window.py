@@ -1023,6 +1023,10 @@ class MainWindow(QMainWindow):
             self.show_error(result.message, "record")
             return
         self.last_recording = result
+        if result.video is None and not result.frames:  # stopped as soon as started
+            self.show_info("Nothing was recorded: it was stopped before its first frame.",
+                           "record")
+            return
         if result.video is None:
             self.show_error(f"Nothing was recorded: {result.error}.", "record")
             return

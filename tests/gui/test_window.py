@@ -496,6 +496,18 @@ def test_a_recordings_folder_that_cannot_be_made_says_where_to_choose_another(
     assert not w.outputs.recording
 
 
+def test_a_recording_stopped_at_once_is_not_called_a_failure(qtbot, open_window, clip):
+    from puppet.outputs.recorder import RecordingResult
+
+    w = open_window(source=clip, portrait="built-in:grace-sepia")
+    w._on_recording_done(RecordingResult(video=None, performance=None, seconds=0.02, frames=0,
+                                         sound=False, dropped=0, note="",
+                                         error="nothing was recorded: no frame arrived"))
+    assert w.message_bar.kind == "info"  # it read "Nothing was recorded: nothing was ..."
+    assert w.message_bar.text().endswith(
+        "Nothing was recorded: it was stopped before its first frame.")
+
+
 def test_fullscreen_shows_the_portrait_alone(qtbot, open_window, clip, group_portrait,
                                             monkeypatch):
     """A group portrait's face row stayed below it, and a message (a recording started)
