@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from puppet import __version__
-from puppet.errors import PuppetError
+from puppet.errors import PuppetError, interrupted
 from puppet.files import file_to_write
 
 
@@ -765,7 +765,9 @@ def cmd_default(args: argparse.Namespace) -> int:
 def _gui_module():
     try:
         import puppet.gui.app as app  # noqa: F401
-    except ImportError:
+    except ImportError as exc:
+        if interrupted(exc):
+            raise KeyboardInterrupt from exc
         return None
     return app
 

@@ -42,3 +42,26 @@ def existing_file(path: str | Path, what: str, kind: str) -> Path:
     if p.is_dir():
         raise PuppetError(f"{what} is a folder, not {kind}: {p}", f"give the path of {kind}")
     return p
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether Ctrl+C (or a signal handled as it) is behind ``exc``: an import cut off by
+    it fails with an ImportError ("initialization failed" from a compiled module) whose
+    cause or context is the KeyboardInterrupt."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def not_installed(exc: ImportError, problem: str, fix: str) -> BaseException:
+    """What to raise for a package that would not import: a :class:`PuppetError` saying it
+    is missing, or a KeyboardInterrupt where Ctrl+C cut its import off (said as "not
+    installed", the user was sent to reinstall a package that was there)."""
+    if interrupted(exc):
+        return KeyboardInterrupt()
+    return PuppetError(problem, fix)
+

@@ -149,3 +149,23 @@ def test_a_message_that_begins_with_a_path_keeps_the_path_as_it_is():
     assert PuppetError("a.mp4 is not a folder").message == "a.mp4 is not a folder."
     assert PuppetError("portrait not found: x.jpg", "check the path").message == \
         "Portrait not found: x.jpg. Check the path."
+
+
+def test_ctrl_c_during_an_import_is_not_a_missing_package(monkeypatch):
+    """Ctrl+C while onnxruntime's or MediaPipe's compiled module loads makes the import
+    fail; that was said as "onnxruntime is not installed. Install Puppet again"."""
+    import sys
+
+    from puppet.errors import PuppetError
+    from puppet.generators import runtime
+    from puppet.tracking.mediapipe_tracker import FaceTracker
+
+    for name, load in (("onnxruntime", runtime._ort), ("mediapipe", FaceTracker)):
+        monkeypatch.setitem(sys.modules, name, None)  # its import fails
+        with pytest.raises(PuppetError, match="not installed"):
+            load()
+        with pytest.raises(KeyboardInterrupt):
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                load()  # fails while Ctrl+C is being handled: its context

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from puppet.errors import PuppetError
+from puppet.errors import PuppetError, not_installed
 
 DEVICES = ("auto", "cpu", "cuda")
 CUDA = "CUDAExecutionProvider"
@@ -78,8 +78,8 @@ def _ort():
     try:
         import onnxruntime as ort
     except ImportError as exc:
-        raise PuppetError("onnxruntime is not installed",
-                          "install Puppet again with: pip install .") from exc
+        raise not_installed(exc, "onnxruntime is not installed",
+                            "install Puppet again with: pip install .") from exc
     return ort
 
 

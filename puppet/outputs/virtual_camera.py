@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from puppet.errors import PuppetError
+from puppet.errors import PuppetError, not_installed
 from puppet.outputs.frames import FITS, Box, Fit, fit_frame
 from puppet.timeline import CLOCK
 
@@ -98,8 +98,8 @@ def _pyvirtualcam_factory() -> CameraFactory:
     try:
         import pyvirtualcam
     except ImportError as exc:  # pragma: no cover - a pinned dependency
-        raise PuppetError("the virtual camera needs pyvirtualcam, which is not installed",
-                          "install Puppet again: pip install .") from exc
+        raise not_installed(exc, "the virtual camera needs pyvirtualcam, which is not "
+                            "installed", "install Puppet again: pip install .") from exc
 
     def open_camera(width: int, height: int, fps: float, *, device: str | None,
                     backend: str | None):

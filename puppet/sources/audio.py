@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from puppet.errors import PuppetError
+from puppet.errors import PuppetError, not_installed
 from puppet.timeline import CLOCK, AudioFormat, concat_samples
 
 AudioCallback = Callable[[np.ndarray, float], None]  # (block, capture time of its first sample)
@@ -75,8 +75,8 @@ def _sounddevice():
             "install PortAudio to record sound (Debian/Ubuntu: sudo apt install libportaudio2)"
         ) from exc
     except ImportError as exc:  # pragma: no cover - a pinned dependency
-        raise PuppetError("no microphone can be used (sounddevice is not installed)",
-                          "install Puppet again: pip install .") from exc
+        raise not_installed(exc, "no microphone can be used (sounddevice is not installed)",
+                            "install Puppet again: pip install .") from exc
     return sounddevice
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from puppet.errors import PuppetError, existing_file
+from puppet.errors import PuppetError, existing_file, not_installed
 from puppet.timeline import AudioFormat
 
 if TYPE_CHECKING:
@@ -58,7 +58,8 @@ def _av():
     try:
         import av
     except ImportError as exc:  # pragma: no cover - a pinned dependency
-        raise PuppetError("PyAV is not installed", "install Puppet again: pip install .") from exc
+        raise not_installed(exc, "PyAV is not installed",
+                            "install Puppet again: pip install .") from exc
     return av
 
 

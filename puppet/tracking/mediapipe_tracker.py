@@ -18,7 +18,7 @@ import types
 import cv2
 import numpy as np
 
-from puppet.errors import PuppetError
+from puppet.errors import PuppetError, not_installed
 from puppet.tracking.face import Face
 
 _GRAPH = "mediapipe/modules/face_landmark/face_landmark_front_cpu.binarypb"
@@ -127,8 +127,8 @@ class FaceTracker:
             import_mediapipe()
             from mediapipe.python.solution_base import SolutionBase
         except ImportError as exc:  # pragma: no cover - the package pins it
-            raise PuppetError("MediaPipe is not installed",
-                              "install Puppet again: pip install .") from exc
+            raise not_installed(exc, "MediaPipe is not installed",
+                                "install Puppet again: pip install .") from exc
         self.video = video
         if max_faces is None:
             max_faces = 1 if video else 3

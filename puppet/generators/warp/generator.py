@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from puppet.errors import PuppetError
+from puppet.errors import PuppetError, interrupted
 from puppet.generators.base import CropBox, register
 from puppet.generators.runtime import ModelRunner, ProviderInfo, create_session
 from puppet.generators.warp import features
@@ -203,6 +203,8 @@ def _hidden_landmarks(landmarks: np.ndarray) -> np.ndarray:
     try:
         tris = mesh.triangles()
     except ImportError as exc:
+        if interrupted(exc):
+            raise KeyboardInterrupt from exc
         log.warning("MediaPipe's face mesh is not available (%s): the warp treats every "
                     "landmark of the portrait as seen", exc)
         return np.zeros(len(landmarks), bool)
