@@ -12,7 +12,8 @@ Nothing recorded is lost when the app is closed or killed mid-way:
   :mod:`puppet.sources.performance`) is appended to a log as it happens.
 * :func:`recover_recordings` (``puppet recover FOLDER``; the window should run
   it on its recordings folder at start) turns whatever a dead process left into
-  ``NAME.mp4`` and ``NAME.performance``: all but at most the last half second.
+  ``NAME.mp4`` and ``NAME.performance``: all but at most about the last second (the
+  fragment being written, and the frames still inside the encoder: 0.5 to 0.9 s).
   A recording that is still running holds a lock on its part files, so
   recovery never touches it.
 
