@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from puppet import __version__
-from puppet.errors import PuppetError, interrupted
+from puppet.errors import PuppetError, by_ctrl_c
 from puppet.files import file_to_write
 
 
@@ -766,7 +766,7 @@ def _gui_module():
     try:
         import puppet.gui.app as app  # noqa: F401
     except ImportError as exc:
-        if interrupted(exc):
+        if by_ctrl_c(exc):
             raise KeyboardInterrupt from exc
         return None
     return app

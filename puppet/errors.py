@@ -44,7 +44,7 @@ def existing_file(path: str | Path, what: str, kind: str) -> Path:
     return p
 
 
-def interrupted(exc: BaseException) -> bool:
+def by_ctrl_c(exc: BaseException) -> bool:
     """Whether Ctrl+C (or a signal handled as it) is behind ``exc``: an import cut off by
     it fails with an ImportError ("initialization failed" from a compiled module) whose
     cause or context is the KeyboardInterrupt."""
@@ -61,7 +61,6 @@ def not_installed(exc: ImportError, problem: str, fix: str) -> BaseException:
     """What to raise for a package that would not import: a :class:`PuppetError` saying it
     is missing, or a KeyboardInterrupt where Ctrl+C cut its import off (said as "not
     installed", the user was sent to reinstall a package that was there)."""
-    if interrupted(exc):
+    if by_ctrl_c(exc):
         return KeyboardInterrupt()
     return PuppetError(problem, fix)
-

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from puppet.errors import PuppetError, interrupted
+from puppet.errors import PuppetError, by_ctrl_c
 from puppet.generators.base import CropBox, register
 from puppet.generators.runtime import ModelRunner, ProviderInfo, create_session
 from puppet.generators.warp import features
@@ -203,7 +203,7 @@ def _hidden_landmarks(landmarks: np.ndarray) -> np.ndarray:
     try:
         tris = mesh.triangles()
     except ImportError as exc:
-        if interrupted(exc):
+        if by_ctrl_c(exc):
             raise KeyboardInterrupt from exc
         log.warning("MediaPipe's face mesh is not available (%s): the warp treats every "
                     "landmark of the portrait as seen", exc)
