@@ -42,6 +42,7 @@ from puppet.motion.retarget import (
     neutral_motion,
 )
 from puppet.portrait import DEFAULT_SIZE, Portrait, load_portrait
+from puppet.threads import join
 from puppet.tracking import landmarks as lm
 from puppet.tracking.face import Face
 from puppet.tracking.smoothing import OneEuroFilter, smooth_both_ways
@@ -251,7 +252,7 @@ def run_pipeline(source: Iterable[Any], steps: list[tuple[str, Callable[[Any], A
     finally:
         stop.set()  # after a normal end every thread is done already
         for t in threads:
-            t.join(timeout=5)
+            join(t, 5)
     if errors:
         raise errors[0]
 

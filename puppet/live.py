@@ -38,6 +38,7 @@ from puppet.generators.runtime import ProviderInfo
 from puppet.motion.retarget import Retargeter, RetargetSettings, neutral_motion
 from puppet.portrait import Portrait, check_framing
 from puppet.sources.live import LiveFrame, LiveSource, SourceSpec, open_source, parse_source
+from puppet.threads import join
 from puppet.tracking.face import Face
 
 LIVE_SIZE = 960  # longest side of the live portrait: the window shows it, latency stays low
@@ -194,7 +195,7 @@ class Sink:
             self._box.clear()
             self._cond.notify_all()
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+            join(self._thread, timeout)
 
 
 class _Meter:
@@ -689,7 +690,7 @@ class LiveEngine:
             fut.cancel()
         for t in self._threads:
             if t is not threading.current_thread():
-                t.join(timeout)
+                join(t, timeout)
         self._threads = []
         with self._lock:
             sinks = list(self._sinks)

@@ -40,6 +40,7 @@ from puppet.outputs.virtual_camera import (
     VirtualCameraStatus,
 )
 from puppet.sources.performance import SUFFIX as PERFORMANCE_SUFFIX
+from puppet.threads import join
 from puppet.tracking.face import Face
 
 #: For tests and demos on machines without a microphone: ``tone`` (or ``tone:FREQ``)
@@ -221,7 +222,7 @@ class LiveOutputs:
         """Wait for a recording being saved by ``stop_recording_async``."""
         thread = self._saving
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+            join(thread, timeout)
 
     # ------------------------------------------------------------------ virtual camera
     def start_virtual_camera(self, settings: VirtualCameraSettings = VirtualCameraSettings()

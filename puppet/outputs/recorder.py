@@ -63,6 +63,7 @@ from puppet.outputs.video_writer import AacEncoder
 from puppet.sources.audio import AudioSource, open_microphone
 from puppet.sources.performance import LOG_MAGIC, PerformanceRecorder, finish_log
 from puppet.sources.performance import SUFFIX as PERFORMANCE_SUFFIX
+from puppet.threads import join
 from puppet.timeline import CLOCK, AudioFormat, AudioTimeline, FrameSlots, frame_count
 from puppet.tracking.face import Face
 
@@ -234,7 +235,7 @@ class _LiveMp4:
 
     def finish(self, t_end: float) -> None:
         self._queue.put(("end", None, t_end))
-        self._thread.join()
+        join(self._thread)
 
     # the encoder thread -----------------------------------------------------------------
     def _run(self) -> None:

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from puppet.errors import PuppetError
+from puppet.threads import join
 
 BOUNDARY = "puppetframe"
 LOCAL = "127.0.0.1"
@@ -224,7 +225,7 @@ class MjpegServer:
         server.server_close()
         for thread in (self._serve_thread, self._encode_thread):
             if thread is not None:
-                thread.join(timeout=2)
+                join(thread, 2)
         with self._raw_cond:
             self._raw = None
 

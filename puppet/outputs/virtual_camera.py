@@ -36,6 +36,7 @@ import numpy as np
 
 from puppet.errors import PuppetError, not_installed
 from puppet.outputs.frames import FITS, Box, Fit, fit_frame
+from puppet.threads import join
 from puppet.timeline import CLOCK
 
 CameraFactory = Callable[..., Any]  # (width, height, fps, *, fmt, device, backend) -> camera
@@ -225,7 +226,7 @@ class VirtualCamera:
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None:
-            thread.join(timeout=1.0)
+            join(thread, 1.0)
         if self._state == "on":
             self._state = "off"
             self._message = "The virtual camera is off."

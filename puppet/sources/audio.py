@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from puppet.errors import PuppetError, not_installed
+from puppet.threads import join
 from puppet.timeline import CLOCK, AudioFormat, concat_samples
 
 AudioCallback = Callable[[np.ndarray, float], None]  # (block, capture time of its first sample)
@@ -190,7 +191,7 @@ class GeneratedAudio:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=2)
+            join(self._thread, 2)
             self._thread = None
         if self._on_stop is not None:
             self._on_stop()

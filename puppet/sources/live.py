@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from puppet.errors import PuppetError
+from puppet.threads import join
 from puppet.tracking.face import Face
 
 
@@ -142,7 +143,7 @@ class LiveSource:
         if thread is None:
             self._release()
         elif thread is not threading.current_thread():
-            thread.join(timeout)
+            join(thread, timeout)
 
     def __enter__(self) -> LiveSource:
         self.start()

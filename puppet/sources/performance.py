@@ -55,6 +55,7 @@ import numpy as np
 from puppet.errors import PuppetError, existing_file
 from puppet.files import PartLock, part_path, remove
 from puppet.sources.audio import AudioTrack, Resampler, decode_samples
+from puppet.threads import join
 from puppet.timeline import (
     AudioFormat,
     AudioTimeline,
@@ -480,7 +481,7 @@ class PerformanceRecorder:
         if t_end is not None:
             self._queue.put((_END, struct.pack("<d", t_end)))
         self._queue.put((None, b""))
-        self._thread.join(timeout=30)
+        join(self._thread, 30)
         self._file.close()
         if self._lock is not None:
             self._lock.release()

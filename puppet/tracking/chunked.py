@@ -25,6 +25,7 @@ import threading
 import time
 from pathlib import Path
 
+from puppet.threads import join
 from puppet.tracking.face import Face
 
 CHUNK_SECONDS = 10.0
@@ -115,7 +116,7 @@ class ChunkedTracking:
         with self._cond:
             self._cond.notify_all()
         for thread in self._threads:
-            thread.join(timeout=10.0)
+            join(thread, 10.0)
 
     def __enter__(self) -> ChunkedTracking:
         return self
